@@ -1,0 +1,1 @@
+"""Evaluation data and metrics for ``qa`` (not part of the installed package)."""

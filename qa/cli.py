@@ -1,0 +1,112 @@
+"""Command line: ``qa index``, ``qa ask``, ``qa info``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="qa", description="Extractive, cited answers from your documents.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    index = sub.add_parser("index", help="index files and folders of .txt, .md, .html")
+    index.add_argument("paths", nargs="+", help="files or folders (searched recursively)")
+    index.add_argument("--index", help="index folder (default: $QA_INDEX_DIR or ./index)")
+    index.add_argument("--model", help="sentence-transformers model name or folder (default: bundled all-MiniLM-L6-v2)")
+
+    ask = sub.add_parser("ask", help="ask a question")
+    ask.add_argument("question")
+    ask.add_argument("--index", help="index folder (default: the bundled article's index in ./index)")
+    ask.add_argument("--top-k", type=int, default=None, help="passages retrieved (default 5)")
+    ask.add_argument("--json", action="store_true", help="print the answer as JSON")
+
+    info = sub.add_parser("info", help="describe an index without loading the model")
+    info.add_argument("--index", help="index folder (default: $QA_INDEX_DIR or ./index)")
+    return parser
+
+
+def _print_answer(answer: object) -> None:
+    if answer.abstained:  # type: ignore[attr-defined]
+        print("The documents do not answer this question.")
+        if answer.passages:  # type: ignore[attr-defined]
+            print("\nClosest passages (related, not an answer):")
+            for p in answer.passages[:3]:  # type: ignore[attr-defined]
+                print(f"- {p.title} [{p.doc_id} {p.start}-{p.end}]: {p.text}")
+        return
+    markers = " ".join(f"{c.quote} [{c.number}]" for c in answer.citations)  # type: ignore[attr-defined]
+    print(markers)
+    print(f"\n(confidence {answer.confidence:.2f})\n")  # type: ignore[attr-defined]
+    for c in answer.citations:  # type: ignore[attr-defined]
+        print(f"[{c.number}] {c.title} — {c.doc_id}, characters {c.start}-{c.end}")
+        print(f"    “{c.quote}”")
+
+
+def _run(args: argparse.Namespace) -> int:
+    import qa
+    from qa.store import read_manifest
+
+    if args.command == "index":
+        report = qa.build_index(args.paths, args.index, model=args.model)
+        print(f"indexed {report.documents} document(s), {report.passages} passage(s) into {report.path}")
+        if report.skipped:
+            print(f"skipped {len(report.skipped)} file(s):")
+            for s in report.skipped:
+                print(f"- {s.path}: {s.reason}")
+        return 0
+    if args.command == "info":
+        path = args.index or qa.default_index_dir()
+        manifest = read_manifest(path)
+        print(f"index:     {path}")
+        print(f"model:     {manifest['model']['name']} ({manifest['model']['dimension']} dimensions)")
+        print(f"type:      {manifest['index']['type']}")
+        print(f"built:     {manifest['built_at']}")
+        counts = manifest["counts"]
+        print(f"documents: {counts['documents']}   passages: {counts['passages']}   sentences: {counts['sentences']}")
+        for doc in manifest["documents"]:
+            print(f"- {doc['doc_id']}: {doc['title']}")
+        return 0
+    from qa.engine import clean_question
+
+    clean_question(args.question)
+    bot = qa.load(args.index)
+    answer = bot.ask(args.question, top_k=args.top_k)
+    if args.json:
+        print(json.dumps(asdict(answer), ensure_ascii=False, indent=2))
+    else:
+        _print_answer(answer)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status (0 ok, 1 error, 2 bad usage)."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from qa.errors import IngestError, QAError
+
+    try:
+        return _run(args)
+    except ValueError as exc:
+        print(f"qa: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except IngestError as exc:
+        print(f"qa: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except QAError as exc:
+        print(f"qa: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("qa: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,298 @@
+"""The public engine: build an index, load it, ask questions."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from qa.answer import DEFAULT_PARAMS, AnswerParams, confidence_of, make_citations, make_passages, score_sentences, select
+from qa.chunking import DEFAULT_MAX_WORDS, DEFAULT_OVERLAP
+from qa.embedding import Embedder, canonical_model_name, load_embedder
+from qa.errors import IngestError, ModelMismatchError, QAError
+from qa.ingest import Skipped, default_documents, load_documents
+from qa.lexical import tokenize
+from qa.retrieve import check_method, retrieve
+from qa.store import DEFAULT_EXACT_MAX, Store, load_store, read_manifest, write_index
+from qa.types import Answer, Document, Passage
+
+logger = logging.getLogger(__name__)
+
+INDEX_ENV = "QA_INDEX_DIR"
+"""Environment variable naming the default index folder (default ``./index``)."""
+DEFAULT_TOP_K = 5
+MAX_QUESTION_CHARS = 2000
+"""Longer questions are cut to this many characters (the model reads at most 256 tokens)."""
+DEFAULT_CORPUS_TAG = "default"
+
+
+def default_index_dir() -> Path:
+    """The default index folder: ``$QA_INDEX_DIR``, else ``./index``."""
+    return Path(os.environ.get(INDEX_ENV) or "index")
+
+
+def _check_top_k(top_k: int) -> int:
+    if isinstance(top_k, bool) or not isinstance(top_k, int):
+        raise ValueError(f"top_k must be an integer. Currently, top_k is {top_k!r}.")
+    if top_k < 1:
+        raise ValueError(f"top_k must be greater than 0. Currently, top_k is {top_k}.")
+    return top_k
+
+
+def clean_question(question: str) -> str:
+    """Validate and normalise a question.
+
+    Raises:
+        ValueError: The question is not a string, or is empty or only white space.
+    """
+    if not isinstance(question, str):
+        raise ValueError(f"question must be a string. Currently, question is {type(question).__name__}.")
+    text = question.encode("utf-8", "replace").decode("utf-8")  # lone surrogates become '?'
+    text = " ".join(text.split())
+    if not text:
+        raise ValueError("question is empty: ask a question with at least one word")
+    if len(text) > MAX_QUESTION_CHARS:
+        logger.warning("question of %d characters cut to %d", len(text), MAX_QUESTION_CHARS)
+        text = text[:MAX_QUESTION_CHARS]
+    return text
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What :func:`build_index` did.
+
+    Attributes:
+        path: The index folder written.
+        documents: Number of documents indexed.
+        passages: Number of passages indexed.
+        skipped: Files passed over, with the reason.
+    """
+
+    path: Path
+    documents: int
+    passages: int
+    skipped: list[Skipped] = field(default_factory=list)
+
+
+class QA:
+    """A loaded index and model, ready to answer questions.
+
+    Create one with :func:`load`.  Safe to share between threads.
+
+    Args:
+        store: The loaded index.
+        embedder: The model the index was built with.
+        top_k: Default number of passages retrieved per question.
+        retrieval: Default retrieval method: ``"hybrid"``, ``"dense"`` or ``"bm25"``.
+        params: Sentence scoring and abstention weights.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        embedder: Embedder,
+        top_k: int = DEFAULT_TOP_K,
+        retrieval: str = "hybrid",
+        params: AnswerParams = DEFAULT_PARAMS,
+    ) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.top_k = _check_top_k(top_k)
+        self.retrieval = check_method(retrieval)
+        self.params = params
+
+    @property
+    def documents(self) -> list[Document]:
+        """The indexed documents, in index order."""
+        return list(self.store.documents.values())
+
+    @property
+    def info(self) -> dict:
+        """What is indexed: documents, passages, model, index type, build time, folder."""
+        manifest = self.store.manifest
+        return {
+            "path": str(self.store.path),
+            "documents": [{"doc_id": d.doc_id, "title": d.title} for d in self.documents],
+            "passages": manifest["counts"]["passages"],
+            "sentences": manifest["counts"]["sentences"],
+            "model": manifest["model"]["name"],
+            "dimension": manifest["model"]["dimension"],
+            "index": manifest["index"]["type"],
+            "built_at": manifest["built_at"],
+        }
+
+    def document(self, doc_id: str) -> Document:
+        """The indexed document with this id.
+
+        Raises:
+            KeyError: No such document.
+        """
+        try:
+            return self.store.documents[doc_id]
+        except KeyError:
+            raise KeyError(f"no document with doc_id {doc_id!r} in this index") from None
+
+    def _encode(self, question: str) -> np.ndarray:
+        return self.embedder.encode([question])[0]
+
+    def retrieve(self, question: str, top_k: int = DEFAULT_TOP_K, retrieval: str | None = None) -> list[Passage]:
+        """The passages that best match a question.
+
+        Args:
+            question: The question.
+            top_k: Passages to return.
+            retrieval: Method; None uses the engine's default.
+
+        Returns:
+            Passages, best first.
+
+        Raises:
+            ValueError: Empty question, ``top_k`` < 1, or unknown method.
+        """
+        text = clean_question(question)
+        hits = retrieve(
+            self.store, self._encode(text), tokenize(text), _check_top_k(top_k), check_method(retrieval or self.retrieval)
+        )
+        return make_passages(self.store, hits)
+
+    def ask(self, question: str, top_k: int | None = None, retrieval: str | None = None) -> Answer:
+        """Answer a question with sentences taken verbatim from the documents, or abstain.
+
+        Args:
+            question: The question.
+            top_k: Passages retrieved as evidence; None uses the engine's default.
+            retrieval: Method; None uses the engine's default.
+
+        Returns:
+            The answer, with citations and evidence passages (or related passages when abstained).
+
+        Raises:
+            ValueError: Empty question, ``top_k`` < 1, or unknown method.
+        """
+        text = clean_question(question)
+        k = _check_top_k(self.top_k if top_k is None else top_k)
+        method = check_method(retrieval or self.retrieval)
+        vector = self._encode(text)
+        tokens = tokenize(text)
+        hits = retrieve(self.store, vector, tokens, k, method)
+        scored = score_sentences(self.store, hits, vector, tokens, self.params)
+        best = scored[0] if scored else None
+        confidence = round(confidence_of(best, self.params), 4)
+        passages = make_passages(self.store, hits)
+        if best is None or confidence < self.params.threshold:
+            return Answer(question, "", True, confidence, [], passages)
+        citations = make_citations(self.store, select(scored, self.params))
+        used = {c.passage_id for c in citations}
+        evidence = [p for p in passages if p.passage_id in used] + [p for p in passages if p.passage_id not in used]
+        return Answer(question, " ".join(c.quote for c in citations), False, confidence, citations, evidence)
+
+
+def build_index(
+    inputs: Sequence[str | os.PathLike[str] | Document],
+    path: str | os.PathLike[str] | None = None,
+    model: str | Embedder | None = None,
+    max_words: int = DEFAULT_MAX_WORDS,
+    overlap: int = DEFAULT_OVERLAP,
+    exact_max: int = DEFAULT_EXACT_MAX,
+) -> BuildReport:
+    """Read documents, embed them and write an index folder (atomically).
+
+    Args:
+        inputs: Files, folders (recursive) and/or :class:`Document` objects.
+        path: Index folder; None means :func:`default_index_dir`.
+        model: Model name or folder, an :class:`Embedder`, or None for the bundled default.
+        max_words: Word budget of a passage.
+        overlap: Sentences shared by consecutive passages.
+        exact_max: Largest passage count that gets an exact FAISS index (HNSW above).
+
+    Returns:
+        What was indexed and skipped.
+
+    Raises:
+        IngestError: Nothing usable was found in ``inputs``.
+        IndexLockedError: Another build is writing ``path``.
+    """
+    if isinstance(inputs, (str, os.PathLike, Document)):
+        inputs = [inputs]
+    if max_words < 1:
+        raise ValueError(f"max_words must be greater than 0. Currently, max_words is {max_words}.")
+    if overlap < 0:
+        raise ValueError(f"overlap must be 0 or more. Currently, overlap is {overlap}.")
+    target = Path(path) if path is not None else default_index_dir()
+    report = load_documents(list(inputs))
+    if not report.documents:
+        reasons = "; ".join(f"{s.path}: {s.reason}" for s in report.skipped[:5]) or "no .txt, .md or .html files found"
+        raise IngestError(f"nothing to index ({reasons}); pass files or folders of .txt, .md or .html documents")
+    embedder = load_embedder(model)
+    write_index(report.documents, target, embedder, max_words, overlap, exact_max)
+    manifest = read_manifest(target)
+    return BuildReport(target, len(report.documents), manifest["counts"]["passages"], report.skipped)
+
+
+def _is_default_corpus(manifest: dict) -> bool:
+    docs = default_documents()
+    recorded = manifest.get("documents", [])
+    return [d["text_sha256"] for d in recorded] == [d.sha256 for d in docs] or (
+        len(recorded) == 1 and recorded[0]["doc_id"] == docs[0].doc_id and recorded[0]["source"] == docs[0].source
+    )
+
+
+def load(
+    path: str | os.PathLike[str] | None = None,
+    model: str | Embedder | None = None,
+    top_k: int = DEFAULT_TOP_K,
+    retrieval: str = "hybrid",
+) -> QA:
+    """Load an index and its model.
+
+    With no ``path``, the default folder (``$QA_INDEX_DIR`` or ``./index``) is
+    used; when it holds no index, or an outdated index of the bundled article,
+    the bundled article is (re)indexed there first.
+
+    Args:
+        path: Index folder made by :func:`build_index` or ``qa index``.
+        model: Model to query with; None uses the index's own model.  A
+            different model than the index's raises :class:`qa.ModelMismatchError`.
+        top_k: Default passages retrieved per question.
+        retrieval: Default retrieval method.
+
+    Returns:
+        The engine.
+
+    Raises:
+        QAError: The index is missing, damaged, stale or built with another model.
+    """
+    _check_top_k(top_k)
+    check_method(retrieval)
+    requested = model if isinstance(model, str) or model is None else model.name
+    embedder = None if isinstance(model, str) or model is None else model
+    if path is None:
+        target = default_index_dir()
+        try:
+            store = load_store(target, requested)
+        except QAError as exc:
+            manifest = None
+            try:
+                manifest = read_manifest(target)
+            except QAError:
+                pass
+            if manifest is not None and not _is_default_corpus(manifest):
+                raise
+            logger.info("building the default index in %s (%s)", target, exc)
+            embedder = load_embedder(model)
+            write_index(default_documents(), target, embedder)
+            store = load_store(target, requested)
+    else:
+        store = load_store(path, requested)
+    if embedder is None:
+        embedder = load_embedder(store.model if model is None else model)
+    if canonical_model_name(embedder.name) != store.model or embedder.dimension != store.manifest["model"]["dimension"]:
+        raise ModelMismatchError(
+            f"model {embedder.name!r} ({embedder.dimension} dimensions) does not match the index's "
+            f"{store.model!r} ({store.manifest['model']['dimension']}); rebuild the index with that model"
+        )
+    return QA(store, embedder, top_k=top_k, retrieval=retrieval)

@@ -1,0 +1,39 @@
+"""The exception hierarchy of the package: every error a user can meet is a :class:`QAError`."""
+
+from __future__ import annotations
+
+
+class QAError(Exception):
+    """Base class of all errors raised by qa; the message says how to fix the problem."""
+
+
+class IngestError(QAError):
+    """No usable document could be read from the paths given."""
+
+
+class IndexNotFoundError(QAError, FileNotFoundError):
+    """The index folder does not exist or holds no index."""
+
+
+class CorruptIndexError(QAError):
+    """An index file is missing, truncated or unreadable."""
+
+
+class IndexVersionError(QAError):
+    """The index was written by an incompatible (e.g. newer) format version."""
+
+
+class ModelMismatchError(QAError):
+    """The index was built with another embedding model than the one requested."""
+
+
+class StaleIndexError(QAError):
+    """A document changed on disk since the index was built."""
+
+
+class IndexLockedError(QAError):
+    """Another build is writing the same index folder."""
+
+
+class ModelLoadError(QAError):
+    """The embedding model could not be loaded."""

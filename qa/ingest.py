@@ -1,0 +1,276 @@
+"""Read documents from files and folders and clean them.
+
+Supported inputs are ``.txt``, ``.md``/``.markdown`` and ``.html``/``.htm`` files
+and folders of them (searched recursively, in sorted order).  Every document's
+``text`` is the cleaned text that all offsets in the package refer to.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from qa.errors import IngestError
+from qa.types import Document
+
+logger = logging.getLogger(__name__)
+
+TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown"})
+HTML_SUFFIXES = frozenset({".html", ".htm"})
+SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES
+MAX_FILE_BYTES = 64 * 1024 * 1024
+"""Files larger than this are skipped with a warning (64 MiB)."""
+
+# A line with at least this many words that does not end a sentence is a
+# truncated teaser ("... as concerns mount over the West fa") and is dropped.
+TEASER_MIN_WORDS = 12
+_SENTENCE_END = re.compile(r"""[.!?…:;]["'”’»)\]]*\s*$|["”’»]\s*$""")
+_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.*?)\s*#*\s*$")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file that was not indexed, and why.
+
+    Attributes:
+        path: The file.
+        reason: Human-readable reason.
+    """
+
+    path: str
+    reason: str
+
+
+@dataclass
+class IngestReport:
+    """What :func:`load_documents` read and skipped.
+
+    Attributes:
+        documents: Documents read, in deterministic order.
+        skipped: Files passed over, with the reason.
+    """
+
+    documents: list[Document] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+
+
+def clean_text(raw: str) -> str:
+    """Normalise line endings and whitespace, and drop truncated teaser lines.
+
+    Args:
+        raw: Text as read from a file.
+
+    Returns:
+        The cleaned text: ``\\n`` line endings, no control characters, no trailing
+        spaces, at most one blank line in a row, and without lines of
+        ``TEASER_MIN_WORDS`` words or more that stop mid-sentence.
+    """
+    text = raw.replace("\r\n", "\n").replace("\r", "\n").replace("\ufeff", "")
+    text = _CONTROL.sub("", text)
+    kept: list[str] = []
+    for line in text.split("\n"):
+        line = line.rstrip()
+        if is_truncated_line(line):
+            logger.info("dropping truncated line: %.60s...", line.strip())
+            continue
+        if not line.strip() and (not kept or not kept[-1].strip()):
+            continue
+        kept.append(line)
+    while kept and not kept[-1].strip():
+        kept.pop()
+    return "\n".join(kept)
+
+
+def is_truncated_line(line: str) -> bool:
+    """Tell whether a line is a teaser cut off mid-sentence.
+
+    Args:
+        line: One line of text.
+
+    Returns:
+        True for a line of at least ``TEASER_MIN_WORDS`` words that ends without
+        sentence-final punctuation (headings and short lines are kept).
+    """
+    stripped = line.strip()
+    if _HEADING.match(stripped) or len(stripped.split()) < TEASER_MIN_WORDS:
+        return False
+    return _SENTENCE_END.search(stripped) is None
+
+
+def title_of(text: str, fallback: str) -> str:
+    """Pick a title: the first Markdown heading, else a short first line, else ``fallback``.
+
+    Args:
+        text: Cleaned document text.
+        fallback: Used when the text has no heading-like first line (e.g. the file name).
+
+    Returns:
+        The title.
+    """
+    for line in text.split("\n"):
+        match = _HEADING.match(line)
+        if match and match.group(1):
+            return match.group(1)
+    first = next((line.strip() for line in text.split("\n") if line.strip()), "")
+    if first and len(first.split()) <= 15 and not first.endswith("."):
+        return first
+    return fallback
+
+
+def read_file(path: Path, doc_id: str) -> Document:
+    """Read and clean one file.
+
+    Args:
+        path: A ``.txt``, ``.md`` or ``.html`` file.
+        doc_id: The identifier to give the document.
+
+    Returns:
+        The document.
+
+    Raises:
+        IngestError: The file is too large, binary, not UTF-8, or has no text.
+    """
+    suffix = path.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise IngestError(f"unsupported file type {suffix!r}: use one of {sorted(SUFFIXES)}")
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise IngestError(f"file is {size / 2**20:.0f} MiB, over the {MAX_FILE_BYTES // 2**20} MiB limit; split it")
+    data = path.read_bytes()
+    if b"\x00" in data[:8192]:
+        raise IngestError("file looks binary (it contains NUL bytes)")
+    try:
+        raw = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise IngestError(f"file is not UTF-8 ({exc.reason} at byte {exc.start}); re-save it as UTF-8") from None
+    title = ""
+    if suffix in HTML_SUFFIXES:
+        raw, title = extract_html(raw)
+    text = clean_text(raw)
+    if not text.strip():
+        raise IngestError("file has no text")
+    return Document(doc_id=doc_id, title=title or title_of(text, path.stem), text=text, source=str(path))
+
+
+def extract_html(html: str) -> tuple[str, str]:
+    """Extract the main text and title of an HTML page with trafilatura.
+
+    Args:
+        html: The page source.
+
+    Returns:
+        ``(text, title)``; the title is ``""`` when the page has none.
+    """
+    import trafilatura
+
+    text = trafilatura.extract(html, include_comments=False, include_tables=True, favor_recall=True) or ""
+    meta = trafilatura.extract_metadata(html)
+    title = (meta.title or "") if meta is not None else ""
+    return text, title.strip()
+
+
+def iter_files(paths: Sequence[str | os.PathLike[str]]) -> Iterable[tuple[Path, str]]:
+    """List the files to read, with their document ids, in deterministic order.
+
+    Args:
+        paths: Files and folders.
+
+    Yields:
+        ``(path, doc_id)``: for a file given directly its name; for files under a
+        folder their path relative to that folder (POSIX separators).
+
+    Raises:
+        IngestError: A path does not exist.
+    """
+    for given in paths:
+        path = Path(given)
+        if not path.exists():
+            raise IngestError(f"path does not exist: {str(path)!r}; check the spelling")
+        if path.is_dir():
+            for root, dirs, files in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                for name in sorted(files):
+                    child = Path(root) / name
+                    if child.suffix.lower() in SUFFIXES and not name.startswith("."):
+                        yield child, child.relative_to(path).as_posix()
+        else:
+            yield path, path.name
+
+
+def load_documents(inputs: Sequence[str | os.PathLike[str] | Document]) -> IngestReport:
+    """Read documents from files, folders and ready-made :class:`Document` objects.
+
+    Unreadable files are skipped with a warning naming the file and the reason;
+    files whose text duplicates an earlier document are skipped too.
+
+    Args:
+        inputs: Paths (files or folders) and/or documents.
+
+    Returns:
+        The documents read and the files skipped.
+
+    Raises:
+        IngestError: A path does not exist, or two documents share a ``doc_id``.
+    """
+    report = IngestReport()
+    seen_ids: dict[str, str] = {}
+    seen_text: dict[str, str] = {}
+
+    def add(doc: Document) -> None:
+        if doc.doc_id in seen_ids:
+            raise IngestError(
+                f"two documents have the doc_id {doc.doc_id!r} ({seen_ids[doc.doc_id]} and {doc.source}); "
+                "give them different file names or index their folders separately"
+            )
+        digest = hashlib.sha256(doc.text.encode("utf-8", "surrogatepass")).hexdigest()
+        if digest in seen_text:
+            reason = f"same text as {seen_text[digest]!r}"
+            logger.warning("skipping %s: %s", doc.source, reason)
+            report.skipped.append(Skipped(doc.source, reason))
+            return
+        seen_ids[doc.doc_id] = doc.source
+        seen_text[digest] = doc.doc_id
+        report.documents.append(doc)
+
+    for item in inputs:
+        if isinstance(item, Document):
+            if not item.text.strip():
+                report.skipped.append(Skipped(item.source, f"document {item.doc_id!r} has no text"))
+                continue
+            add(item)
+            continue
+        for path, doc_id in iter_files([item]):
+            try:
+                doc = read_file(path, doc_id)
+            except IngestError as exc:
+                logger.warning("skipping %s: %s", path, exc)
+                report.skipped.append(Skipped(str(path), str(exc)))
+                continue
+            except OSError as exc:
+                reason = f"cannot read: {exc.strerror or exc}"
+                logger.warning("skipping %s: %s", path, reason)
+                report.skipped.append(Skipped(str(path), reason))
+                continue
+            add(doc)
+    return report
+
+
+DEFAULT_TITLE = "EU and Japan sign security and defence partnership (AFP, 1 Nov 2024)"
+
+
+def default_corpus_path() -> Path:
+    """Path of the bundled article (package data)."""
+    return Path(__file__).resolve().parent / "data" / "eu-japan-security-pact.txt"
+
+
+def default_documents() -> list[Document]:
+    """The bundled article as a one-document corpus."""
+    path = default_corpus_path()
+    doc = read_file(path, path.name)
+    return [Document(doc_id=doc.doc_id, title=DEFAULT_TITLE, text=doc.text, source=doc.source)]

@@ -1,0 +1,126 @@
+"""Passage retrieval: dense (FAISS), lexical (BM25) and their reciprocal rank fusion."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from qa.store import Store
+
+Method = Literal["hybrid", "dense", "bm25"]
+METHODS: tuple[str, ...] = ("hybrid", "dense", "bm25")
+RRF_K = 60
+"""Rank offset of reciprocal rank fusion (Cormack et al., 2009)."""
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One retrieved passage.
+
+    Attributes:
+        passage: Position of the passage in the store.
+        score: Fused (or single-method) score, higher is better.
+        rank: 1-based rank in the result list.
+    """
+
+    passage: int
+    score: float
+    rank: int
+
+
+def check_method(method: str) -> str:
+    """Return ``method`` if it is a known retrieval method.
+
+    Raises:
+        ValueError: Unknown method.
+    """
+    if method not in METHODS:
+        raise ValueError(f"retrieval must be one of {', '.join(METHODS)}. Currently, retrieval is {method!r}.")
+    return method
+
+
+def dense_search(store: Store, query_vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+    """Nearest passages by inner product of unit vectors.
+
+    Returns:
+        ``(passage, cosine)`` pairs, best first.
+    """
+    k = min(k, store.vectors.ntotal)  # type: ignore[attr-defined]
+    if k <= 0:
+        return []
+    scores, ids = store.vectors.search(query_vector.reshape(1, -1), k)  # type: ignore[attr-defined]
+    return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+
+
+def bm25_scores(store: Store, query_tokens: list[str]) -> np.ndarray:
+    """BM25 score of every passage for the (already tokenised) query."""
+    bm25 = store.bm25
+    known = [t for t in query_tokens if t in bm25.vocab_dict]  # type: ignore[attr-defined]
+    if not known:
+        return np.zeros(len(store.passages), dtype=np.float32)
+    return np.asarray(bm25.get_scores(known), dtype=np.float32)  # type: ignore[attr-defined]
+
+
+def bm25_search(store: Store, query_tokens: list[str], k: int) -> list[tuple[int, float]]:
+    """Best passages by BM25; passages that share no term with the query are left out.
+
+    Returns:
+        ``(passage, bm25 score)`` pairs, best first.
+    """
+    scores = bm25_scores(store, query_tokens)
+    k = min(k, len(scores))
+    if k <= 0:
+        return []
+    top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
+    top = top[np.argsort(-scores[top], kind="stable")]
+    return [(int(i), float(scores[i])) for i in top if scores[i] > 0]
+
+
+def fuse(rankings: list[list[tuple[int, float]]], k: int = RRF_K) -> list[tuple[int, float]]:
+    """Reciprocal rank fusion: each list adds ``1 / (k + rank)`` to an item's score.
+
+    Args:
+        rankings: Ranked lists of ``(item, score)``; scores are ignored.
+        k: Rank offset.
+
+    Returns:
+        ``(item, fused score)``, best first; ties keep first-seen order.
+    """
+    fused: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, (item, _) in enumerate(ranking, start=1):
+            fused[item] = fused.get(item, 0.0) + 1.0 / (k + rank)
+    return sorted(fused.items(), key=lambda pair: -pair[1])
+
+
+def retrieve(
+    store: Store,
+    query_vector: np.ndarray,
+    query_tokens: list[str],
+    top_k: int,
+    method: str = "hybrid",
+    candidates: int = 50,
+) -> list[Hit]:
+    """Retrieve the ``top_k`` best passages with the chosen method.
+
+    Args:
+        store: The index.
+        query_vector: Unit vector of the question.
+        query_tokens: Tokens of the question (see :func:`qa.lexical.tokenize`).
+        top_k: Passages to return.
+        method: ``"hybrid"`` (RRF of dense and BM25), ``"dense"`` or ``"bm25"``.
+        candidates: Depth of each ranked list before fusion.
+
+    Returns:
+        Hits, best first.
+    """
+    depth = max(candidates, top_k)
+    if method == "dense":
+        ranked = dense_search(store, query_vector, top_k)
+    elif method == "bm25":
+        ranked = bm25_search(store, query_tokens, top_k)
+    else:
+        ranked = fuse([dense_search(store, query_vector, depth), bm25_search(store, query_tokens, depth)])
+    return [Hit(passage, score, rank) for rank, (passage, score) in enumerate(ranked[:top_k], start=1)]

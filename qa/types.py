@@ -1,0 +1,117 @@
+"""Frozen dataclasses for everything that crosses a module or API boundary.
+
+All offsets are character offsets into :attr:`Document.text` (Python ``str``
+indices, end exclusive), so ``document.text[start:end]`` is always the quoted
+text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Document:
+    """A cleaned source document.
+
+    Attributes:
+        doc_id: Stable identifier (path relative to the folder given, or file name).
+        title: First heading or short first line, else the file name.
+        text: Cleaned text; every offset in the package refers to it.
+        source: Where the text came from (a file path, or a label such as ``"<memory>"``).
+    """
+
+    doc_id: str
+    title: str
+    text: str
+    source: str = "<memory>"
+
+    @property
+    def sha256(self) -> str:
+        """Hex SHA-256 of :attr:`text` (UTF-8), used to detect changed documents."""
+        return hashlib.sha256(self.text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """One sentence of a document, as found by the segmenter.
+
+    Attributes:
+        doc_id: Document the sentence belongs to.
+        start: Offset of the first character in the document text.
+        end: Offset one past the last character.
+    """
+
+    doc_id: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A run of consecutive whole sentences, the unit of retrieval.
+
+    Attributes:
+        doc_id: Document the passage belongs to.
+        passage_id: Position of the passage in the index (0-based, global).
+        text: ``document.text[start:end]``.
+        start: Offset of the first character in the document text.
+        end: Offset one past the last character.
+        score: Retrieval score (reciprocal-rank-fusion score, higher is better; 0 when unscored).
+        title: Title of the document.
+    """
+
+    doc_id: str
+    passage_id: int
+    text: str
+    start: int
+    end: int
+    score: float = 0.0
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class Citation:
+    """Where one answer sentence came from.
+
+    Attributes:
+        number: The citation's marker number, 1-based (``[1]``, ``[2]`` ...).
+        doc_id: Document cited.
+        title: Title of that document.
+        quote: The cited text, equal to ``document.text[start:end]``.
+        start: Offset of the quote's first character.
+        end: Offset one past the quote's last character.
+        score: Relevance score of the sentence in [0, 1].
+        passage_id: Passage the sentence was found in.
+    """
+
+    number: int
+    doc_id: str
+    title: str
+    quote: str
+    start: int
+    end: int
+    score: float
+    passage_id: int
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The result of :meth:`qa.QA.ask`.
+
+    Attributes:
+        question: The question as asked.
+        text: The answer sentence(s), verbatim, joined by a space; ``""`` when abstained.
+        abstained: True when the documents do not answer the question.
+        confidence: Estimated probability in [0, 1] that the answer is right.
+        citations: One citation per answer sentence, in document order.
+        passages: Evidence passages, or the closest ("related") passages when abstained.
+    """
+
+    question: str
+    text: str
+    abstained: bool
+    confidence: float
+    citations: list[Citation] = field(default_factory=list)
+    passages: list[Passage] = field(default_factory=list)

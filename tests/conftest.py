@@ -1,0 +1,80 @@
+"""Shared fixtures: a tiny fake embedder for plumbing tests, and the real model for behaviour tests."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import qa  # noqa: E402
+from qa.lexical import tokenize  # noqa: E402
+
+
+class HashingEmbedder:
+    """Bag of stemmed words hashed into 64 buckets: deterministic, instant, no model."""
+
+    name = "test/hashing-64"
+    dimension = 64
+
+    def __init__(self, fail_after: int | None = None) -> None:
+        self.calls = 0
+        self.fail_after = fail_after
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64, show_progress: bool = False) -> np.ndarray:
+        self.calls += 1
+        if self.fail_after is not None and self.calls > self.fail_after:
+            raise RuntimeError("simulated failure during encoding")
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for token in tokenize(text) or ["\u2205"]:
+                out[row, int(hashlib.md5(token.encode()).hexdigest(), 16) % self.dimension] += 1.0
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.where(norms > 0, norms, 1.0)
+
+
+ARTICLE = Path(qa.__file__).parent / "data" / "eu-japan-security-pact.txt"
+
+
+@pytest.fixture
+def fake_embedder() -> HashingEmbedder:
+    return HashingEmbedder()
+
+
+@pytest.fixture
+def small_docs() -> list[qa.Document]:
+    return [
+        qa.Document("cats.txt", "Cats", "Cats sleep most of the day. A cat purrs when it is content.\nKittens drink milk.", "<memory>"),
+        qa.Document("ships.txt", "Ships", "The harbour hosts large container ships. Ships unload cargo at the port.", "<memory>"),
+        qa.Document("jets.txt", "Jets", "The fighter jet will fly by 2035. Engineers test the engines every week.", "<memory>"),
+    ]
+
+
+@pytest.fixture
+def fake_index(tmp_path: Path, small_docs: list[qa.Document], fake_embedder: HashingEmbedder) -> Path:
+    path = tmp_path / "idx"
+    qa.build_index(small_docs, path, model=fake_embedder)
+    return path
+
+
+@pytest.fixture(scope="session")
+def real_embedder() -> object:
+    from qa.embedding import load_embedder
+
+    return load_embedder()
+
+
+@pytest.fixture(scope="session")
+def article_bot(tmp_path_factory: pytest.TempPathFactory, real_embedder: object) -> qa.QA:
+    """The bundled article indexed with the real packaged model (built once per session)."""
+    from qa.ingest import default_documents
+
+    path = tmp_path_factory.mktemp("article") / "index"
+    qa.build_index(default_documents(), path, model=real_embedder)  # type: ignore[arg-type]
+    return qa.load(path, model=real_embedder)  # type: ignore[arg-type]

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from qa.cli import main
+
+
+def run_cli(*args: str, env_dir: Path | None = None) -> subprocess.CompletedProcess[str]:
+    import os
+
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    if env_dir is not None:
+        env["QA_INDEX_DIR"] = str(env_dir)
+    return subprocess.run([sys.executable, "-m", "qa.cli", *args], capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_index_info_ask_round_trip(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "harbour.md").write_text("# Harbour news\nThe new harbour opens in May 2027. It will host cruise ships.\n", encoding="utf-8")
+    (docs / "bad.txt").write_bytes(b"\xff\xfe\x00\x00garbage")
+    index = tmp_path / "idx"
+    built = run_cli("index", str(docs), "--index", str(index))
+    assert built.returncode == 0, built.stderr
+    assert "indexed 1 document(s)" in built.stdout and "skipped 1 file(s)" in built.stdout and "bad.txt" in built.stdout
+    info = run_cli("info", "--index", str(index))
+    assert info.returncode == 0 and "harbour.md: Harbour news" in info.stdout and "type:      flat" in info.stdout
+    asked = run_cli("ask", "When does the new harbour open?", "--index", str(index), "--json")
+    assert asked.returncode == 0, asked.stderr
+    answer = json.loads(asked.stdout)
+    assert not answer["abstained"] and "May 2027" in answer["text"]
+    c = answer["citations"][0]
+    assert (docs / "harbour.md").read_text(encoding="utf-8")[c["start"] : c["end"]] == c["quote"]
+
+
+def test_ask_prints_citations_and_abstains(tmp_path: Path) -> None:
+    out = run_cli("ask", "What does the pact cover?", env_dir=tmp_path / "default")
+    assert out.returncode == 0, out.stderr
+    assert "joint military drills" in out.stdout and "[1]" in out.stdout and "characters 371-588" in out.stdout
+    out = run_cli("ask", "What is the population of Japan?", env_dir=tmp_path / "default")
+    assert out.returncode == 0 and "do not answer" in out.stdout and "related, not an answer" in out.stdout
+
+
+def test_errors_exit_nonzero_without_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ask", "   ", "--index", str(tmp_path)]) == 2
+    assert "question is empty" in capsys.readouterr().err
+    assert main(["ask", "hello", "--index", str(tmp_path / "missing")]) == 1
+    err = capsys.readouterr().err
+    assert "no index in" in err and "Traceback" not in err
+    assert main(["index", str(tmp_path / "nothing-here"), "--index", str(tmp_path / "i")]) == 1
+    assert "path does not exist" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert main(["index", str(tmp_path / "empty"), "--index", str(tmp_path / "i")]) == 1
+    assert "nothing to index" in capsys.readouterr().err
+    assert main(["info", "--index", str(tmp_path / "missing")]) == 1
