@@ -18,12 +18,12 @@ falls below ``AnswerParams.threshold``.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from qa.lexical import tokenize
+from qa.lexical import content_words, expected_answer_type, has_answer_type, stem, tokenize
 from qa.retrieve import Hit
 from qa.store import Store
 from qa.types import Citation, Passage
@@ -33,29 +33,77 @@ from qa.types import Citation, Passage
 class AnswerParams:
     """Weights of sentence scoring and abstention.
 
+    The defaults were fitted by ``python eval/tune.py`` (scoring weights by grid
+    search on the tune splits of the article set and the SQuAD sample; the
+    logistic confidence and its threshold on the article set's tune split).
+
     Attributes:
         w_cosine: Weight of the question–sentence cosine in a sentence's score.
-        w_coverage: Weight of the IDF-weighted term coverage.
+        w_coverage: Weight of the IDF-weighted exact term coverage.
+        w_soft: Weight of the IDF-weighted soft (word-vector) term coverage.
         w_rank: Weight of ``1 / rank`` of the sentence's best passage.
+        w_type: Weight of "holds the kind of answer asked for" (a date for *when*, a number for *how many* ...).
         relative_margin: Extra sentences are kept when their score is at least this share of the best.
         max_sentences: Most sentences in one answer.
-        bias, a_cosine, a_coverage, a_score: Logistic confidence: ``sigmoid(bias + a_cosine * cosine + a_coverage * coverage + a_score * score)``.
+        bias, a_cosine, a_coverage, a_soft, a_min_match, a_type: Logistic confidence of the best sentence:
+            ``sigmoid(bias + a_cosine * cosine + a_coverage * coverage + a_soft * soft + a_min_match * min_match + a_type * type_ok)``.
         threshold: Abstain below this confidence.
     """
 
     w_cosine: float = 1.0
-    w_coverage: float = 0.35
-    w_rank: float = 0.05
-    relative_margin: float = 0.93
+    w_coverage: float = 0.0
+    w_soft: float = 0.6
+    w_rank: float = 0.0
+    w_type: float = 0.0
+    relative_margin: float = 0.8
     max_sentences: int = 3
-    bias: float = -7.8
-    a_cosine: float = 0.0
-    a_coverage: float = 0.0
-    a_score: float = 15.0
-    threshold: float = 0.5
+    bias: float = -2.5983
+    a_cosine: float = 4.11
+    a_coverage: float = 1.0207
+    a_soft: float = -0.0791
+    a_min_match: float = 0.1135
+    a_type: float = 0.9596
+    a_score: float = 0.0
+    threshold: float = 0.425
 
 
 DEFAULT_PARAMS = AnswerParams()
+
+
+@dataclass(frozen=True)
+class Query:
+    """A question prepared for scoring.
+
+    Attributes:
+        text: The cleaned question.
+        vector: Its unit vector.
+        tokens: Stemmed content words (for BM25 and exact coverage).
+        terms: Distinct unstemmed content words.
+        term_stems: Stem of each term.
+        term_vectors: ``(len(terms), dimension)`` unit vectors of the terms.
+        kind: Expected answer type (see :func:`qa.lexical.expected_answer_type`).
+    """
+
+    text: str
+    vector: np.ndarray
+    tokens: list[str]
+    terms: list[str]
+    term_stems: list[str]
+    term_vectors: np.ndarray
+    kind: str | None
+
+
+def make_query(store: Store, text: str, encode: Callable[[list[str]], np.ndarray]) -> Query:
+    """Encode a question and its content words (corpus words reuse their stored vectors) in one call."""
+    terms = list(dict.fromkeys(content_words(text)))
+    unseen = [t for t in terms if t not in store.words]
+    vectors = encode([text, *unseen])
+    fresh = dict(zip(unseen, vectors[1:]))
+    dim = vectors.shape[1]
+    term_vectors = np.array(
+        [fresh[t] if t in fresh else store.word_vectors[store.words[t]] for t in terms], dtype=np.float32
+    ).reshape(len(terms), dim)
+    return Query(text, vectors[0], tokenize(text), terms, [stem(t) for t in terms], term_vectors, expected_answer_type(text))
 
 
 @dataclass(frozen=True)
@@ -67,8 +115,11 @@ class ScoredSentence:
         passage: Best-ranked passage holding it.
         rank: Retrieval rank of that passage (1-based).
         cosine: Question–sentence cosine similarity.
-        coverage: IDF-weighted share of question terms found in the sentence.
+        coverage: IDF-weighted share of question terms found in the sentence (exact stems).
         score: Combined score used to rank sentences.
+        soft: IDF-weighted mean over question terms of their best word-vector match in the sentence.
+        min_match: The worst-matched question term's match.
+        type_ok: 1.0 when the sentence holds the kind of answer asked for (or none is implied).
     """
 
     sentence: int
@@ -77,10 +128,13 @@ class ScoredSentence:
     cosine: float
     coverage: float
     score: float
+    soft: float = 0.0
+    min_match: float = 0.0
+    type_ok: float = 1.0
 
 
 def idf_weights(store: Store, terms: Sequence[str]) -> dict[str, float]:
-    """BM25-style IDF of each term over the store's passages (unseen terms get the largest IDF)."""
+    """BM25-style IDF of each (stemmed) term over the store's passages (unseen terms get the largest IDF)."""
     bm25 = store.bm25
     n = len(store.passages)
     indptr = bm25.scores["indptr"]  # type: ignore[attr-defined]
@@ -92,20 +146,25 @@ def idf_weights(store: Store, terms: Sequence[str]) -> dict[str, float]:
     return weights
 
 
-def score_sentences(
-    store: Store,
-    hits: Sequence[Hit],
-    query_vector: np.ndarray,
-    query_tokens: Sequence[str],
-    params: AnswerParams = DEFAULT_PARAMS,
-) -> list[ScoredSentence]:
+def _term_matches(store: Store, query: Query, sentence_text: str) -> np.ndarray:
+    """Best match in [0, 1] of each query term in the sentence: 1 for the same stem, else the best word cosine."""
+    words = set(content_words(sentence_text))
+    stems = {stem(w) for w in words}
+    matches = np.array([1.0 if s in stems else 0.0 for s in query.term_stems])
+    rows = [store.words[w] for w in words if w in store.words]
+    if rows and len(query.terms):
+        sims = query.term_vectors @ store.word_vectors[rows].astype(np.float32).T
+        matches = np.maximum(matches, np.clip(sims.max(axis=1), 0.0, 1.0))
+    return matches
+
+
+def score_sentences(store: Store, hits: Sequence[Hit], query: Query, params: AnswerParams = DEFAULT_PARAMS) -> list[ScoredSentence]:
     """Score every sentence of the retrieved passages, best first.
 
     Args:
         store: The index.
         hits: Retrieved passages.
-        query_vector: Unit vector of the question.
-        query_tokens: Tokens of the question.
+        query: The prepared question.
         params: Scoring weights.
 
     Returns:
@@ -120,27 +179,45 @@ def score_sentences(
     if not best_rank:
         return []
     ids = np.fromiter(best_rank, dtype=np.int64)
-    cosines = store.sentence_vectors[ids].astype(np.float32) @ query_vector.astype(np.float32).ravel()
-    terms = sorted(set(query_tokens))
-    idf = idf_weights(store, terms)
-    total = sum(idf.values())
+    cosines = store.sentence_vectors[ids].astype(np.float32) @ query.vector.astype(np.float32).ravel()
+    stems = sorted(set(query.tokens))
+    idf = idf_weights(store, sorted(set(stems) | set(query.term_stems)))
+    total = sum(idf[t] for t in stems)
+    term_idf = np.array([idf[s] for s in query.term_stems])
     scored = []
     for sid, cosine in zip(ids.tolist(), cosines.tolist()):
         sentence = store.sentences[sid]
-        words = set(tokenize(store.documents[sentence.doc_id].text[sentence.start : sentence.end]))
-        coverage = sum(idf[t] for t in terms if t in words) / total if total > 0 else 0.0
+        text = store.documents[sentence.doc_id].text[sentence.start : sentence.end]
+        words = set(tokenize(text))
+        coverage = sum(idf[t] for t in stems if t in words) / total if total > 0 else 0.0
+        if len(query.terms):
+            matches = _term_matches(store, query, text)
+            soft = float(matches @ term_idf / term_idf.sum()) if term_idf.sum() > 0 else 0.0
+            min_match = float(matches.min())
+        else:
+            soft = min_match = 0.0
+        type_ok = 1.0 if has_answer_type(query.kind, text, query.text) else 0.0
         rank, passage = best_rank[sid]
-        score = params.w_cosine * cosine + params.w_coverage * coverage + params.w_rank / rank
-        scored.append(ScoredSentence(sid, passage, rank, float(cosine), float(coverage), float(score)))
+        score = (
+            params.w_cosine * cosine + params.w_coverage * coverage + params.w_soft * soft
+            + params.w_rank / rank + params.w_type * type_ok
+        )
+        scored.append(ScoredSentence(sid, passage, rank, float(cosine), float(coverage), float(score), soft, min_match, type_ok))
     scored.sort(key=lambda s: (-s.score, s.sentence))
     return scored
+
+
+def features(s: ScoredSentence) -> list[float]:
+    """The signals of a sentence that confidence is computed from, in the order of the ``a_*`` weights."""
+    return [s.cosine, s.coverage, s.soft, s.min_match, s.type_ok, s.score]
 
 
 def confidence_of(best: ScoredSentence | None, params: AnswerParams = DEFAULT_PARAMS) -> float:
     """Estimated probability that the best sentence answers the question."""
     if best is None:
         return 0.0
-    z = params.bias + params.a_cosine * best.cosine + params.a_coverage * best.coverage + params.a_score * best.score
+    weights = [params.a_cosine, params.a_coverage, params.a_soft, params.a_min_match, params.a_type, params.a_score]
+    z = params.bias + sum(w * f for w, f in zip(weights, features(best)))
     return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
 
 

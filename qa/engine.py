@@ -10,7 +10,16 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.answer import DEFAULT_PARAMS, AnswerParams, confidence_of, make_citations, make_passages, score_sentences, select
+from qa.answer import (
+    DEFAULT_PARAMS,
+    AnswerParams,
+    confidence_of,
+    make_citations,
+    make_passages,
+    make_query,
+    score_sentences,
+    select,
+)
 from qa.chunking import DEFAULT_MAX_WORDS, DEFAULT_OVERLAP
 from qa.embedding import Embedder, canonical_model_name, load_embedder
 from qa.errors import IngestError, ModelMismatchError, QAError
@@ -176,10 +185,9 @@ class QA:
         text = clean_question(question)
         k = _check_top_k(self.top_k if top_k is None else top_k)
         method = check_method(retrieval or self.retrieval)
-        vector = self._encode(text)
-        tokens = tokenize(text)
-        hits = retrieve(self.store, vector, tokens, k, method)
-        scored = score_sentences(self.store, hits, vector, tokens, self.params)
+        query = make_query(self.store, text, self.embedder.encode)
+        hits = retrieve(self.store, query.vector, query.tokens, k, method)
+        scored = score_sentences(self.store, hits, query, self.params)
         best = scored[0] if scored else None
         confidence = round(confidence_of(best, self.params), 4)
         passages = make_passages(self.store, hits)

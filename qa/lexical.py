@@ -26,8 +26,9 @@ def _stemmer() -> object:
 
 
 @functools.lru_cache(maxsize=65536)
-def _stem(word: str) -> str:
-    return _stemmer().stemWord(word)  # type: ignore[attr-defined]
+def stem(word: str) -> str:
+    """Snowball (English) stem of a lower-case word."""
+    return _stemmer().stemWord(word.replace("’", "'"))  # type: ignore[attr-defined]
 
 
 def tokenize(text: str) -> list[str]:
@@ -40,4 +41,54 @@ def tokenize(text: str) -> list[str]:
         The stemmed content words, in order (duplicates kept).
     """
     words = (w.replace("’", "'") for w in _WORD.findall(text.lower()))
-    return [_stem(w) for w in words if w not in STOPWORDS]
+    return [stem(w) for w in words if w not in STOPWORDS]
+
+
+def content_words(text: str) -> list[str]:
+    """Lower-cased words of ``text`` that are not stop words (unstemmed, duplicates kept)."""
+    words = (w.replace("’", "'") for w in _WORD.findall(text.lower()))
+    return [w for w in words if w not in STOPWORDS]
+
+
+_MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"
+_NUMBER_WORDS = (
+    "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|hundreds|"
+    "thousand|thousands|million|millions|billion|billions|dozen|dozens|several|decades|decade|half|percent|first|second|third"
+)
+_TYPE_PATTERNS = {
+    "quantity": re.compile(rf"\d|[$€£¥]|\b(?:{_NUMBER_WORDS}|years|months|weeks|days)\b", re.IGNORECASE),
+    "time": re.compile(
+        rf"\b(?:1[0-9]\d\d|20\d\d|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:{_MONTHS})|(?:{_MONTHS})\.?\s+\d|"
+        rf"(?:{_MONTHS})\b|monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|yesterday|tomorrow|"
+        rf"century|centuries|decades?|years?\s+ago|since|until|after|before|during|later|earlier)\b",
+        re.IGNORECASE,
+    ),
+}
+_QUESTION_TYPES = (
+    ("quantity", re.compile(r"\bhow (?:many|much|long|often|far|large|big|old)\b|\bwhat (?:number|percentage|amount)\b", re.I)),
+    ("time", re.compile(r"\bwhen\b|\b(?:what|which|by what|in what) (?:year|date|day|month|time|century|decade)\b", re.I)),
+    ("name", re.compile(r"\bwho(?:m|se)?\b|\bwhere\b|\b(?:which|what) (?:city|country|countries|place|building|town|organi[sz]ation|company|agency|person)\b", re.I)),
+)
+
+
+def expected_answer_type(question: str) -> str | None:
+    """The kind of answer a question asks for: ``"quantity"``, ``"time"``, ``"name"``, or None."""
+    for kind, pattern in _QUESTION_TYPES:
+        if pattern.search(question):
+            return kind
+    return None
+
+
+def has_answer_type(kind: str | None, sentence: str, question: str) -> bool:
+    """Whether ``sentence`` holds something of the expected kind that the question itself does not.
+
+    A ``"name"`` is a capitalised word absent from the question; quantities and
+    times are numbers, amounts, dates and time expressions.
+    """
+    if kind is None:
+        return True
+    if kind == "name":
+        asked = {w.lower() for w in _WORD.findall(question)}
+        return any(w[0].isupper() and w.lower() not in asked and w.lower() not in STOPWORDS for w in _WORD.findall(sentence))
+    asked_text = question.lower()
+    return any(m.group(0).lower() not in asked_text for m in _TYPE_PATTERNS[kind].finditer(sentence))

@@ -43,7 +43,7 @@ from qa.errors import (
     QAError,
     StaleIndexError,
 )
-from qa.lexical import tokenize
+from qa.lexical import content_words, tokenize
 from qa.types import Document, Sentence
 
 logger = logging.getLogger(__name__)
@@ -55,6 +55,10 @@ PASSAGES = "passages.jsonl"
 SENTENCES = "sentences.jsonl"
 FAISS_INDEX = "index.faiss"
 SENTENCE_VECTORS = "sentence_vectors.npy"
+WORDS = "words.json"
+WORD_VECTORS = "word_vectors.npy"
+MAX_WORDS_EMBEDDED = 200_000
+"""At most this many distinct corpus words (the most frequent) get a vector for soft term matching."""
 BM25_DIR = "bm25"
 DEFAULT_EXACT_MAX = 20_000
 """Up to this many passages the index is exact (``IndexFlatIP``); above it, HNSW."""
@@ -94,6 +98,8 @@ class Store:
         vectors: The FAISS index of passage vectors.
         sentence_vectors: ``(len(sentences), dimension)`` unit vectors.
         bm25: The bm25s index of the passages.
+        words: Row of each embedded corpus word in ``word_vectors``.
+        word_vectors: ``(len(words), dimension)`` unit vectors.
     """
 
     path: Path
@@ -104,6 +110,8 @@ class Store:
     vectors: object
     sentence_vectors: np.ndarray
     bm25: object
+    words: dict[str, int]
+    word_vectors: np.ndarray
 
     @property
     def model(self) -> str:
@@ -260,10 +268,24 @@ def write_index(
     show = total >= 256
     passage_vectors = embedder.encode(passage_texts, batch_size=batch_size, show_progress=show)
     sentence_vectors = embedder.encode(sentence_texts, batch_size=batch_size, show_progress=show)
+    words = corpus_words(sentence_texts)
+    word_vectors = embedder.encode(words, batch_size=256, show_progress=len(words) >= 2048)
     return save_index(
         target, documents, passages, sentences, passage_vectors, sentence_vectors, embedder,
-        {"max_words": max_words, "overlap": overlap, "segmenter": "pysbd-en"}, exact_max,
+        {"max_words": max_words, "overlap": overlap, "segmenter": "pysbd-en"}, exact_max, words, word_vectors,
     )
+
+
+def corpus_words(texts: Sequence[str], limit: int = MAX_WORDS_EMBEDDED) -> list[str]:
+    """Distinct content words of the texts (no pure numbers), the ``limit`` most frequent, sorted."""
+    counts: dict[str, int] = {}
+    for text in texts:
+        for word in content_words(text):
+            if not word.isdigit():
+                counts[word] = counts.get(word, 0) + 1
+    if len(counts) > limit:
+        counts = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit])
+    return sorted(counts)
 
 
 def save_index(
@@ -276,6 +298,8 @@ def save_index(
     embedder: Embedder,
     chunking: dict,
     exact_max: int = DEFAULT_EXACT_MAX,
+    words: Sequence[str] = (),
+    word_vectors: np.ndarray | None = None,
 ) -> Path:
     """Write an index from embedded passages and sentences (see :func:`write_index`)."""
     import faiss
@@ -288,6 +312,10 @@ def save_index(
             index, index_info = make_vector_index(passage_vectors, exact_max)
             faiss.write_index(index, str(tmp / FAISS_INDEX))
             np.save(tmp / SENTENCE_VECTORS, sentence_vectors.astype(np.float16), allow_pickle=False)
+            if word_vectors is None:
+                word_vectors = np.zeros((0, passage_vectors.shape[1]), dtype=np.float32)
+            np.save(tmp / WORD_VECTORS, word_vectors.astype(np.float16), allow_pickle=False)
+            (tmp / WORDS).write_text(json.dumps(list(words), ensure_ascii=False), encoding="utf-8")
             _bm25_index([texts_by_id[p.doc_id][p.start : p.end] for p in passages]).save(
                 str(tmp / BM25_DIR), show_progress=False
             )
@@ -450,6 +478,8 @@ def load_store(path: str | os.PathLike[str], model: str | None = None, check_sou
         vectors = faiss.read_index(str(folder / FAISS_INDEX))
         sentence_vectors = np.load(folder / SENTENCE_VECTORS, allow_pickle=False)
         bm25 = bm25s.BM25.load(str(folder / BM25_DIR), allow_pickle=False)
+        words = {w: i for i, w in enumerate(json.loads((folder / WORDS).read_text(encoding="utf-8")))}
+        word_vectors = np.load(folder / WORD_VECTORS, allow_pickle=False)
     except QAError:
         raise
     except Exception as exc:  # noqa: BLE001 - any reader failure means a damaged index
@@ -462,9 +492,10 @@ def load_store(path: str | os.PathLike[str], model: str | None = None, check_sou
         or vectors.d != dimension
         or sentence_vectors.shape != (len(sentences), dimension)
         or len(documents) != counts["documents"]
+        or word_vectors.shape != (len(words), dimension)
     ):
         raise CorruptIndexError(f"index {str(folder)!r} is inconsistent (counts or dimensions differ); rebuild it with `qa index`")
-    return Store(folder, manifest, documents, passages, sentences, vectors, sentence_vectors, bm25)
+    return Store(folder, manifest, documents, passages, sentences, vectors, sentence_vectors, bm25, words, word_vectors)
 
 
 def _read_jsonl(path: Path) -> list[dict]:

@@ -1,0 +1,576 @@
+"""Evaluate the engine: retrieval, answers, abstention, calibration and latency.
+
+Usage (from the repo root)::
+
+    python eval/run.py [--dataset PATH] [--json OUT] [--top-k N] [--split all|tune|heldout]
+
+The dataset (default ``eval/qa_article.jsonl`` on the bundled article; a
+``.json`` file is read as SQuAD, one document per article) is indexed into a
+temporary folder through the public API, and every question is asked through
+``QA.ask`` once per system:
+
+* ``hybrid`` -- the engine as shipped;
+* ``bm25`` and ``dense`` -- the same engine with ``retrieval=`` switched;
+* ``threshold`` -- an abstention-only baseline: abstain when the dense cosine of
+  the question with its best passage is below a threshold fitted (max F1) on
+  the tune split. Only its abstention numbers and answered rate are reported.
+
+Definitions:
+
+* Retrieval: rank of the first passage of ``QA.retrieve(q, top_k=5)`` covering
+  a gold span (evidence sentences for the article set, answer spans for
+  SQuAD), over answerable questions; recall@1/3/5 and MRR (cut at 5).
+* ``answer_accuracy``: answerable questions answered (not abstained) correctly,
+  over all answerable questions. Article set: the answer text contains an
+  accepted answer; SQuAD: a citation span covers a gold answer span.
+* ``citation_exact``: citations (over all answers) whose quote equals
+  ``document.text[start:end]``.
+* Abstention: precision/recall/F1 with positive = unanswerable (metrics.abstention_prf);
+  ``answered_rate``: answerable questions not abstained.
+* Calibration: a decision is *correct* when the system abstained on an
+  unanswerable question or answered an answerable one correctly. The
+  confidence binned is that of the decision taken: ``ans.confidence`` when the
+  system answered, ``1 - ans.confidence`` when it abstained (the engine's
+  confidence estimates "the best sentence answers the question", so its
+  complement is the confidence that abstaining is right). Five equal bins; ECE.
+* Latency: wall time of ``QA.ask`` only (p50/p95, ms).
+
+Fractions are in [0, 1]; an empty denominator gives 0.0 (as in eval/metrics.py),
+an undefined value (no latency sample, baseline-only rows) is null.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import logging  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from typing import Any  # noqa: E402
+
+import os  # noqa: E402
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the bundled model is local; never reach for the network
+
+import qa  # noqa: E402
+from eval import metrics, qasets  # noqa: E402
+from qa.engine import DEFAULT_TOP_K  # noqa: E402
+from qa.ingest import default_documents  # noqa: E402
+
+logger = logging.getLogger("eval.run")
+
+DEFAULT_DATASET = REPO_ROOT / "eval" / "qa_article.jsonl"
+SYSTEMS = ("hybrid", "bm25", "dense")
+BASELINE = "threshold"
+ALL = "all"
+SPLIT_CHOICES = (ALL, qasets.TUNE, qasets.HELDOUT)
+RETRIEVAL_DEPTH = 5
+CALIBRATION_BINS = 5
+MAX_FAILURES = 10
+JUDGE_TEXT = "text"  # answer text contains an accepted answer (article set)
+JUDGE_SPAN = "span"  # a citation covers a gold answer span (SQuAD)
+METRIC_KEYS = (
+    "recall@1", "recall@3", "recall@5", "mrr", "answer_accuracy", "citation_exact",
+    "abstention_precision", "abstention_recall", "abstention_f1", "answered_rate", "ece", "p50_ms", "p95_ms",
+)
+CHART_METRICS = ("recall@1", "recall@5", "mrr", "answer_accuracy", "citation_exact", "abstention_f1", "answered_rate")
+CALIBRATION_DEFINITION = (
+    "correct = abstained on an unanswerable question, or answered an answerable one correctly; "
+    "confidence = ans.confidence when answered, 1 - ans.confidence when abstained"
+)
+
+
+@dataclass(frozen=True)
+class Record:
+    """The outcome of one question for one system."""
+
+    item: qasets.EvalItem
+    rank: int | None
+    abstained: bool
+    answered_correctly: bool
+    confidence: float
+    text: str
+    citations: int
+    citations_exact: int
+    latency_ms: float
+
+    @property
+    def decision_correct(self) -> bool:
+        return self.answered_correctly or (self.abstained and not self.item.answerable)
+
+    @property
+    def decision_confidence(self) -> float:
+        conf = min(1.0, max(0.0, self.confidence))
+        return 1.0 - conf if self.abstained else conf
+
+
+# --------------------------------------------------------------------------- data
+
+
+def load_dataset(path: str | Path) -> tuple[qasets.EvalSet, str]:
+    """Load an evaluation set and the matching answer judge.
+
+    ``.jsonl`` is our article format, checked against the bundled article's
+    cleaned text; anything else goes through :func:`qasets.load_any`.
+    """
+    path = Path(path)
+    if path.suffix.lower() == ".jsonl":
+        doc = default_documents()[0]
+        return qasets.load_any(path, article_text=doc.text, doc_id=doc.doc_id, title=doc.title), JUDGE_TEXT
+    return qasets.load_any(path), JUDGE_SPAN
+
+
+def to_documents(evalset: qasets.EvalSet) -> list[qa.Document]:
+    return [qa.Document(d.doc_id, d.title, d.text, "<eval>") for d in evalset.documents]
+
+
+def items_of(items: Sequence[Any], split: str) -> list[Any]:
+    """Items (or records, via ``.item``) of one split; ``"all"`` keeps everything."""
+    if split == ALL:
+        return list(items)
+    return [x for x in items if getattr(x, "item", x).split == split]
+
+
+# --------------------------------------------------------------------------- asking
+
+
+def is_correct(item: qasets.EvalItem, answer: qa.Answer, judge: str) -> bool:
+    """Whether ``answer`` answers the answerable ``item`` correctly (False when abstained)."""
+    if answer.abstained or not item.answerable:
+        return False
+    if judge == JUDGE_TEXT:
+        return metrics.contains_answer(answer.text, item.answers)
+    return any(
+        c.doc_id == doc_id and metrics.span_covers((c.start, c.end), (start, end))
+        for c in answer.citations
+        for doc_id, start, end in item.gold_spans
+    )
+
+
+def count_exact(bot: qa.QA, citations: Sequence[qa.Citation]) -> int:
+    exact = 0
+    for c in citations:
+        try:
+            exact += bot.document(c.doc_id).text[c.start : c.end] == c.quote
+        except KeyError:
+            pass
+    return exact
+
+
+def retrieval_rank(bot: qa.QA, item: qasets.EvalItem, system: str) -> int | None:
+    passages = bot.retrieve(item.question, top_k=RETRIEVAL_DEPTH, retrieval=system)
+    return metrics.first_relevant_rank([(p.doc_id, p.start, p.end) for p in passages], item.gold_spans)
+
+
+def ask_item(bot: qa.QA, item: qasets.EvalItem, system: str, top_k: int, judge: str) -> Record:
+    """Ask one question with one system and record everything measured."""
+    start = time.perf_counter()
+    answer = bot.ask(item.question, top_k=top_k, retrieval=system)
+    latency_ms = (time.perf_counter() - start) * 1000.0
+    return Record(
+        item=item,
+        rank=retrieval_rank(bot, item, system) if item.answerable else None,
+        abstained=answer.abstained,
+        answered_correctly=is_correct(item, answer, judge),
+        confidence=float(answer.confidence),
+        text=answer.text,
+        citations=len(answer.citations),
+        citations_exact=count_exact(bot, answer.citations),
+        latency_ms=latency_ms,
+    )
+
+
+def run_system(bot: qa.QA, items: Sequence[qasets.EvalItem], system: str, top_k: int, judge: str) -> list[Record]:
+    """The per-question loop shared by every system."""
+    started = time.perf_counter()
+    records = [ask_item(bot, item, system, top_k, judge) for item in items]
+    logger.info("%s: %d questions in %.1f s", system, len(records), time.perf_counter() - started)
+    return records
+
+
+def dense_top_scores(bot: qa.QA, items: Sequence[qasets.EvalItem]) -> list[float]:
+    """Per item, the dense cosine of the question with its best passage (the baseline's score)."""
+    scores = []
+    for item in items:
+        hits = bot.retrieve(item.question, top_k=1, retrieval="dense")
+        scores.append(float(hits[0].score) if hits else 0.0)
+    return scores
+
+
+# --------------------------------------------------------------------------- summaries
+
+
+def _percentile(values: Sequence[float], q: float) -> float | None:
+    return metrics.percentile(values, q) if values else None
+
+
+def retrieval_summary(records: Sequence[Record]) -> dict:
+    ranks = [r.rank for r in records if r.item.answerable]
+    return {
+        "recall@1": metrics.recall_at_k(ranks, 1),
+        "recall@3": metrics.recall_at_k(ranks, 3),
+        "recall@5": metrics.recall_at_k(ranks, 5),
+        "mrr": metrics.mrr(ranks),
+    }
+
+
+def abstention_summary(abstained: Sequence[bool], answerable: Sequence[bool]) -> dict:
+    precision, recall, f1 = metrics.abstention_prf(abstained, answerable)
+    n_answerable = sum(answerable)
+    answered = sum(1 for a, ok in zip(abstained, answerable) if ok and not a)
+    return {
+        "abstention_precision": precision,
+        "abstention_recall": recall,
+        "abstention_f1": f1,
+        "answered_rate": answered / n_answerable if n_answerable else 0.0,
+    }
+
+
+def answer_summary(records: Sequence[Record]) -> dict:
+    n_answerable = sum(r.item.answerable for r in records)
+    citations = sum(r.citations for r in records)
+    return {
+        "answer_accuracy": sum(r.answered_correctly for r in records) / n_answerable if n_answerable else 0.0,
+        "citation_exact": sum(r.citations_exact for r in records) / citations if citations else 0.0,
+        "citations": citations,
+    }
+
+
+def calibration_summary(records: Sequence[Record]) -> dict:
+    conf = [r.decision_confidence for r in records]
+    ok = [r.decision_correct for r in records]
+    return {
+        "table": metrics.calibration_table(conf, ok, CALIBRATION_BINS),
+        "ece": metrics.expected_calibration_error(conf, ok, CALIBRATION_BINS),
+    }
+
+
+def counts(items: Sequence[qasets.EvalItem]) -> dict:
+    n_answerable = sum(i.answerable for i in items)
+    return {"n": len(items), "n_answerable": n_answerable, "n_unanswerable": len(items) - n_answerable}
+
+
+def summarize(records: Sequence[Record]) -> dict:
+    """All metrics of one system on one set of records."""
+    latencies = [r.latency_ms for r in records]
+    return {
+        **counts([r.item for r in records]),
+        **retrieval_summary(records),
+        **answer_summary(records),
+        **abstention_summary([r.abstained for r in records], [r.item.answerable for r in records]),
+        "ece": calibration_summary(records)["ece"],
+        "p50_ms": _percentile(latencies, 50),
+        "p95_ms": _percentile(latencies, 95),
+    }
+
+
+def fit_threshold(scores: Sequence[float], items: Sequence[qasets.EvalItem]) -> tuple[float | None, float | None]:
+    """Threshold (and its F1) fitted on the tune split; None when the tune split is empty."""
+    tune = [(s, not i.answerable) for s, i in zip(scores, items) if i.split == qasets.TUNE]
+    if not tune:
+        logger.warning("no tune items: the threshold baseline is not fitted")
+        return None, None
+    return metrics.best_threshold([s for s, _ in tune], [p for _, p in tune])
+
+
+def summarize_threshold(scores: Sequence[float], items: Sequence[qasets.EvalItem], threshold: float | None) -> dict:
+    """The abstention-only baseline on a set of items; non-abstention metrics are null."""
+    row: dict[str, Any] = {key: None for key in METRIC_KEYS}
+    row.update(counts(items))
+    row["threshold"] = threshold
+    if threshold is not None:
+        abstained = [s < threshold for s in scores]
+        row.update(abstention_summary(abstained, [i.answerable for i in items]))
+    return row
+
+
+def failures(records: Sequence[Record], limit: int = MAX_FAILURES) -> list[dict]:
+    """The most confident wrong decisions: answerable-wrong (incl. abstained) and unanswerable-answered."""
+    wrong = sorted((r for r in records if not r.decision_correct), key=lambda r: -r.decision_confidence)
+    out = []
+    for r in wrong[:limit]:
+        if not r.item.answerable:
+            kind = "unanswerable-answered"
+        else:
+            kind = "answerable-abstained" if r.abstained else "answerable-wrong"
+        out.append(
+            {
+                "id": r.item.id,
+                "split": r.item.split,
+                "kind": kind,
+                "question": r.item.question,
+                "expected": " | ".join(r.item.answers) if r.item.answerable else "(abstain)",
+                "got": "(abstained)" if r.abstained else r.text,
+                "confidence": r.confidence,
+            }
+        )
+    return out
+
+
+def split_report(runs: dict[str, list[Record]], scores: list[float], items: list, threshold: float | None, split: str) -> dict:
+    """The per-system dicts for one split (including the threshold baseline)."""
+    systems = {name: summarize(items_of(records, split)) for name, records in runs.items()}
+    chosen = [(s, i) for s, i in zip(scores, items) if split == ALL or i.split == split]
+    systems[BASELINE] = summarize_threshold([s for s, _ in chosen], [i for _, i in chosen], threshold)
+    return systems
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def evaluate(
+    evalset: qasets.EvalSet,
+    model: Any = None,
+    top_k: int = DEFAULT_TOP_K,
+    split: str = ALL,
+    judge: str = JUDGE_TEXT,
+) -> dict:
+    """Index ``evalset`` in a temporary folder, run every system, and return the results.
+
+    Args:
+        evalset: Documents and questions.
+        model: Embedder (or model name) for indexing and querying; None loads
+            the bundled model once.
+        top_k: Passages retrieved as evidence by ``ask``.
+        split: Split reported under ``"systems"``, the calibration and the failures.
+        judge: ``"text"`` (answer contains an accepted answer) or ``"span"``
+            (a citation covers a gold answer span).
+
+    Returns:
+        The JSON-ready result (see the module docstring).
+    """
+    if split not in SPLIT_CHOICES:
+        raise ValueError(f"unknown split {split!r}; expected one of {SPLIT_CHOICES}")
+    if judge not in (JUDGE_TEXT, JUDGE_SPAN):
+        raise ValueError(f"unknown judge {judge!r}")
+    started = time.perf_counter()
+    if model is None or isinstance(model, str):
+        from qa.embedding import load_embedder
+
+        model = load_embedder(model)  # loaded once, shared by build_index and load
+    items = list(evalset.items)
+    with tempfile.TemporaryDirectory(prefix="qa-eval-") as tmp:
+        report = qa.build_index(to_documents(evalset), Path(tmp) / "index", model=model)
+        logger.info("indexed %d documents, %d passages", report.documents, report.passages)
+        bot = qa.load(Path(tmp) / "index", model=model)
+        runs = {system: run_system(bot, items, system, top_k, judge) for system in SYSTEMS}
+        scores = dense_top_scores(bot, items)
+    threshold, tune_f1 = fit_threshold(scores, items)
+    return {
+        "dataset": evalset.name,
+        "n": len(items_of(items, split)),
+        "n_total": len(items),
+        "documents": len(evalset.documents),
+        "passages": report.passages,
+        "split": split,
+        "judge": judge,
+        "top_k": top_k,
+        "systems": split_report(runs, scores, items, threshold, split),
+        "by_split": {s: split_report(runs, scores, items, threshold, s) for s in SPLIT_CHOICES},
+        "threshold_baseline": {"threshold": threshold, "tune_f1": tune_f1, "score": "dense cosine of the top passage"},
+        "failures": failures(items_of(runs["hybrid"], split)),
+        "calibration": {
+            "split": split,
+            "bins": CALIBRATION_BINS,
+            "definition": CALIBRATION_DEFINITION,
+            "systems": {name: calibration_summary(items_of(records, split)) for name, records in runs.items()},
+        },
+        "wall_s": time.perf_counter() - started,
+    }
+
+
+# --------------------------------------------------------------------------- formatting
+
+TABLE_COLUMNS = (
+    ("system", None), ("n", None), ("R@1", "recall@1"), ("R@3", "recall@3"), ("R@5", "recall@5"), ("MRR", "mrr"),
+    ("acc", "answer_accuracy"), ("cite=", "citation_exact"), ("absP", "abstention_precision"),
+    ("absR", "abstention_recall"), ("absF1", "abstention_f1"), ("answered", "answered_rate"), ("ECE", "ece"),
+    ("p50ms", "p50_ms"), ("p95ms", "p95_ms"),
+)
+
+
+def fmt(value: Any, digits: int = 3) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def system_rows(systems: dict) -> list[list[str]]:
+    rows = []
+    for name, row in systems.items():
+        cells = [name, str(row["n"])]
+        for _, key in TABLE_COLUMNS[2:]:
+            cells.append(fmt(row.get(key), 1 if key.endswith("_ms") else 3))
+        rows.append(cells)
+    return rows
+
+
+def _numeric(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return cell == "-"
+    return True
+
+
+def text_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Aligned plain-text table: numeric columns right-aligned, text columns left-aligned."""
+    columns = list(zip(header, *rows))
+    widths = [max(len(str(c)) for c in col) for col in columns]
+    right = [bool(rows) and all(_numeric(str(c)) for c in col[1:]) for col in columns]
+    lines = ["  ".join(str(c).rjust(w) if r else str(c).ljust(w) for c, w, r in zip(cells, widths, right)).rstrip()
+             for cells in [header, *rows]]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    def esc(cell: str) -> str:
+        return str(cell).replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(esc(h) for h in header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(esc(c) for c in cells) + " |" for cells in rows]
+    return "\n".join(lines)
+
+
+def calibration_rows(table: Sequence[dict]) -> list[list[str]]:
+    return [[f"[{b['lo']:.1f}, {b['hi']:.1f})", str(b["n"]), fmt(b["mean_confidence"]), fmt(b["accuracy"])] for b in table]
+
+
+def failure_rows(items: Sequence[dict], width: int | None = None) -> list[list[str]]:
+    def cut(text: str) -> str:
+        text = " ".join(text.split())
+        return text if width is None or len(text) <= width else text[: width - 1] + "…"
+
+    return [[f["id"], f["kind"], cut(f["question"]), cut(f["expected"]), cut(f["got"]), fmt(f["confidence"])] for f in items]
+
+
+def split_order(result: dict) -> list[str]:
+    return [result["split"], *[s for s in SPLIT_CHOICES if s != result["split"]]]
+
+
+def format_report(result: dict, table: Any = text_table, width: int | None = 60) -> list[tuple[str, str]]:
+    """The report as (heading, body) sections, rendered with ``table``."""
+    header = [c for c, _ in TABLE_COLUMNS]
+    sections = []
+    for split in split_order(result):
+        sections.append((f"split: {split}", table(header, system_rows(result["by_split"][split]))))
+    cal = result["calibration"]
+    for name, summary in cal["systems"].items():
+        body = table(["confidence", "n", "mean conf", "accuracy"], calibration_rows(summary["table"]))
+        sections.append((f"calibration: {name} ({cal['split']}), ECE {summary['ece']:.3f}", body))
+    base = result["threshold_baseline"]
+    sections.append(("threshold baseline", f"abstain when {base['score']} < {fmt(base['threshold'], 4)} "
+                     f"(fitted on tune, F1 {fmt(base['tune_f1'])})"))
+    fail_header = ["id", "kind", "question", "expected", "got", "conf"]
+    sections.append((f"worst failures: hybrid ({result['split']})",
+                     table(fail_header, failure_rows(result["failures"], width)) if result["failures"] else "none"))
+    return sections
+
+
+def headline(result: dict) -> str:
+    return (f"dataset {result['dataset']}: {result['n']} questions ({result['split']}) of {result['n_total']}, "
+            f"{result['documents']} documents, {result['passages']} passages, top_k {result['top_k']}, "
+            f"judge {result['judge']}, wall {result['wall_s']:.1f} s")
+
+
+def render_text(result: dict) -> str:
+    parts = [headline(result)]
+    parts += [f"\n== {title}\n{body}" for title, body in format_report(result)]
+    return "\n".join(parts)
+
+
+def render_markdown(result: dict) -> str:
+    parts = [f"# Evaluation: {result['dataset']}", "", headline(result), "",
+             "Columns: recall@k / MRR of gold evidence in the top 5 passages; acc = answer accuracy over "
+             "answerable questions; cite= = exact citations; abs P/R/F1 with positive = unanswerable; "
+             "answered = answerable questions not abstained; latency of ask() in ms.", "",
+             f"Calibration: {CALIBRATION_DEFINITION}."]
+    parts += [f"\n## {title}\n\n{body}" for title, body in format_report(result, md_table, None)]
+    return "\n".join(parts) + "\n"
+
+
+def write_chart(result: dict, path: Path) -> None:
+    """Grouped bars: each metric, one bar per system (plus latency in a second panel)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    systems = result["systems"]
+    names = list(systems)
+    fig, (ax, ax_lat) = plt.subplots(1, 2, figsize=(13, 4.5), gridspec_kw={"width_ratios": [4, 1]})
+    width = 0.8 / len(names)
+    for i, name in enumerate(names):
+        xs = [j + (i - (len(names) - 1) / 2) * width for j, key in enumerate(CHART_METRICS) if systems[name].get(key) is not None]
+        ys = [systems[name][key] for key in CHART_METRICS if systems[name].get(key) is not None]
+        ax.bar(xs, ys, width, label=name)
+        lat = [systems[name].get("p50_ms"), systems[name].get("p95_ms")]
+        if lat[0] is not None:
+            ax_lat.bar([k + (i - (len(names) - 1) / 2) * width for k in range(2)], lat, width, label=name)
+    ax.set_xticks(range(len(CHART_METRICS)), CHART_METRICS, rotation=20)
+    ax.set_ylim(0, 1.05)
+    ax.set_title(f"{result['dataset']} ({result['split']}, n={result['n']})")
+    ax.legend()
+    ax_lat.set_xticks(range(2), ["p50 ms", "p95 ms"])
+    ax_lat.set_title("ask() latency")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_outputs(result: dict, json_path: str | Path) -> list[Path]:
+    """Write the JSON, and next to it the Markdown report and the PNG chart."""
+    json_path = Path(json_path)
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    md_path, png_path = json_path.with_suffix(".md"), json_path.with_suffix(".png")
+    md_path.write_text(render_markdown(result), encoding="utf-8")
+    write_chart(result, png_path)
+    return [json_path, md_path, png_path]
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dataset", default=str(DEFAULT_DATASET), help=".jsonl article set or .json SQuAD file")
+    parser.add_argument("--json", dest="json_out", help="write results here (plus .md report and .png chart)")
+    parser.add_argument("--top-k", type=positive_int, default=DEFAULT_TOP_K, help="passages per ask()")
+    parser.add_argument("--split", choices=SPLIT_CHOICES, default=ALL, help="split for the headline numbers")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None, model: Any = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    evalset, judge = load_dataset(args.dataset)
+    result = evaluate(evalset, model=model, top_k=args.top_k, split=args.split, judge=judge)
+    sys.stdout.write(render_text(result) + "\n")
+    if args.json_out:
+        for path in write_outputs(result, args.json_out):
+            logger.info("wrote %s", path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

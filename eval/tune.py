@@ -1,0 +1,171 @@
+"""Fit sentence scoring and abstention (qa.answer.AnswerParams) on the tuning splits.
+
+Usage: ``python eval/tune.py [--dataset PATH ...]`` (default: the article set and the SQuAD sample).
+
+Each question is encoded and retrieved once; then a grid over the scoring
+weights and the relative margin is searched for answer accuracy, and a
+logistic model of "the top sentence is a right answer" is fitted on the
+best sentence's signals (cosine, coverage, score).  Only items of the
+``tune`` split are used for fitting; the ``heldout`` split is reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import logging
+import sys
+import tempfile
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import qa  # noqa: E402
+from eval import metrics, qasets  # noqa: E402
+from qa.answer import DEFAULT_PARAMS, AnswerParams, ScoredSentence, confidence_of, features, make_query, score_sentences, select  # noqa: E402
+from qa.retrieve import retrieve  # noqa: E402
+
+logger = logging.getLogger("tune")
+
+
+def load_set(path: Path) -> qasets.EvalSet:
+    """Load an evaluation set; the article set is located in the cleaned bundled article."""
+    if path.suffix == ".jsonl":
+        doc = qa.ingest.default_documents()[0]
+        return qasets.load_article_set(path, doc.text, doc.doc_id)
+    return qasets.load_squad(path)
+
+
+def prepare(evalset: qasets.EvalSet, bot: qa.QA, top_k: int) -> list[dict]:
+    """Encode and retrieve every question once."""
+    rows = []
+    for item in evalset.items:
+        query = make_query(bot.store, qa.engine.clean_question(item.question), bot.embedder.encode)
+        rows.append({"item": item, "query": query, "hits": retrieve(bot.store, query.vector, query.tokens, top_k, "hybrid")})
+    return rows
+
+
+def is_correct(item: qasets.EvalItem, bot: qa.QA, chosen: list) -> bool:
+    """An answer is right when its text contains an accepted answer (article) or a cited span covers a gold span (SQuAD)."""
+    sentences = [bot.store.sentences[s.sentence] for s in chosen]
+    if item.answers and not item.id.startswith("sq"):
+        text = " ".join(bot.document(s.doc_id).text[s.start : s.end] for s in sentences)
+        if metrics.contains_answer(text, item.answers):
+            return True
+    return any(
+        g[0] == s.doc_id and metrics.span_covers((s.start, s.end), (g[1], g[2])) for s in sentences for g in item.gold_spans
+    )
+
+
+def evaluate(rows: list[dict], bot: qa.QA, params: AnswerParams) -> list[tuple[ScoredSentence, bool, bool]]:
+    """Per question: (best sentence, answerable, answer-correct)."""
+    out = []
+    for row in rows:
+        scored = score_sentences(bot.store, row["hits"], row["query"], params)
+        correct = row["item"].answerable and is_correct(row["item"], bot, select(scored, params))
+        out.append((scored[0], row["item"].answerable, correct))
+    return out
+
+
+def auc(pos: list[float], neg: list[float]) -> float:
+    """Probability that a random positive scores above a random negative (ties count half)."""
+    p, n = np.array(pos)[:, None], np.array(neg)[None, :]
+    return float((p > n).mean() + 0.5 * (p == n).mean())
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None, l2: float = 1e-2, steps: int = 100) -> np.ndarray:
+    """Newton's method for weighted, L2-regularised logistic regression; returns [bias, weights...]."""
+    xb = np.hstack([np.ones((len(x), 1)), x])
+    sw = np.ones(len(x)) if sample_weight is None else sample_weight
+    w = np.zeros(xb.shape[1])
+    for _ in range(steps):
+        p = 1 / (1 + np.exp(-xb @ w))
+        grad = xb.T @ (sw * (p - y)) + l2 * np.r_[0, w[1:]]
+        hess = xb.T @ (xb * (sw * p * (1 - p))[:, None]) + l2 * np.diag(np.r_[0, np.ones(len(w) - 1)])
+        w -= np.linalg.solve(hess + 1e-9 * np.eye(len(w)), grad)
+    return w
+
+
+def decision_accuracy(results: list, params: AnswerParams) -> float:
+    """Share of questions where answering/abstaining is right (and the answer correct)."""
+    good = 0
+    for best, answerable, correct in results:
+        answered = confidence_of(best, params) >= params.threshold
+        good += (answered and correct) or (not answered and not answerable)
+    return good / len(results)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--dataset", action="append", type=Path)
+    parser.add_argument("--top-k", type=int, default=5)
+    parser.add_argument("--fit-on", default="qa_article", help="dataset (file stem) whose tune split fits the confidence model")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    datasets = args.dataset or [ROOT / "eval" / "qa_article.jsonl", ROOT / "eval" / "data" / "squad2_dev_sample.json"]
+    embedder = qa.embedding.load_embedder()
+    prepared = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for path in datasets:
+            evalset = load_set(path)
+            docs = [qa.Document(d.doc_id, d.title, d.text, "<eval>") for d in evalset.documents]
+            qa.build_index(docs, Path(tmp) / path.stem, model=embedder)
+            bot = qa.load(Path(tmp) / path.stem, model=embedder)
+            prepared[path.stem] = (bot, prepare(evalset, bot, args.top_k))
+    grid = itertools.product([0.0, 0.2, 0.35, 0.5], [0.0, 0.3, 0.6], [0.0, 0.05], [0.0, 0.1, 0.2], [0.8, 0.87, 0.93])
+    best = None
+    for w_cov, w_soft, w_rank, w_type, margin in grid:
+        params = replace(DEFAULT_PARAMS, w_coverage=w_cov, w_soft=w_soft, w_rank=w_rank, w_type=w_type, relative_margin=margin)
+        acc = {}
+        for name, (bot, rows) in prepared.items():
+            tune_rows = [r for r in rows if r["item"].split == "tune" and r["item"].answerable]
+            res = evaluate(tune_rows, bot, params)
+            acc[name] = sum(r[2] for r in res) / len(res)
+        objective = float(np.mean(list(acc.values())))
+        logger.debug("%s  %s  mean=%.3f", params, {k: round(v, 3) for k, v in acc.items()}, objective)
+        if best is None or objective > best[0]:
+            best = (objective, params)
+    params = best[1]
+    logger.info("best scoring: %s (mean tune answer accuracy %.3f)", params, best[0])
+    results = {name: evaluate(rows, bot, params) for name, (bot, rows) in prepared.items()}
+    splits = {name: [r["item"].split for r in rows] for name, (bot, rows) in prepared.items()}
+    names = ["cosine", "coverage", "soft", "min_match", "type_ok", "score"]
+    for name, res in results.items():
+        for i, feature in enumerate(names):
+            pos = [features(r[0])[i] for r in res if r[1]]
+            neg = [features(r[0])[i] for r in res if not r[1]]
+            logger.info("%s: AUC of %s (answerable vs not) %.3f", name, feature, auc(pos, neg))
+    x, y, weight = [], [], []
+    for name, res in results.items():
+        if name != args.fit_on:
+            continue
+        tune_res = [r for r, split in zip(res, splits[name]) if split == "tune"]
+        for r in tune_res:
+            x.append(features(r[0])[: len(names) - 1])
+            y.append(float(r[2]))
+            weight.append(1.0 / len(tune_res))
+    w = fit_logistic(np.array(x), np.array(y), sample_weight=np.array(weight) * len(x))
+    params = replace(
+        params, bias=float(w[0]), a_cosine=float(w[1]), a_coverage=float(w[2]), a_soft=float(w[3]),
+        a_min_match=float(w[4]), a_type=float(w[5]), a_score=0.0,
+    )
+    thresholds = np.linspace(0.2, 0.8, 25)
+    scores = []
+    for t in thresholds:
+        p = replace(params, threshold=float(t))
+        scores.append(decision_accuracy([r for r, s in zip(results[args.fit_on], splits[args.fit_on]) if s == "tune"], p))
+    params = replace(params, threshold=float(thresholds[int(np.argmax(scores))]))
+    logger.info("fitted: %s", json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(params).items()}))
+    for name, res in results.items():
+        for split in ("tune", "heldout"):
+            sub = [r for r, s in zip(res, splits[name]) if s == split]
+            logger.info("%s %s decision accuracy %.3f", name, split, decision_accuracy(sub, params))
+
+
+if __name__ == "__main__":
+    main()
