@@ -141,7 +141,9 @@ def read_file(path: Path, doc_id: str) -> Document:
         raise IngestError(f"unsupported file type {suffix!r}: use one of {sorted(SUFFIXES)}")
     size = path.stat().st_size
     if size > MAX_FILE_BYTES:
-        raise IngestError(f"file is {size / 2**20:.0f} MiB, over the {MAX_FILE_BYTES // 2**20} MiB limit; split it")
+        raise IngestError(
+            f"file is {size:,} bytes, over the limit of {MAX_FILE_BYTES:,} bytes; split it into smaller files"
+        )
     data = path.read_bytes()
     if b"\x00" in data[:8192]:
         raise IngestError("file looks binary (it contains NUL bytes)")
@@ -175,11 +177,15 @@ def extract_html(html: str) -> tuple[str, str]:
     return text, title.strip()
 
 
-def iter_files(paths: Sequence[str | os.PathLike[str]]) -> Iterable[tuple[Path, str]]:
+def iter_files(
+    paths: Sequence[str | os.PathLike[str]], skipped: list[Skipped] | None = None
+) -> Iterable[tuple[Path, str]]:
     """List the files to read, with their document ids, in deterministic order.
 
     Args:
         paths: Files and folders.
+        skipped: Where folders that cannot be listed are recorded (with a
+            logged warning); None ignores them silently.
 
     Yields:
         ``(path, doc_id)``: for a file given directly its name; for files under a
@@ -193,7 +199,14 @@ def iter_files(paths: Sequence[str | os.PathLike[str]]) -> Iterable[tuple[Path, 
         if not path.exists():
             raise IngestError(f"path does not exist: {str(path)!r}; check the spelling")
         if path.is_dir():
-            for root, dirs, files in os.walk(path):
+
+            def unreadable(exc: OSError) -> None:
+                reason = f"cannot list folder: {exc.strerror or exc}"
+                logger.warning("skipping %s: %s", exc.filename, reason)
+                if skipped is not None:
+                    skipped.append(Skipped(str(exc.filename), reason))
+
+            for root, dirs, files in os.walk(path, onerror=unreadable):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for name in sorted(files):
                     child = Path(root) / name
@@ -245,7 +258,7 @@ def load_documents(inputs: Sequence[str | os.PathLike[str] | Document]) -> Inges
                 continue
             add(item)
             continue
-        for path, doc_id in iter_files([item]):
+        for path, doc_id in iter_files([item], report.skipped):
             try:
                 doc = read_file(path, doc_id)
             except IngestError as exc:

@@ -86,3 +86,73 @@ def test_missing_path_and_duplicate_ids_raise(tmp_path: Path) -> None:
     docs = [qa.Document("x", "X", "One."), qa.Document("x", "X", "Two.")]
     with pytest.raises(qa.IngestError, match="two documents have the doc_id 'x'"):
         load_documents(docs)
+
+
+def test_large_file_is_read_whole(tmp_path: Path) -> None:
+    sentence = "The committee met on Tuesday to discuss the harbour budget and the new ferry timetable. "
+    line = sentence * 10 + "\n"
+    big = tmp_path / "big.txt"
+    with big.open("w", encoding="utf-8") as handle:
+        written = 0
+        while written < 50 * 2**20:
+            handle.write(line)
+            written += len(line)
+    report = load_documents([tmp_path])
+    assert report.skipped == []
+    (doc,) = report.documents
+    assert len(doc.text) > 49 * 2**20
+    assert doc.text.startswith(sentence.strip())
+
+
+def test_file_over_the_limit_is_skipped_naming_the_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import qa.ingest
+
+    monkeypatch.setattr(qa.ingest, "MAX_FILE_BYTES", 1024)
+    (tmp_path / "huge.txt").write_text("Words are here. " * 200, encoding="utf-8")
+    (tmp_path / "ok.txt").write_text("Fine text.", encoding="utf-8")
+    report = load_documents([tmp_path])
+    assert [d.doc_id for d in report.documents] == ["ok.txt"]
+    assert [Path(s.path).name for s in report.skipped] == ["huge.txt"]
+    assert "file is 3,200 bytes, over the limit of 1,024 bytes; split it into smaller files" in report.skipped[0].reason
+
+
+def test_unreadable_folder_and_file_are_skipped_with_reasons(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    (tmp_path / "locked").mkdir()
+    (tmp_path / "locked" / "secret.txt").write_text("Hidden text.", encoding="utf-8")
+    (tmp_path / "noread.txt").write_text("Cannot read me.", encoding="utf-8")
+    (tmp_path / "ok.txt").write_text("Readable text.", encoding="utf-8")
+    real_scandir, real_read = os.scandir, Path.read_bytes
+
+    def scandir(path: object = ".") -> object:
+        if Path(path).name == "locked":  # root ignores chmod, so simulate what a normal user gets
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    def read_bytes(self: Path) -> bytes:
+        if self.name == "noread.txt":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_read(self)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    report = load_documents([tmp_path])
+    assert [d.doc_id for d in report.documents] == ["ok.txt"]
+    reasons = {Path(s.path).name: s.reason for s in report.skipped}
+    assert reasons == {"locked": "cannot list folder: Permission denied", "noread.txt": "cannot read: Permission denied"}
+
+
+def test_html_scripts_and_handlers_never_reach_the_text(tmp_path: Path) -> None:
+    body = " ".join(["The museum opens a new wing for modern sculpture next spring."] * 3)
+    page = (
+        "<html><head><title>Museum <b>news</b></title><script>alert('HEAD_SCRIPT')</script></head><body>"
+        f"<article><h1>Museum news</h1><p>{body}</p><p onclick=\"alert('HANDLER')\">Visitors are welcome.</p>"
+        "<script>document.write('BODY_SCRIPT')</script><style>p {{ color: red }} /*STYLE*/</style>"
+        "<p><a href=\"javascript:alert('LINK')\">A link to nowhere.</a></p></article></body></html>"
+    )
+    (tmp_path / "museum.html").write_text(page, encoding="utf-8")
+    doc = read_file(tmp_path / "museum.html", "museum.html")
+    assert "modern sculpture" in doc.text
+    for leaked in ("HEAD_SCRIPT", "BODY_SCRIPT", "HANDLER", "STYLE", "javascript:", "<"):
+        assert leaked not in doc.text
