@@ -1,18 +1,23 @@
-"""Fit sentence scoring and abstention (qa.answer.AnswerParams) on the tuning splits.
+"""Fit the sentence model and the abstention threshold (qa.answer.AnswerParams) on the tuning splits.
 
-Usage: ``python eval/tune.py [--dataset PATH ...]`` (default: the article set and the SQuAD sample).
+Usage: ``python eval/tune.py [--dataset PATH ...] [--fit-on NAME ...]`` (default:
+the article set and the SQuAD sample, both used for fitting).
 
-Each question is encoded and retrieved once; then a grid over the scoring
-weights and the relative margin is searched for answer accuracy, and a
-logistic model of "the top sentence is a right answer" is fitted on the
-best sentence's signals (cosine, coverage, score).  Only items of the
-``tune`` split are used for fitting; the ``heldout`` split is reported.
+Each question is encoded and retrieved once.  Every candidate sentence (all
+sentences of the top-k passages) is labelled by whether it holds an accepted
+answer (article set) or covers a gold answer span (SQuAD); a weighted,
+L2-regularised logistic regression of that label on the sentence's signals
+(``qa.answer.FEATURES``) is fitted on the ``tune`` split only, each question
+weighing the same (positives and negatives balanced within a question).  The
+abstention threshold then maximises the share of right decisions on the tune
+split: a right answer, or abstaining on an unanswerable question.  The
+``heldout`` split is only reported.  Paste the printed parameters into
+``AnswerParams``'s defaults.
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import logging
 import sys
@@ -27,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 import qa  # noqa: E402
 from eval import metrics, qasets  # noqa: E402
-from qa.answer import DEFAULT_PARAMS, AnswerParams, ScoredSentence, confidence_of, features, make_query, score_sentences, select  # noqa: E402
+from qa.answer import DEFAULT_PARAMS, FEATURES, AnswerParams, ScoredSentence, confidence_of, features, make_query, score_sentences, select  # noqa: E402
 from qa.retrieve import retrieve  # noqa: E402
 
 logger = logging.getLogger("tune")
@@ -72,6 +77,22 @@ def evaluate(rows: list[dict], bot: qa.QA, params: AnswerParams) -> list[tuple[S
     return out
 
 
+def sentence_examples(rows: list[dict], bot: qa.QA) -> tuple[list[list[float]], list[float], list[float]]:
+    """Features, labels and weights of every candidate sentence; each question weighs 1 in all."""
+    x, y, weight = [], [], []
+    for row in rows:
+        scored = score_sentences(bot.store, row["hits"], row["query"], DEFAULT_PARAMS)
+        labels = [float(row["item"].answerable and is_correct(row["item"], bot, [s])) for s in scored]
+        n_pos = sum(labels)
+        n_neg = len(labels) - n_pos
+        for s, label in zip(scored, labels):
+            x.append(features(s))
+            y.append(label)
+            # positives share half a question's weight, negatives the other half (all of it when none is positive)
+            weight.append(0.5 / n_pos if label else (0.5 if n_pos else 1.0) / n_neg)
+    return x, y, weight
+
+
 def auc(pos: list[float], neg: list[float]) -> float:
     """Probability that a random positive scores above a random negative (ties count half)."""
     p, n = np.array(pos)[:, None], np.array(neg)[None, :]
@@ -104,7 +125,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--dataset", action="append", type=Path)
     parser.add_argument("--top-k", type=int, default=5)
-    parser.add_argument("--fit-on", default="qa_article", help="dataset (file stem) whose tune split fits the confidence model")
+    parser.add_argument("--fit-on", action="append", help="dataset (file stem) whose tune split is fitted on (default: all)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     datasets = args.dataset or [ROOT / "eval" / "qa_article.jsonl", ROOT / "eval" / "data" / "squad2_dev_sample.json"]
@@ -117,54 +138,45 @@ def main() -> None:
             qa.build_index(docs, Path(tmp) / path.stem, model=embedder)
             bot = qa.load(Path(tmp) / path.stem, model=embedder)
             prepared[path.stem] = (bot, prepare(evalset, bot, args.top_k))
-    grid = itertools.product([0.0, 0.2, 0.35, 0.5], [0.0, 0.3, 0.6], [0.0, 0.05], [0.0, 0.1, 0.2], [0.8, 0.87, 0.93])
-    best = None
-    for w_cov, w_soft, w_rank, w_type, margin in grid:
-        params = replace(DEFAULT_PARAMS, w_coverage=w_cov, w_soft=w_soft, w_rank=w_rank, w_type=w_type, relative_margin=margin)
-        acc = {}
-        for name, (bot, rows) in prepared.items():
-            tune_rows = [r for r in rows if r["item"].split == "tune" and r["item"].answerable]
-            res = evaluate(tune_rows, bot, params)
-            acc[name] = sum(r[2] for r in res) / len(res)
-        objective = float(np.mean(list(acc.values())))
-        logger.debug("%s  %s  mean=%.3f", params, {k: round(v, 3) for k, v in acc.items()}, objective)
-        if best is None or objective > best[0]:
-            best = (objective, params)
-    params = best[1]
-    logger.info("best scoring: %s (mean tune answer accuracy %.3f)", params, best[0])
+    x, y, weight = [], [], []
+    for name in args.fit_on or list(prepared):
+        bot, rows = prepared[name]
+        tune_rows = [r for r in rows if r["item"].split == "tune"]
+        fx, fy, fw = sentence_examples(tune_rows, bot)
+        x += fx
+        y += fy
+        weight += [w / len(tune_rows) for w in fw]  # each dataset weighs the same
+    w = fit_logistic(np.array(x), np.array(y), sample_weight=np.array(weight) * len(x) / sum(weight))
+    params = replace(
+        DEFAULT_PARAMS, bias=float(w[0]), a_cosine=float(w[1]), a_coverage=float(w[2]), a_soft=float(w[3]),
+        a_min_match=float(w[4]), a_type=float(w[5]),
+    )
     results = {name: evaluate(rows, bot, params) for name, (bot, rows) in prepared.items()}
     splits = {name: [r["item"].split for r in rows] for name, (bot, rows) in prepared.items()}
-    names = ["cosine", "coverage", "soft", "min_match", "type_ok", "score"]
     for name, res in results.items():
-        for i, feature in enumerate(names):
+        for i, feature in enumerate(FEATURES):
             pos = [features(r[0])[i] for r in res if r[1]]
             neg = [features(r[0])[i] for r in res if not r[1]]
-            logger.info("%s: AUC of %s (answerable vs not) %.3f", name, feature, auc(pos, neg))
-    x, y, weight = [], [], []
-    for name, res in results.items():
-        if name != args.fit_on:
-            continue
-        tune_res = [r for r, split in zip(res, splits[name]) if split == "tune"]
-        for r in tune_res:
-            x.append(features(r[0])[: len(names) - 1])
-            y.append(float(r[2]))
-            weight.append(1.0 / len(tune_res))
-    w = fit_logistic(np.array(x), np.array(y), sample_weight=np.array(weight) * len(x))
-    params = replace(
-        params, bias=float(w[0]), a_cosine=float(w[1]), a_coverage=float(w[2]), a_soft=float(w[3]),
-        a_min_match=float(w[4]), a_type=float(w[5]), a_score=0.0,
-    )
-    thresholds = np.linspace(0.2, 0.8, 25)
+            logger.info("%s: AUC of the best sentence's %s (answerable vs not) %.3f", name, feature, auc(pos, neg))
+    thresholds = np.linspace(0.05, 0.9, 35)
     scores = []
     for t in thresholds:
         p = replace(params, threshold=float(t))
-        scores.append(decision_accuracy([r for r, s in zip(results[args.fit_on], splits[args.fit_on]) if s == "tune"], p))
-    params = replace(params, threshold=float(thresholds[int(np.argmax(scores))]))
+        accs = [
+            decision_accuracy([r for r, s in zip(results[name], splits[name]) if s == "tune"], p)
+            for name in (args.fit_on or list(prepared))
+        ]
+        scores.append(float(np.mean(accs)))
+    params = replace(params, threshold=round(float(thresholds[int(np.argmax(scores))]), 4))
     logger.info("fitted: %s", json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(params).items()}))
     for name, res in results.items():
         for split in ("tune", "heldout"):
             sub = [r for r, s in zip(res, splits[name]) if s == split]
-            logger.info("%s %s decision accuracy %.3f", name, split, decision_accuracy(sub, params))
+            answerable = [r for r in sub if r[1]]
+            logger.info(
+                "%s %s: decision accuracy %.3f, answer accuracy %.3f (answerable, ignoring abstention)",
+                name, split, decision_accuracy(sub, params), sum(r[2] for r in answerable) / max(len(answerable), 1),
+            )
 
 
 if __name__ == "__main__":

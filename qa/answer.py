@@ -1,25 +1,33 @@
 """Pick the answering sentence(s) among retrieved passages, cite them, or abstain.
 
-Every sentence of the retrieved passages is scored from three signals:
+Every sentence of the retrieved passages gets these signals:
 
 * ``cosine``: similarity of the question and sentence vectors;
-* ``coverage``: the IDF-weighted share of the question's content words that
-  the sentence contains (words that occur nowhere in the corpus count fully
+* ``coverage``: the IDF-weighted share of the question's stemmed content
+  words that the sentence contains (words unseen in the corpus count fully
   against it, which is what makes off-topic questions abstain);
-* ``rank``: the retrieval rank of the best passage holding the sentence.
+* ``soft``: the same share with each word's best word-vector match (so
+  "maritime" partly matches "naval");
+* ``min_match``: the match of the worst-matched question word;
+* ``type_ok``: whether the sentence holds the kind of answer asked for (a date
+  for *when*, an amount for *how much* ...).
 
-The answer is the best sentence plus up to two more that score almost as well,
-in document order.  ``confidence`` is a logistic function of the best
-sentence's signals whose weights were fitted on the tuning split of
-``eval/qa_article.jsonl`` (see ``eval/tune.py``); the engine abstains when it
-falls below ``AnswerParams.threshold``.
+(The retrieval rank of a sentence's passage is not a signal: fitted, it
+over-rode a clearly better sentence in a lower-ranked passage.)
+
+A logistic model of "this sentence answers the question", fitted per sentence
+on the tuning splits of the evaluation sets (``eval/tune.py``), turns them
+into a probability.  Sentences are ranked by it; the answer is the most
+probable sentence plus up to two more almost as probable, in document order;
+``confidence`` is the best sentence's probability, and the engine abstains
+when it is below ``AnswerParams.threshold``.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -31,40 +39,32 @@ from qa.types import Citation, Passage
 
 @dataclass(frozen=True)
 class AnswerParams:
-    """Weights of sentence scoring and abstention.
+    """The sentence model, answer length and abstention threshold.
 
-    The defaults were fitted by ``python eval/tune.py`` (scoring weights by grid
-    search on the tune splits of the article set and the SQuAD sample; the
-    logistic confidence and its threshold on the article set's tune split).
+    The ``a_*`` weights and ``bias`` were fitted by ``python eval/tune.py``
+    (a logistic regression over every candidate sentence of the tuning splits,
+    labelled by whether it holds an accepted answer); the threshold maximises
+    the share of right decisions (a right answer, or abstaining on an
+    unanswerable question) on the same splits.
 
     Attributes:
-        w_cosine: Weight of the question–sentence cosine in a sentence's score.
-        w_coverage: Weight of the IDF-weighted exact term coverage.
-        w_soft: Weight of the IDF-weighted soft (word-vector) term coverage.
-        w_rank: Weight of ``1 / rank`` of the sentence's best passage.
-        w_type: Weight of "holds the kind of answer asked for" (a date for *when*, a number for *how many* ...).
-        relative_margin: Extra sentences are kept when their score is at least this share of the best.
+        bias, a_cosine, a_coverage, a_soft, a_min_match, a_type: The logit of a sentence is
+            ``bias + a_cosine * cosine + a_coverage * coverage + a_soft * soft + a_min_match * min_match
+            + a_type * type_ok``.
+        relative_margin: Extra sentences are kept when their probability is at least this share of the best's.
         max_sentences: Most sentences in one answer.
-        bias, a_cosine, a_coverage, a_soft, a_min_match, a_type: Logistic confidence of the best sentence:
-            ``sigmoid(bias + a_cosine * cosine + a_coverage * coverage + a_soft * soft + a_min_match * min_match + a_type * type_ok)``.
-        threshold: Abstain below this confidence.
+        threshold: Abstain when the best sentence's probability is below this.
     """
 
-    w_cosine: float = 1.0
-    w_coverage: float = 0.0
-    w_soft: float = 0.6
-    w_rank: float = 0.0
-    w_type: float = 0.0
-    relative_margin: float = 0.8
+    bias: float = -5.9005
+    a_cosine: float = 3.8266
+    a_coverage: float = 0.3799
+    a_soft: float = 5.5718
+    a_min_match: float = -1.0535
+    a_type: float = 0.801
+    relative_margin: float = 0.9
     max_sentences: int = 3
-    bias: float = -2.5983
-    a_cosine: float = 4.11
-    a_coverage: float = 1.0207
-    a_soft: float = -0.0791
-    a_min_match: float = 0.1135
-    a_type: float = 0.9596
-    a_score: float = 0.0
-    threshold: float = 0.425
+    threshold: float = 0.225
 
 
 DEFAULT_PARAMS = AnswerParams()
@@ -116,7 +116,7 @@ class ScoredSentence:
         rank: Retrieval rank of that passage (1-based).
         cosine: Question–sentence cosine similarity.
         coverage: IDF-weighted share of question terms found in the sentence (exact stems).
-        score: Combined score used to rank sentences.
+        score: Logit of the sentence model (see :class:`AnswerParams`); sentences are ranked by it.
         soft: IDF-weighted mean over question terms of their best word-vector match in the sentence.
         min_match: The worst-matched question term's match.
         type_ok: 1.0 when the sentence holds the kind of answer asked for (or none is implied).
@@ -198,36 +198,44 @@ def score_sentences(store: Store, hits: Sequence[Hit], query: Query, params: Ans
             soft = min_match = 0.0
         type_ok = 1.0 if has_answer_type(query.kind, text, query.text) else 0.0
         rank, passage = best_rank[sid]
-        score = (
-            params.w_cosine * cosine + params.w_coverage * coverage + params.w_soft * soft
-            + params.w_rank / rank + params.w_type * type_ok
-        )
-        scored.append(ScoredSentence(sid, passage, rank, float(cosine), float(coverage), float(score), soft, min_match, type_ok))
+        candidate = ScoredSentence(sid, passage, rank, float(cosine), float(coverage), 0.0, soft, min_match, type_ok)
+        scored.append(replace(candidate, score=logit(candidate, params)))
     scored.sort(key=lambda s: (-s.score, s.sentence))
     return scored
 
 
+FEATURES = ("cosine", "coverage", "soft", "min_match", "type_ok")
+"""Names of :func:`features`, in the order of the ``a_*`` weights."""
+
+
 def features(s: ScoredSentence) -> list[float]:
-    """The signals of a sentence that confidence is computed from, in the order of the ``a_*`` weights."""
-    return [s.cosine, s.coverage, s.soft, s.min_match, s.type_ok, s.score]
+    """The signals of a sentence, in the order of :data:`FEATURES`."""
+    return [s.cosine, s.coverage, s.soft, s.min_match, s.type_ok]
 
 
-def confidence_of(best: ScoredSentence | None, params: AnswerParams = DEFAULT_PARAMS) -> float:
-    """Estimated probability that the best sentence answers the question."""
-    if best is None:
-        return 0.0
-    weights = [params.a_cosine, params.a_coverage, params.a_soft, params.a_min_match, params.a_type, params.a_score]
-    z = params.bias + sum(w * f for w, f in zip(weights, features(best)))
+def logit(s: ScoredSentence, params: AnswerParams = DEFAULT_PARAMS) -> float:
+    """Log-odds that the sentence answers the question."""
+    weights = (params.a_cosine, params.a_coverage, params.a_soft, params.a_min_match, params.a_type)
+    return params.bias + sum(w * f for w, f in zip(weights, features(s)))
+
+
+def probability(z: float) -> float:
+    """The logistic function, safe for any float."""
     return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
 
 
+def confidence_of(best: ScoredSentence | None, params: AnswerParams = DEFAULT_PARAMS) -> float:
+    """Probability that the best sentence answers the question (0 when there is none)."""
+    return 0.0 if best is None else probability(best.score)
+
+
 def select(scored: Sequence[ScoredSentence], params: AnswerParams = DEFAULT_PARAMS) -> list[ScoredSentence]:
-    """Keep the best sentence and up to ``max_sentences - 1`` close runners-up, in document order."""
+    """Keep the best sentence and up to ``max_sentences - 1`` almost as probable ones, in document order."""
     if not scored:
         return []
     best = scored[0]
-    floor = best.score * params.relative_margin if best.score > 0 else best.score
-    chosen = [s for s in scored[: params.max_sentences] if s is best or s.score >= floor]
+    floor = probability(best.score) * params.relative_margin
+    chosen = [s for s in scored[: params.max_sentences] if s is best or probability(s.score) >= floor]
     return sorted(chosen, key=lambda s: s.sentence)
 
 

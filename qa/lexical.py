@@ -53,9 +53,13 @@ def content_words(text: str) -> list[str]:
 _MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"
 _NUMBER_WORDS = (
     "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|hundreds|"
-    "thousand|thousands|million|millions|billion|billions|dozen|dozens|several|decades|decade|half|percent|first|second|third"
+    "thousand|thousands|million|millions|billion|billions|dozen|dozens|several|decades|decade|half|percent"
 )
 _TYPE_PATTERNS = {
+    "money": re.compile(
+        r"[$€£¥]|\b(?:euros?|dollars?|yen|pounds?|usd|eur|gbp|jpy|francs?|yuan|rupees?|cents?|million|billion|trillion|bn)\b",
+        re.IGNORECASE,
+    ),
     "quantity": re.compile(rf"\d|[$€£¥]|\b(?:{_NUMBER_WORDS}|years|months|weeks|days)\b", re.IGNORECASE),
     "time": re.compile(
         rf"\b(?:1[0-9]\d\d|20\d\d|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:{_MONTHS})|(?:{_MONTHS})\.?\s+\d|"
@@ -65,6 +69,11 @@ _TYPE_PATTERNS = {
     ),
 }
 _QUESTION_TYPES = (
+    ("money", re.compile(
+        r"\bhow much (?:money|funding|cash)\b|\bhow much (?:did|does|do|will|would) .{0,60}\b(?:cost|pay|spend|spent|invest|fund)|"
+        r"\b(?:cost|budget|price|funding|spending)\b.{0,40}\?|\bwhat (?:is|was) the (?:cost|budget|price|value)\b",
+        re.I,
+    )),
     ("quantity", re.compile(r"\bhow (?:many|much|long|often|far|large|big|old)\b|\bwhat (?:number|percentage|amount)\b", re.I)),
     ("time", re.compile(r"\bwhen\b|\b(?:what|which|by what|in what) (?:year|date|day|month|time|century|decade)\b", re.I)),
     ("name", re.compile(r"\bwho(?:m|se)?\b|\bwhere\b|\b(?:which|what) (?:city|country|countries|place|building|town|organi[sz]ation|company|agency|person)\b", re.I)),
@@ -72,7 +81,7 @@ _QUESTION_TYPES = (
 
 
 def expected_answer_type(question: str) -> str | None:
-    """The kind of answer a question asks for: ``"quantity"``, ``"time"``, ``"name"``, or None."""
+    """The kind of answer a question asks for: ``"money"``, ``"quantity"``, ``"time"``, ``"name"``, or None."""
     for kind, pattern in _QUESTION_TYPES:
         if pattern.search(question):
             return kind

@@ -18,7 +18,7 @@ def test_pact_question_cites_the_drills_sentence(article_bot: qa.QA) -> None:
     ans = article_bot.ask("What does the pact cover?")
     assert not ans.abstained
     assert "joint military drills" in ans.text and "space security" in ans.text
-    assert 0.5 <= ans.confidence <= 1.0
+    assert article_bot.params.threshold <= ans.confidence <= 1.0
     assert ans.citations and ans.citations[0].number == 1
     for c in ans.citations:
         assert article_bot.document(c.doc_id).text[c.start : c.end] == c.quote
