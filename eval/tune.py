@@ -31,6 +31,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import qa  # noqa: E402
+import qa.embedding  # noqa: E402
+import qa.engine  # noqa: E402
+import qa.ingest  # noqa: E402
 from eval import metrics, qasets  # noqa: E402
 from qa.answer import DEFAULT_PARAMS, FEATURES, AnswerParams, ScoredSentence, confidence_of, features, make_query, score_sentences, select  # noqa: E402
 from qa.retrieve import retrieve  # noqa: E402

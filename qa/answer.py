@@ -56,15 +56,15 @@ class AnswerParams:
         threshold: Abstain when the best sentence's probability is below this.
     """
 
-    bias: float = -5.9005
-    a_cosine: float = 3.8266
-    a_coverage: float = 0.3799
-    a_soft: float = 5.5718
-    a_min_match: float = -1.0535
-    a_type: float = 0.801
+    bias: float = -5.9456
+    a_cosine: float = 4.1482
+    a_coverage: float = 0.2103
+    a_soft: float = 5.3451
+    a_min_match: float = -0.8859
+    a_type: float = 0.8129
     relative_margin: float = 0.9
     max_sentences: int = 3
-    threshold: float = 0.225
+    threshold: float = 0.2
 
 
 DEFAULT_PARAMS = AnswerParams()

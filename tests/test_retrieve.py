@@ -17,6 +17,16 @@ def test_fuse_hand_computed() -> None:
     assert [item for item, _ in fuse([[(1, 9.0), (2, 8.0)], [(2, 0.5), (3, 0.4)]])] == [2, 1, 3]
 
 
+def test_weighted_fuse_hand_computed_and_validated() -> None:
+    fused = dict(fuse([[(1, 9.0), (2, 8.0)], [(3, 0.5), (2, 0.4)]], k=10, weights=[0.5, 1.0]))
+    assert fused[1] == pytest.approx(0.5 / 11)
+    assert fused[2] == pytest.approx(0.5 / 12 + 1 / 12)
+    assert fused[3] == pytest.approx(1 / 11)
+    assert [item for item, _ in fuse([[(1, 9.0), (2, 8.0)], [(3, 0.5), (2, 0.4)]], k=10, weights=[0.5, 1.0])] == [2, 3, 1]
+    with pytest.raises(ValueError, match="one weight per ranking: 2 rankings, 1 weights"):
+        fuse([[(1, 1.0)], [(2, 1.0)]], weights=[1.0])
+
+
 def test_bm25_only_returns_matching_passages(fake_index: Path) -> None:
     store = load_store(fake_index)
     hits = bm25_search(store, ["kitten"], 10)
