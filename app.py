@@ -1,0 +1,382 @@
+"""Web chat for ``qa``: ask questions, get answers quoted verbatim from the documents.
+
+Usage::
+
+    python app.py [--host 127.0.0.1] [--port 7860] [--index DIR]
+
+The engine is loaded once at start-up (``qa.load(DIR)``; without ``--index``
+the bundled article is indexed into ``$QA_INDEX_DIR`` or ``./index`` on first
+use).  The page is a chat; the same answers are served to programs by the
+``/chat`` API endpoint::
+
+    from gradio_client import Client
+    Client("http://127.0.0.1:7860/").predict("What does the pact cover?", api_name="/chat")
+
+Nothing is fetched from outside: analytics are off, the theme uses system
+fonts only, and the server binds 127.0.0.1 unless told otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import os
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import qa  # noqa: E402
+from qa.ui import (  # noqa: E402
+    EMPTY_QUESTION,
+    error_message,
+    format_answer,
+    format_empty_question,
+    format_error,
+    format_info,
+    format_question,
+)
+
+if TYPE_CHECKING:
+    import gradio as gr
+
+logger = logging.getLogger("qa.app")
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 7860
+DEFAULT_TOP_K = 5
+MAX_TOP_K = 10
+EXAMPLES = [
+    "What does the pact cover?",
+    "Where does Borrell head after the Tokyo talks?",
+    "When will the new fighter jet be airborne?",
+    "What naval cooperation will the EU and Japan promote?",
+]
+"""Example questions shown under the chat; each is answered by one sentence of the bundled article."""
+
+# Queue settings (chosen on purpose):
+# * One concurrency group ("answer") is shared by the chat events and the /chat
+#   API, so the limit below is global for the whole server.
+# * CONCURRENCY_LIMIT = 4: the engine is thread-safe and an answer costs ~25 ms
+#   of CPU (one MiniLM encode, which the model runtime already spreads over the
+#   cores, plus FAISS/BM25 look-ups).  A few answers in flight let one
+#   request's Python work overlap another's native work and keep a slow client
+#   from serialising everybody, while more would only oversubscribe the CPU
+#   and make every answer slower.
+# * QUEUE_MAX_SIZE = 64: waiting requests beyond this are refused at once
+#   ("queue is full") instead of piling up unbounded latency and memory.
+#   64 x ~25 ms is under two seconds of engine work; end to end, Gradio's
+#   per-request overhead dominates (~0.2 s per /chat call when idle, about
+#   7 answers/s with 16 clients on a busy 2-core machine), so a full queue
+#   is roughly ten seconds of waiting at worst.
+CONCURRENCY_LIMIT = 4
+QUEUE_MAX_SIZE = 64
+
+SYSTEM_FONTS = ["system-ui", "-apple-system", "Segoe UI", "Roboto", "Helvetica Neue", "Arial", "sans-serif"]
+SYSTEM_MONO_FONTS = ["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "Liberation Mono", "monospace"]
+
+CSS = """
+#chat .qa-answer { margin: 0 0 0.4em 0 !important; }
+#chat .qa-marker { font-weight: 600; color: var(--color-accent); white-space: nowrap; }
+#chat .qa-sources { margin-top: 0.6em; padding-top: 0.5em; border-top: 1px solid var(--border-color-primary); font-size: 0.93em; }
+#chat .qa-sources-head { margin-bottom: 0.2em; }
+#chat .qa-meta, #chat .qa-docid { color: var(--body-text-color-subdued); font-size: 0.85em; font-weight: normal; }
+#chat .qa-source { margin: 0.5em 0 0.8em 0; }
+#chat .qa-source:last-child { margin-bottom: 0.2em; }
+#chat blockquote.qa-passage { margin: 0.3em 0 0 0 !important; padding: 0.4em 0.75em; border-left: 3px solid var(--color-accent-soft);
+    background: var(--background-fill-secondary); border-radius: 0 4px 4px 0; font-style: normal; line-height: 1.5; }
+#chat mark { background: #fde68a; color: #1f2937; padding: 0 0.15em; border-radius: 2px; }
+#chat .qa-abstain { font-weight: 600; margin: 0 0 0.4em 0 !important; }
+#chat .qa-related .qa-title { font-size: 0.92em; }
+#chat .qa-related .qa-passage { border-left-color: var(--border-color-primary); font-size: 0.95em; }
+#chat .qa-notice, #chat .qa-question { margin: 0 !important; }
+#chat .qa-error { color: var(--error-text-color, #b91c1c); }
+#info { padding: var(--block-padding); border: 1px solid var(--border-color-primary); border-radius: var(--block-radius);
+    background: var(--block-background-fill); }
+#info .qa-info-head { margin-bottom: 0.3em; }
+#info .qa-info-docs { margin: 0.2em 0 0.7em 1.1em; padding: 0; list-style: disc; }
+#info .qa-info-docs li { margin: 0.15em 0; }
+#info table.qa-info-table { width: 100%; border-collapse: collapse; font-size: 0.9em; margin: 0; border: none; }
+#info .qa-info-table tr { border: none; }
+#info .qa-info-table th, #info .qa-info-table td { border: none; border-top: 1px solid var(--border-color-primary);
+    padding: 0.25em 0.5em 0.25em 0; vertical-align: top; text-align: left; background: transparent; }
+#info .qa-info-table th { font-weight: 600; white-space: nowrap; }
+#info .qa-info-table td { word-break: break-word; }
+"""
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Parse the command line.
+
+    Args:
+        argv: Arguments without the program name; None reads ``sys.argv``.
+
+    Returns:
+        The parsed arguments (``host`` and ``port`` are None when not given).
+    """
+    parser = argparse.ArgumentParser(prog="app.py", description="Web chat: extractive, cited answers from your documents.")
+    parser.add_argument("--host", default=None, help=f"address to bind (default: $GRADIO_SERVER_NAME or {DEFAULT_HOST})")
+    parser.add_argument("--port", type=int, default=None, help=f"port (default: $GRADIO_SERVER_PORT or {DEFAULT_PORT})")
+    parser.add_argument("--index", default=None, help="index folder (default: the bundled article in $QA_INDEX_DIR or ./index)")
+    return parser.parse_args(argv)
+
+
+def resolve_address(args: argparse.Namespace, env: Mapping[str, str]) -> tuple[str, int]:
+    """Pick the host and port: the flags, else ``GRADIO_SERVER_NAME``/``GRADIO_SERVER_PORT``, else the defaults.
+
+    Args:
+        args: Parsed command line.
+        env: Environment variables.
+
+    Returns:
+        ``(host, port)``.
+
+    Raises:
+        ValueError: The port is not an integer in 1-65535.
+    """
+    host = args.host or env.get("GRADIO_SERVER_NAME") or DEFAULT_HOST
+    if args.port is not None:
+        port = args.port
+    else:
+        raw = env.get("GRADIO_SERVER_PORT") or str(DEFAULT_PORT)
+        try:
+            port = int(raw)
+        except ValueError:
+            raise ValueError(f"GRADIO_SERVER_PORT must be a port number, not {raw!r}") from None
+    if not 1 <= port <= 65535:
+        raise ValueError(f"port must be between 1 and 65535, not {port}")
+    return host, port
+
+
+def _as_top_k(value: Any) -> int:
+    """Turn a slider/API value into the engine's ``top_k`` (ValueError when out of 1-MAX_TOP_K)."""
+    if value is None:
+        return DEFAULT_TOP_K
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or (isinstance(value, float) and not math.isfinite(value))
+        or value != int(value)
+    ):
+        raise ValueError(f"top_k must be a whole number from 1 to {MAX_TOP_K}, not {value!r}")
+    k = int(value)
+    if not 1 <= k <= MAX_TOP_K:
+        raise ValueError(f"top_k must be from 1 to {MAX_TOP_K}, not {k}")
+    return k
+
+
+def reply(bot: qa.QA, question: str, top_k: Any = DEFAULT_TOP_K) -> str:
+    """Answer one question as chat Markdown/HTML; errors become friendly messages.
+
+    Args:
+        bot: The loaded engine.
+        question: The question.
+        top_k: Passages retrieved (1-10).
+
+    Returns:
+        The formatted answer, abstention or error message (never a traceback).
+    """
+    if not isinstance(question, str) or not question.strip():
+        return format_empty_question()
+    try:
+        answer = bot.ask(question, top_k=_as_top_k(top_k))
+    except ValueError as exc:
+        logger.info("rejected question: %s", exc)
+        return format_error(exc)
+    except Exception as exc:  # any engine failure is shown as a message, logged with its traceback
+        logger.exception("failed to answer %r", question[:200])
+        return format_error(exc)
+    return format_answer(answer)
+
+
+def api_answer(bot: qa.QA, question: Any, top_k: Any = DEFAULT_TOP_K) -> str:
+    """Answer one question for the ``/chat`` API; failures raise ``gr.Error`` with a friendly message.
+
+    Args:
+        bot: The loaded engine.
+        question: The question.
+        top_k: Passages retrieved (1-10).
+
+    Returns:
+        The formatted answer or abstention (the same text as the chat shows).
+
+    Raises:
+        gradio.Error: Empty question, bad ``top_k`` or an engine failure; the
+            client sees only the message (``gradio_client`` raises ``AppError``).
+    """
+    import gradio as gr
+
+    if not isinstance(question, str) or not question.strip():
+        raise gr.Error(EMPTY_QUESTION, print_exception=False)
+    try:
+        answer = bot.ask(question, top_k=_as_top_k(top_k))
+    except ValueError as exc:
+        logger.info("rejected question: %s", exc)
+        raise gr.Error(error_message(exc), print_exception=False) from None
+    except Exception as exc:  # logged with its traceback; the client gets one line
+        logger.exception("failed to answer %r", question[:200])
+        raise gr.Error(error_message(exc), print_exception=False) from None
+    return format_answer(answer)
+
+
+def build_demo(bot: qa.QA) -> gr.Blocks:
+    """Build the chat page and the ``/chat`` API around a loaded engine.
+
+    Args:
+        bot: The loaded engine, shared by every request (it is thread-safe).
+
+    Returns:
+        The Gradio app, with its queue configured (not launched).
+    """
+    import gradio as gr
+
+    def respond(question: str, history: list[dict[str, Any]] | None, top_k: float) -> tuple[list[dict[str, Any]], str]:
+        """Append the question and its answer to the chat; every question is answered on its own."""
+        messages = list(history or [])
+        if not isinstance(question, str) or not question.strip():
+            messages.append({"role": "assistant", "content": format_empty_question()})
+            return messages, ""
+        messages.append({"role": "user", "content": format_question(question)})
+        messages.append({"role": "assistant", "content": reply(bot, question, top_k)})
+        return messages, ""
+
+    def chat(question: str, top_k: int = DEFAULT_TOP_K) -> str:
+        """Answer a question from the indexed documents.
+
+        Args:
+            question: The question.
+            top_k: Passages retrieved, 1-10 (default 5).
+
+        Returns:
+            Markdown/HTML, the same text the chat page shows: the answer
+            sentences with [n] citation markers and the sources (each cited
+            passage with the sentence in <mark>), or "The documents do not
+            answer this question." with related passages.
+        """
+        return api_answer(bot, question, top_k)
+
+    with gr.Blocks(title="qa \u2014 cited answers from your documents") as demo:
+        gr.Markdown(
+            "## qa \u2014 answers quoted from your documents\n"
+            "Every answer sentence is copied word for word from the indexed documents and cited **[n]**; "
+            "the sources below each answer highlight the quoted sentence. "
+            "When the documents do not answer, the bot says so and shows the closest passages."
+        )
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3, min_width=360):
+                chatbot = gr.Chatbot(
+                    label="Chat",
+                    show_label=False,
+                    elem_id="chat",
+                    height=600,
+                    layout="bubble",
+                    latex_delimiters=[],  # document text is not math: never let KaTeX reinterpret it
+                    group_consecutive_messages=False,
+                    feedback_options=None,
+                    buttons=["copy"],
+                    sanitize_html=True,
+                    placeholder="Ask a question below, or click an example.",
+                )
+                with gr.Row(equal_height=True):
+                    question = gr.Textbox(
+                        placeholder="Ask about the documents\u2026",
+                        show_label=False,
+                        elem_id="question",
+                        scale=5,
+                        lines=1,
+                        max_lines=4,
+                        autofocus=True,
+                        container=False,
+                    )
+                    ask = gr.Button("Ask", variant="primary", elem_id="ask", scale=1, min_width=80)
+                examples = gr.Examples(
+                    examples=[[q] for q in EXAMPLES], inputs=[question], label="Examples (click to ask)", elem_id="examples"
+                )
+            with gr.Column(scale=1, min_width=260):
+                top_k = gr.Slider(
+                    minimum=1, maximum=MAX_TOP_K, value=DEFAULT_TOP_K, step=1, precision=0,
+                    label="Top-k", info="Passages searched for each question", elem_id="top-k",
+                )
+                gr.HTML(format_info(bot.info), elem_id="info", padding=False)
+                gr.ClearButton([chatbot, question], value="Clear chat", size="sm")
+
+        answer_event: dict[str, Any] = {
+            "fn": respond,
+            "inputs": [question, chatbot, top_k],
+            "outputs": [chatbot, question],
+            "api_visibility": "private",
+            "concurrency_id": "answer",
+            "show_progress": "minimal",
+        }
+        question.submit(**answer_event)
+        ask.click(**answer_event)
+        examples.load_input_event.then(**answer_event)
+        gr.api(chat, api_name="chat", concurrency_id="answer")
+
+    demo.queue(default_concurrency_limit=CONCURRENCY_LIMIT, max_size=QUEUE_MAX_SIZE)
+    return demo
+
+
+def make_theme() -> Any:
+    """A theme that uses system fonts only (no font files or stylesheets are fetched)."""
+    import gradio as gr
+
+    return gr.themes.Default(font=SYSTEM_FONTS, font_mono=SYSTEM_MONO_FONTS)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Load the engine once, then serve the chat until interrupted.
+
+    Args:
+        argv: Command-line arguments without the program name.
+
+    Returns:
+        The exit status: 0 after a normal shutdown, 1 when the index cannot be
+        loaded or the server cannot start, 2 for a bad address.
+    """
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("qa").setLevel(logging.INFO)
+    try:
+        host, port = resolve_address(args, os.environ)
+    except ValueError as exc:
+        print(f"app.py: error: {exc}", file=sys.stderr)
+        return 2
+    where = args.index or f"{qa.default_index_dir()} (default article)"
+    started = time.perf_counter()
+    try:
+        bot = qa.load(args.index)
+    except Exception as exc:  # QAError above all; shown as one line, never a traceback
+        print(f"app.py: error: cannot load the index {where}: {exc}", file=sys.stderr)
+        return 1
+    info = bot.info
+    print(
+        f"loaded index {info['path']}: {len(info['documents'])} document(s), {info['passages']} passages "
+        f"in {time.perf_counter() - started:.1f} s",
+        file=sys.stderr,
+        flush=True,
+    )
+    demo = build_demo(bot)
+    try:
+        demo.launch(
+            server_name=host,
+            server_port=port,
+            theme=make_theme(),
+            css=CSS,
+            ssr_mode=False,
+            footer_links=["api"],
+            show_error=False,
+            share=False,
+        )
+    except OSError as exc:
+        print(f"app.py: error: cannot serve on {host}:{port}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,547 @@
+"""Unit tests of the chat formatting (qa/ui.py) and of app.py's plumbing, without a browser or a model.
+
+Answers, citations and passages are built by hand; the rendered Markdown/HTML is
+also run through a CommonMark renderer (markdown-it, HTML blocks enabled, like
+the chat's Markdown renderer) and parsed, to check which elements a browser
+would really create from it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import importlib
+import logging
+from html.parser import HTMLParser
+from types import ModuleType
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import qa
+from qa import ui
+from qa.types import Answer, Citation, Passage
+
+# --------------------------------------------------------------------------------------------
+# helpers
+
+
+def render_markdown(text: str) -> str:
+    """Render chat text as CommonMark with raw HTML allowed (what the chat bubble does)."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": True}).render(text)
+
+
+class _Collector(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, list[tuple[str, str | None]]]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, attrs))
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, attrs))
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def parse(markup: str) -> tuple[list[tuple[str, list[tuple[str, str | None]]]], str]:
+    """The elements (tag, attributes) and the visible text of an HTML fragment."""
+    collector = _Collector()
+    collector.feed(markup)
+    collector.close()
+    return collector.tags, "".join(collector.text)
+
+
+def browser_view(chat_text: str) -> tuple[set[str], set[str], str]:
+    """Tags, attribute names and visible text after Markdown rendering."""
+    tags, text = parse(render_markdown(chat_text))
+    return {t for t, _ in tags}, {name for _, attrs in tags for name, _ in attrs}, text
+
+
+SAFE_TAGS = {"p", "div", "span", "strong", "blockquote", "mark", "br", "ul", "li", "table", "tr", "th", "td", "em"}
+
+DOC = "d/pact.txt"
+TITLE = "EU and Japan pact"
+TEXT = (
+    "Japan and the EU announced a partnership. "
+    "The pact covers joint military drills and space security. "
+    "Borrell then flew to Seoul. "
+    "The jet flies by 2035."
+)
+
+
+def span(sentence: str) -> tuple[int, int]:
+    start = TEXT.index(sentence)
+    return start, start + len(sentence)
+
+
+def passage(start: int, end: int, pid: int, doc_id: str = DOC, title: str = TITLE, text: str = TEXT) -> Passage:
+    return Passage(doc_id=doc_id, passage_id=pid, text=text[start:end], start=start, end=end, score=0.5, title=title)
+
+
+def citation(number: int, sentence: str, pid: int, doc_id: str = DOC, title: str = TITLE) -> Citation:
+    start, end = span(sentence)
+    return Citation(number, doc_id, title, sentence, start, end, 0.9, pid)
+
+
+S1 = "The pact covers joint military drills and space security."
+S2 = "The jet flies by 2035."
+P0 = passage(0, span("Borrell then flew to Seoul.")[1], 0)  # sentences 1-3
+P1 = passage(span("Borrell then flew to Seoul.")[0], len(TEXT), 1)  # sentences 3-4
+
+
+def answer_two_citations() -> Answer:
+    c1, c2 = citation(1, S1, 0), citation(2, S2, 1)
+    return Answer("What is in the pact?", f"{S1} {S2}", False, 0.83, [c1, c2], [P0, P1])
+
+
+HOSTILE_SCRIPT = "<script>alert(1)</script>"
+HOSTILE_IMG = "<img src=x onerror=alert(1)>"
+HOSTILE_LINK = '<a href="javascript:alert(1)">click</a>'
+HOSTILE_MD = "[click](javascript:alert(1)) ![x](http://evil.example/x.png) **bold** _em_ `code` $x^2$ ~~s~~ | a | b | \\*"
+HOSTILE_TEXT = f"Zorblax {HOSTILE_SCRIPT} powers {HOSTILE_IMG} the lamp. See {HOSTILE_LINK} now.\n# Not a heading\n- not a list {HOSTILE_MD}"
+HOSTILE_TITLE = '<b onmouseover="alert(1)">Evil</b> <img src=x onerror=alert(1)> & [t](javascript:x)'
+
+
+# --------------------------------------------------------------------------------------------
+# answers, markers and sources
+
+
+def test_answer_shows_sentences_with_numbered_markers_in_order() -> None:
+    out = ui.format_answer(answer_two_citations())
+    tags, attrs, text = browser_view(out)
+    answer_line = text.split("Sources")[0]
+    assert f"{S1} [1] {S2} [2]" in " ".join(answer_line.split())
+    assert out.index(S1) < out.index("[1]") < out.index(S2) < out.index("[2]")
+    assert "confidence 0.83" in text
+    assert ui.NO_ANSWER not in text and ui.RELATED_HEADING not in text
+    assert tags <= SAFE_TAGS and attrs <= {"class"}
+
+
+def test_each_source_shows_its_title_and_passage_with_the_quote_marked() -> None:
+    out = ui.format_answer(answer_two_citations())
+    sources = out[out.index('class="qa-sources"') :]
+    assert sources.count('<div class="qa-source">') == 2
+    assert sources.count(f'<strong class="qa-title">{TITLE}</strong>') == 2
+    # [1] is in passage 0 (which starts at offset 0), [2] in passage 1 (which does not)
+    first, second = sources.split('<div class="qa-source">')[1:]
+    assert first.startswith('<div class="qa-source-head"><span class="qa-marker">[1]</span>')
+    assert f"announced a partnership. <mark>{S1}</mark> Borrell then flew to Seoul.</blockquote>" in first
+    assert second.startswith('<div class="qa-source-head"><span class="qa-marker">[2]</span>')
+    assert f"Borrell then flew to Seoul. <mark>{S2}</mark></blockquote>" in second
+    assert out.count("<mark>") == 2
+
+
+def test_highlight_follows_the_offsets_not_the_first_match() -> None:
+    text = "Yes. No. Yes."
+    p = Passage("r.txt", 4, text[5:], 5, len(text), 0.1, "R")  # passage starts mid-document
+    c = Citation(1, "r.txt", "R", "Yes.", 9, 13, 0.9, 4)  # the second "Yes."
+    assert ui.highlight_passage(p, c) == "No. <mark>Yes.</mark>"
+    c_first = Citation(1, "r.txt", "R", "No.", 5, 8, 0.9, 4)
+    assert ui.highlight_passage(p, c_first) == "<mark>No.</mark> Yes."
+
+
+def test_highlight_escapes_each_piece_separately() -> None:
+    text = "a<b & c. <i>x</i> *y*. tail"
+    quote = "<i>x</i> *y*."
+    start = text.index(quote)
+    p = Passage("h.txt", 0, text, 0, len(text), 0.1, "H")
+    c = Citation(1, "h.txt", "H", quote, start, start + len(quote), 0.9, 0)
+    out = ui.highlight_passage(p, c)
+    assert out == "a&lt;b &amp; c. <mark>&lt;i&gt;x&lt;/i&gt; &#42;y&#42;.</mark> tail"
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "quote"),
+    [
+        (0, 4, "Yes."),  # before the passage
+        (9, 40, "Yes."),  # past its end
+        (9, 13, "Nope"),  # offsets do not point at the quote
+    ],
+)
+def test_highlight_falls_back_to_the_quote_when_offsets_do_not_fit(start: int, end: int, quote: str) -> None:
+    text = "Yes. No. Yes."
+    p = Passage("r.txt", 4, text[5:], 5, len(text), 0.1, "R")
+    c = Citation(1, "r.txt", "R", quote, start, end, 0.9, 4)
+    assert ui.highlight_passage(p, c) == f"<mark>{quote}</mark>"
+
+
+def test_passage_for_matches_id_document_and_span() -> None:
+    c = citation(1, S1, 0)
+    assert ui.passage_for(c, [P1, P0]) is P0
+    assert ui.passage_for(c, [P1]) is None  # wrong passage id
+    other_doc = passage(0, P0.end, 0, doc_id="other.txt")
+    assert ui.passage_for(c, [other_doc]) is None  # same id, other document
+    too_short = passage(0, 10, 0)
+    assert ui.passage_for(c, [too_short]) is None  # does not contain the span
+
+
+def test_citation_without_its_passage_still_shows_the_marked_quote() -> None:
+    c = citation(1, S1, 7)
+    out = ui.format_answer(Answer("q", S1, False, 0.7, [c], [P1]))
+    assert f'<blockquote class="qa-passage"><mark>{S1}</mark></blockquote>' in out
+
+
+def test_title_falls_back_to_doc_id() -> None:
+    c = Citation(1, "notes/a.txt", "  ", "The jet flies by 2035.", *span(S2), 0.9, 1)
+    out = ui.format_sources(Answer("q", S2, False, 0.7, [c], [passage(P1.start, P1.end, 1, doc_id="notes/a.txt")]))
+    assert '<strong class="qa-title">notes/a.txt</strong>' in out
+
+
+# --------------------------------------------------------------------------------------------
+# abstention
+
+
+def test_abstention_says_so_and_lists_related_passages() -> None:
+    related = [passage(0, 42, 0), passage(42, 100, 1), passage(100, 128, 2), passage(128, len(TEXT), 3)]
+    ans = Answer("What is the population of Japan?", "", True, 0.12, [], related)
+    out = ui.format_answer(ans)
+    tags, _, text = browser_view(out)
+    assert text.startswith(ui.NO_ANSWER)
+    assert ui.NO_ANSWER == "The documents do not answer this question."
+    assert ui.RELATED_HEADING in text and ui.RELATED_HEADING == "Related passages (not an answer)"
+    assert out.index(ui.NO_ANSWER) < out.index(ui.RELATED_HEADING)
+    assert out.count('class="qa-source qa-related-item"') == ui.MAX_RELATED == 3
+    for p in related[:3]:
+        assert html.escape(p.text) in out
+    assert related[3].text not in out
+    assert "mark" not in tags and "[1]" not in text and "Sources" not in text
+    assert ui.format_answer(ans, max_related=1).count("qa-related-item") == 1
+
+
+def test_abstention_without_passages_has_no_related_heading() -> None:
+    out = ui.format_answer(Answer("q", "", True, 0.0, [], []))
+    assert ui.NO_ANSWER in out and ui.RELATED_HEADING not in out
+
+
+def test_answer_without_citations_is_shown_as_an_abstention() -> None:
+    out = ui.format_answer(Answer("q", "something", False, 0.9, [], [P0]))
+    assert ui.NO_ANSWER in out and ui.RELATED_HEADING in out and "something" not in out
+
+
+# --------------------------------------------------------------------------------------------
+# escaping
+
+
+def test_escape_text_neutralises_html_and_markdown() -> None:
+    out = ui.escape_text(HOSTILE_SCRIPT + HOSTILE_IMG + HOSTILE_LINK + HOSTILE_MD)
+    for ch in "<>\"'`*_[]$~|\\":
+        assert ch not in out, ch
+    assert html.unescape(out) == HOSTILE_SCRIPT + HOSTILE_IMG + HOSTILE_LINK + HOSTILE_MD
+
+
+def test_escape_text_turns_line_breaks_into_br() -> None:
+    assert ui.escape_text("a\r\nb\rc\nd") == "a<br>b<br>c<br>d"
+    assert ui.escape_text("<br>") == "&lt;br&gt;"
+
+
+@given(st.text())
+def test_escape_text_round_trips_and_emits_no_markup(text: str) -> None:
+    out = ui.escape_text(text)
+    without_breaks = out.replace("<br>", "")
+    assert not set(without_breaks) & set("<>\"'`*_[]$~|\\\n\r")
+    assert html.unescape(out.replace("<br>", "\n")) == text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def hostile_answer() -> Answer:
+    quote = f"Zorblax {HOSTILE_SCRIPT} powers {HOSTILE_IMG} the lamp."
+    c = Citation(1, "evil<x>.md", HOSTILE_TITLE, quote, 0, len(quote), 0.9, 0)
+    p = Passage("evil<x>.md", 0, HOSTILE_TEXT, 0, len(HOSTILE_TEXT), 0.5, HOSTILE_TITLE)
+    return Answer("q", quote, False, 0.9, [c], [p])
+
+
+TEXT_PIECES = [HOSTILE_SCRIPT, HOSTILE_IMG, "[click](javascript:alert(1))", "**bold**", "_em_", "`code`", "$x^2$", "# Not a heading"]
+
+
+@pytest.mark.parametrize(
+    ("make", "visible"),
+    [
+        (lambda: ui.format_answer(hostile_answer()), TEXT_PIECES + [HOSTILE_TITLE]),
+        (lambda: ui.format_answer(Answer("q", "", True, 0.1, [], hostile_answer().passages)), TEXT_PIECES + [HOSTILE_TITLE]),
+        (lambda: ui.format_question(HOSTILE_TEXT), TEXT_PIECES),
+        (lambda: ui.format_error(qa.QAError(HOSTILE_TEXT)), TEXT_PIECES),
+        (
+            lambda: ui.format_info({"documents": [{"doc_id": "evil<x>.md", "title": HOSTILE_TITLE}], "model": HOSTILE_SCRIPT}),
+            [HOSTILE_TITLE, HOSTILE_SCRIPT],
+        ),
+    ],
+    ids=["answer", "abstention", "question", "error", "info"],
+)
+def test_hostile_text_renders_as_literal_text(make: Any, visible: list[str]) -> None:
+    out = make()
+    tags, attrs, text = browser_view(out)
+    # no element or attribute that could run code, load anything or link anywhere ...
+    assert tags <= SAFE_TAGS - {"em"}, tags
+    assert attrs <= {"class"}, attrs
+    # ... and the hostile strings are visible, character for character
+    flat = " ".join(text.split())
+    for piece in visible:
+        assert piece in flat, piece
+
+
+def test_hostile_answer_keeps_markers_and_highlight() -> None:
+    out = ui.format_answer(hostile_answer())
+    tags, _, text = browser_view(out)
+    assert "mark" in tags
+    assert "the lamp. [1]" in text
+    assert "# Not a heading" in text and "- not a list" in text  # Markdown syntax stays literal
+    assert "[click](javascript:alert(1))" in text and "**bold**" in text and "$x^2$" in text
+    assert HOSTILE_TITLE in text and "evil<x>.md" in text
+    marked = out[out.index("<mark>") + 6 : out.index("</mark>")]
+    assert html.unescape(marked) == hostile_answer().citations[0].quote
+
+
+# --------------------------------------------------------------------------------------------
+# errors, notices, question, info panel
+
+
+def _raised(exc: BaseException) -> BaseException:
+    try:
+        raise exc
+    except BaseException as caught:  # noqa: BLE001 - we want the exception with its traceback
+        return caught
+
+
+def test_empty_question_notice() -> None:
+    assert ui.format_empty_question() == f'<p class="qa-notice">{ui.EMPTY_QUESTION}</p>'
+    assert ui.format_error(ValueError("question is empty: ask a question with at least one word")) == ui.format_empty_question()
+
+
+@pytest.mark.parametrize(
+    ("exc", "expected"),
+    [
+        (ValueError("top_k must be greater than 0."), "That question could not be used: top_k must be greater than 0."),
+        (qa.IndexNotFoundError("no index in ./idx; run `qa index` first"), "The question could not be answered: no index in ./idx; run `qa index` first"),
+        (RuntimeError("secret /home/me/.key leaked"), "Something went wrong while answering (RuntimeError). Please try again."),
+        (KeyError("x"), "Something went wrong while answering (KeyError). Please try again."),
+    ],
+)
+def test_errors_are_one_friendly_line_without_traceback(exc: BaseException, expected: str) -> None:
+    err = _raised(exc)
+    assert err.__traceback__ is not None
+    assert ui.error_message(err) == expected
+    out = ui.format_error(err)
+    tags, _, text = browser_view(out)
+    assert text.strip() == expected
+    assert tags == {"p"} and 'class="qa-notice qa-error"' in out
+    assert "Traceback" not in out and "File " not in out and "secret" not in out
+
+
+def test_question_is_escaped_and_stripped() -> None:
+    assert ui.format_question("  <b>hi</b> *x*?  ") == '<p class="qa-question">&lt;b&gt;hi&lt;/b&gt; &#42;x&#42;?</p>'
+
+
+INFO = {
+    "path": "/tmp/idx",
+    "documents": [{"doc_id": "a.txt", "title": "First <doc>"}, {"doc_id": "b.txt", "title": ""}],
+    "passages": 12,
+    "sentences": 40,
+    "model": "sentence-transformers/all-MiniLM-L6-v2",
+    "dimension": 384,
+    "index": "flat",
+    "built_at": "2024-11-01T09:30:00+00:00",
+}
+
+
+def test_info_panel_lists_titles_counts_model_and_build_time() -> None:
+    out = ui.format_info(INFO)
+    tags, _, text = browser_view(out)
+    assert "<li>First &lt;doc&gt;</li><li>b.txt</li>" in out
+    rows = dict(
+        (row.split("</th><td>")[0], row.split("</th><td>")[1].split("</td>")[0])
+        for row in out.split("<tr><th>")[1:]
+    )
+    assert rows == {
+        "Documents": "2",
+        "Passages": "12",
+        "Sentences": "40",
+        "Model": "sentence-transformers/all-MiniLM-L6-v2",
+        "Index": "flat, 384 dimensions",
+        "Built": "2024-11-01 09:30 UTC",
+    }
+    assert tags <= SAFE_TAGS
+
+
+def test_info_panel_copes_with_missing_fields() -> None:
+    out = ui.format_info({"documents": [], "built_at": "not a date"})
+    assert "<li><em>none</em></li>" in out
+    assert "<td>not a date</td>" in out and "<td>?</td>" in out
+
+
+# --------------------------------------------------------------------------------------------
+# app.py plumbing (no server, no model)
+
+
+@pytest.fixture(scope="module")
+def app() -> ModuleType:
+    return importlib.import_module("app")
+
+
+def test_parse_args_defaults_and_flags(app: ModuleType) -> None:
+    args = app.parse_args([])
+    assert (args.host, args.port, args.index) == (None, None, None)
+    args = app.parse_args(["--host", "0.0.0.0", "--port", "8000", "--index", "idx"])
+    assert (args.host, args.port, args.index) == ("0.0.0.0", 8000, "idx")
+    with pytest.raises(SystemExit):
+        app.parse_args(["--port", "eighty"])
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "expected"),
+    [
+        ([], {}, ("127.0.0.1", 7860)),
+        ([], {"GRADIO_SERVER_NAME": "0.0.0.0", "GRADIO_SERVER_PORT": "9000"}, ("0.0.0.0", 9000)),
+        (["--host", "::1", "--port", "8001"], {"GRADIO_SERVER_NAME": "0.0.0.0", "GRADIO_SERVER_PORT": "9000"}, ("::1", 8001)),
+        (["--port", "8002"], {"GRADIO_SERVER_PORT": "9000"}, ("127.0.0.1", 8002)),
+        ([], {"GRADIO_SERVER_PORT": ""}, ("127.0.0.1", 7860)),
+    ],
+)
+def test_resolve_address(app: ModuleType, argv: list[str], env: dict[str, str], expected: tuple[str, int]) -> None:
+    assert app.resolve_address(app.parse_args(argv), env) == expected
+
+
+@pytest.mark.parametrize(("argv", "env"), [([], {"GRADIO_SERVER_PORT": "http"}), (["--port", "0"], {}), (["--port", "70000"], {})])
+def test_resolve_address_rejects_bad_ports(app: ModuleType, argv: list[str], env: dict[str, str]) -> None:
+    with pytest.raises(ValueError, match="port"):
+        app.resolve_address(app.parse_args(argv), env)
+
+
+def test_main_reports_a_bad_port_without_starting(app: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
+    assert app.main(["--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("app.py: error: port must be between 1 and 65535") and "Traceback" not in err
+
+
+def test_main_reports_a_missing_index_in_one_line(app: ModuleType, tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    assert app.main(["--index", str(tmp_path / "missing"), "--port", "7999"]) == 1
+    err = capsys.readouterr().err
+    assert f"app.py: error: cannot load the index {tmp_path / 'missing'}:" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(("value", "expected"), [(None, 5), (1, 1), (3.0, 3), (10, 10)])
+def test_as_top_k_accepts_whole_numbers(app: ModuleType, value: Any, expected: int) -> None:
+    k = app._as_top_k(value)
+    assert k == expected and type(k) is int
+
+
+@pytest.mark.parametrize("value", [0, 11, -1, 2.5, True, "3", float("nan"), float("inf"), [3]])
+def test_as_top_k_rejects_other_values(app: ModuleType, value: Any) -> None:
+    with pytest.raises(ValueError, match="top_k"):
+        app._as_top_k(value)
+
+
+class FakeBot:
+    """Records questions; answers from a fixed Answer or raises a given exception."""
+
+    def __init__(self, answer: Answer | None = None, error: BaseException | None = None) -> None:
+        self.answer = answer or answer_two_citations()
+        self.error = error
+        self.calls: list[tuple[str, Any]] = []
+
+    def ask(self, question: str, top_k: int | None = None) -> Answer:
+        self.calls.append((question, top_k))
+        if self.error is not None:
+            raise self.error
+        return self.answer
+
+
+def test_reply_formats_the_engine_answer(app: ModuleType) -> None:
+    bot = FakeBot()
+    assert app.reply(bot, "What is in the pact?", 3.0) == ui.format_answer(bot.answer)
+    assert bot.calls == [("What is in the pact?", 3)] and type(bot.calls[0][1]) is int
+    app.reply(bot, "again")
+    assert bot.calls[-1] == ("again", app.DEFAULT_TOP_K)
+
+
+def test_reply_shows_abstention(app: ModuleType) -> None:
+    bot = FakeBot(Answer("q", "", True, 0.1, [], [P0]))
+    out = app.reply(bot, "What is the population of Japan?")
+    assert ui.NO_ANSWER in out and ui.RELATED_HEADING in out
+
+
+@pytest.mark.parametrize("question", ["", "   \n\t", None, 42])
+def test_reply_to_an_empty_question_does_not_ask_the_engine(app: ModuleType, question: Any) -> None:
+    bot = FakeBot()
+    assert app.reply(bot, question) == ui.format_empty_question()
+    assert bot.calls == []
+
+
+def test_reply_rejects_a_bad_top_k_without_asking(app: ModuleType) -> None:
+    bot = FakeBot()
+    out = app.reply(bot, "question", 0)
+    assert "That question could not be used: top_k must be from 1 to 10, not 0" in html.unescape(out)
+    assert bot.calls == []
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (qa.StaleIndexError("a.txt changed; run `qa index` again"), "The question could not be answered: a.txt changed; run &#96;qa index&#96; again"),
+        (ValueError("question is empty: ask"), ui.EMPTY_QUESTION),
+        (RuntimeError("boom at /secret/path"), "Something went wrong while answering (RuntimeError). Please try again."),
+    ],
+)
+def test_reply_turns_engine_errors_into_messages(
+    app: ModuleType, error: BaseException, expected: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="qa.app"):
+        out = app.reply(FakeBot(error=error), "question")
+    assert expected in out
+    assert "Traceback" not in out and "secret" not in out
+    if isinstance(error, RuntimeError):  # unexpected failures are logged with their traceback for the operator
+        assert any(r.exc_info for r in caplog.records)
+
+
+def test_api_answer_returns_the_chat_text_and_raises_friendly_errors(app: ModuleType) -> None:
+    import gradio as gr
+
+    bot = FakeBot()
+    assert app.api_answer(bot, "What is in the pact?") == ui.format_answer(bot.answer)
+    for question in ["", "  ", None]:
+        with pytest.raises(gr.Error) as info:
+            app.api_answer(bot, question)
+        assert info.value.message == ui.EMPTY_QUESTION
+    with pytest.raises(gr.Error, match="top_k must be from 1 to 10, not 11"):
+        app.api_answer(bot, "q", 11)
+    with pytest.raises(gr.Error) as info:
+        app.api_answer(FakeBot(error=OSError("disk /secret")), "q")
+    assert info.value.message == "Something went wrong while answering (OSError). Please try again."
+    with pytest.raises(gr.Error) as info:
+        app.api_answer(FakeBot(error=qa.CorruptIndexError("index.faiss is truncated")), "q")
+    assert info.value.message == "The question could not be answered: index.faiss is truncated"
+
+
+class InfoBot(FakeBot):
+    info = INFO
+
+
+def test_build_demo_shares_one_bounded_queue_between_chat_and_api(app: ModuleType) -> None:
+    demo = app.build_demo(InfoBot())
+    fns = list(demo.fns.values())
+    respond = [f for f in fns if f.name == "respond"]
+    chat = [f for f in fns if f.name == "chat"]
+    assert len(respond) == 3  # Enter in the box, the Ask button, a click on an example
+    assert len(chat) == 1 and chat[0].api_name == "chat"
+    assert {f.concurrency_id for f in respond + chat} == {"answer"}
+    assert all(f.concurrency_limit == "default" for f in respond + chat)
+    assert demo._queue.default_concurrency_limit == app.CONCURRENCY_LIMIT == 4
+    assert demo._queue.max_size == app.QUEUE_MAX_SIZE == 64
+    assert all(f.api_visibility == "private" for f in respond)
+
+
+def test_examples_are_the_pact_question_and_three_more(app: ModuleType) -> None:
+    assert app.EXAMPLES[0] == "What does the pact cover?" and len(app.EXAMPLES) == 4
+    assert len(set(app.EXAMPLES)) == 4
+
+
+def test_main_defaults_are_loopback(app: ModuleType) -> None:
+    assert (app.DEFAULT_HOST, app.DEFAULT_PORT) == ("127.0.0.1", 7860)
+    assert isinstance(app.parse_args([]), argparse.Namespace)
