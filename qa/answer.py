@@ -26,6 +26,7 @@ when it is below ``AnswerParams.threshold``.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
@@ -158,6 +159,15 @@ def _term_matches(store: Store, query: Query, sentence_text: str) -> np.ndarray:
     return matches
 
 
+_MARKDOWN_HEADING = re.compile(r"#{1,6}\s")
+
+
+def is_heading(store: Store, sentence: int) -> bool:
+    """Whether a sentence is a Markdown heading line (``# Title``): it names a topic, it answers nothing."""
+    record = store.sentences[sentence]
+    return bool(_MARKDOWN_HEADING.match(store.documents[record.doc_id].text, record.start))
+
+
 def score_sentences(store: Store, hits: Sequence[Hit], query: Query, params: AnswerParams = DEFAULT_PARAMS) -> list[ScoredSentence]:
     """Score every sentence of the retrieved passages, best first.
 
@@ -174,7 +184,7 @@ def score_sentences(store: Store, hits: Sequence[Hit], query: Query, params: Ans
     for hit in hits:
         record = store.passages[hit.passage]
         for s in range(record.first_sentence, record.last_sentence):
-            if s not in best_rank:
+            if s not in best_rank and not is_heading(store, s):
                 best_rank[s] = (hit.rank, hit.passage)
     if not best_rank:
         return []

@@ -44,3 +44,14 @@ def test_threshold_one_always_abstains(fake_index: Path, fake_embedder: object) 
     bot.params = AnswerParams(threshold=1.01)
     ans = bot.ask("Do kittens drink milk?")
     assert ans.abstained and ans.text == "" and ans.passages
+
+
+def test_markdown_headings_are_never_cited(tmp_path: Path, fake_embedder: object) -> None:
+    doc = qa.Document("notes.md", "Kittens", "# Kittens drink milk\nKittens drink milk every morning.\n## Milk\nCats like it.", "<memory>")
+    qa.build_index([doc], tmp_path / "idx", model=fake_embedder)  # type: ignore[arg-type]
+    bot = qa.load(tmp_path / "idx", model=fake_embedder)  # type: ignore[arg-type]
+    bot.params = AnswerParams(threshold=0.0, relative_margin=0.0)
+    ans = bot.ask("Do kittens drink milk?")
+    assert ans.citations
+    assert all(not c.quote.startswith("#") for c in ans.citations)
+    assert ans.citations[0].quote == "Kittens drink milk every morning."
