@@ -147,14 +147,50 @@ def idf_weights(store: Store, terms: Sequence[str]) -> dict[str, float]:
     return weights
 
 
-def _term_matches(store: Store, query: Query, sentence_text: str) -> np.ndarray:
+SENTENCE_CACHE_MAX = 200_000
+"""Most sentences whose term data a store keeps (the cache is emptied when full)."""
+
+
+@dataclass(frozen=True)
+class SentenceTerms:
+    """What scoring needs of one sentence, computed once per loaded index.
+
+    Attributes:
+        text: The sentence.
+        tokens: Its stemmed content words.
+        stems: Stems of its content words.
+        word_vectors: ``(m, dimension)`` float32 vectors of its corpus words.
+    """
+
+    text: str
+    tokens: frozenset[str]
+    stems: frozenset[str]
+    word_vectors: np.ndarray
+
+
+def sentence_terms(store: Store, sid: int) -> SentenceTerms:
+    """The term data of sentence ``sid``, cached on the store."""
+    cached = store.sentence_cache.get(sid)
+    if cached is not None:
+        return cached  # type: ignore[return-value]
+    record = store.sentences[sid]
+    text = store.documents[record.doc_id].text[record.start : record.end]
+    words = set(content_words(text))
+    rows = sorted(store.words[w] for w in words if w in store.words)
+    dim = store.word_vectors.shape[1]
+    vectors = np.asarray(store.word_vectors[rows], dtype=np.float32).reshape(len(rows), dim)
+    terms = SentenceTerms(text, frozenset(tokenize(text)), frozenset(stem(w) for w in words), vectors)
+    if len(store.sentence_cache) >= SENTENCE_CACHE_MAX:
+        store.sentence_cache.clear()
+    store.sentence_cache[sid] = terms
+    return terms
+
+
+def _term_matches(query: Query, terms: SentenceTerms) -> np.ndarray:
     """Best match in [0, 1] of each query term in the sentence: 1 for the same stem, else the best word cosine."""
-    words = set(content_words(sentence_text))
-    stems = {stem(w) for w in words}
-    matches = np.array([1.0 if s in stems else 0.0 for s in query.term_stems])
-    rows = [store.words[w] for w in words if w in store.words]
-    if rows and len(query.terms):
-        sims = query.term_vectors @ store.word_vectors[rows].astype(np.float32).T
+    matches = np.array([1.0 if s in terms.stems else 0.0 for s in query.term_stems])
+    if len(terms.word_vectors) and len(query.terms):
+        sims = query.term_vectors @ terms.word_vectors.T
         matches = np.maximum(matches, np.clip(sims.max(axis=1), 0.0, 1.0))
     return matches
 
@@ -196,12 +232,11 @@ def score_sentences(store: Store, hits: Sequence[Hit], query: Query, params: Ans
     term_idf = np.array([idf[s] for s in query.term_stems])
     scored = []
     for sid, cosine in zip(ids.tolist(), cosines.tolist()):
-        sentence = store.sentences[sid]
-        text = store.documents[sentence.doc_id].text[sentence.start : sentence.end]
-        words = set(tokenize(text))
-        coverage = sum(idf[t] for t in stems if t in words) / total if total > 0 else 0.0
+        terms = sentence_terms(store, sid)
+        text = terms.text
+        coverage = sum(idf[t] for t in stems if t in terms.tokens) / total if total > 0 else 0.0
         if len(query.terms):
-            matches = _term_matches(store, query, text)
+            matches = _term_matches(query, terms)
             soft = float(matches @ term_idf / term_idf.sum()) if term_idf.sum() > 0 else 0.0
             min_match = float(matches.min())
         else:

@@ -21,7 +21,7 @@ from qa.answer import (
     select,
 )
 from qa.chunking import DEFAULT_MAX_WORDS, DEFAULT_OVERLAP
-from qa.embedding import Embedder, canonical_model_name, load_embedder
+from qa.embedding import DEFAULT_MODEL, Embedder, canonical_model_name, check_backend, load_embedder, with_backend
 from qa.errors import IngestError, ModelMismatchError, QAError
 from qa.ingest import Skipped, default_documents, load_documents
 from qa.lexical import tokenize
@@ -79,12 +79,18 @@ class BuildReport:
         documents: Number of documents indexed.
         passages: Number of passages indexed.
         skipped: Files passed over, with the reason.
+        backend: What ran the model: ``"onnx"``, ``"onnx-int8"``, ``"torch"``, or ``"custom"`` for an :class:`Embedder` object.
+        embedded_passages: Passages embedded by this build (the others' vectors were reused).
+        reused_documents: Unchanged documents whose stored vectors were reused.
     """
 
     path: Path
     documents: int
     passages: int
     skipped: list[Skipped] = field(default_factory=list)
+    backend: str = "custom"
+    embedded_passages: int = 0
+    reused_documents: int = 0
 
 
 class QA:
@@ -121,7 +127,7 @@ class QA:
 
     @property
     def info(self) -> dict:
-        """What is indexed: documents, passages, model, index type, build time, folder."""
+        """What is indexed: documents, passages, model, index type, build time, folder, and the backend running the model."""
         manifest = self.store.manifest
         return {
             "path": str(self.store.path),
@@ -132,6 +138,7 @@ class QA:
             "dimension": manifest["model"]["dimension"],
             "index": manifest["index"]["type"],
             "built_at": manifest["built_at"],
+            "backend": getattr(self.embedder, "backend", "custom"),
         }
 
     def document(self, doc_id: str) -> Document:
@@ -206,8 +213,17 @@ def build_index(
     max_words: int = DEFAULT_MAX_WORDS,
     overlap: int = DEFAULT_OVERLAP,
     exact_max: int = DEFAULT_EXACT_MAX,
+    backend: str | None = None,
+    incremental: bool = True,
 ) -> BuildReport:
     """Read documents, embed them and write an index folder (atomically).
+
+    When ``path`` already holds an index built with the same model, chunking
+    settings and qa version, only new or changed documents (by content hash) are
+    embedded; the stored vectors of the others are reused (``incremental=False``
+    embeds everything).  The index is the same either way (bit for bit with a
+    deterministic embedder; a transformer's vectors can differ in the last float
+    bits with the batch a text was encoded in).
 
     Args:
         inputs: Files, folders (recursive) and/or :class:`Document` objects.
@@ -215,10 +231,15 @@ def build_index(
         model: Model name or folder, an :class:`Embedder`, or None for the bundled default.
         max_words: Word budget of a passage.
         overlap: Sentences shared by consecutive passages.
-        exact_max: Largest passage count that gets an exact FAISS index (HNSW above).
+        exact_max: Largest passage count that gets an exact FAISS index (IVF-SQ8 above; see
+            :func:`qa.store.make_vector_index`).
+        backend: What runs the model (see :func:`qa.embedding.load_embedder`): None or
+            ``"auto"`` (ONNX Runtime when possible, else torch), ``"torch"``, ``"onnx"``
+            or ``"onnx-int8"`` (recorded as model ``NAME#int8``).  Ignored for an :class:`Embedder`.
+        incremental: Reuse the vectors of unchanged documents from the index in ``path``.
 
     Returns:
-        What was indexed and skipped.
+        What was indexed, embedded and skipped.
 
     Raises:
         IngestError: Nothing usable was found in ``inputs``.
@@ -230,15 +251,21 @@ def build_index(
         raise ValueError(f"max_words must be greater than 0. Currently, max_words is {max_words}.")
     if overlap < 0:
         raise ValueError(f"overlap must be 0 or more. Currently, overlap is {overlap}.")
+    check_backend(backend)
     target = Path(path) if path is not None else default_index_dir()
     report = load_documents(list(inputs))
     if not report.documents:
         reasons = "; ".join(f"{s.path}: {s.reason}" for s in report.skipped[:5]) or "no .txt, .md or .html files found"
         raise IngestError(f"nothing to index ({reasons}); pass files or folders of .txt, .md or .html documents")
-    embedder = load_embedder(model)
-    write_index(report.documents, target, embedder, max_words, overlap, exact_max)
+    embedder = load_embedder(model, backend)
+    write_index(report.documents, target, embedder, max_words, overlap, exact_max, reuse=incremental)
     manifest = read_manifest(target)
-    return BuildReport(target, len(report.documents), manifest["counts"]["passages"], report.skipped)
+    build = manifest.get("build", {})
+    return BuildReport(
+        target, len(report.documents), manifest["counts"]["passages"], report.skipped, getattr(embedder, "backend", "custom"),
+        embedded_passages=int(build.get("embedded", {}).get("passages", manifest["counts"]["passages"])),
+        reused_documents=int(build.get("reused_documents", 0)),
+    )
 
 
 def _is_default_corpus(manifest: dict) -> bool:
@@ -254,6 +281,7 @@ def load(
     model: str | Embedder | None = None,
     top_k: int = DEFAULT_TOP_K,
     retrieval: str = "hybrid",
+    backend: str | None = None,
 ) -> QA:
     """Load an index and its model.
 
@@ -267,6 +295,10 @@ def load(
             different model than the index's raises :class:`qa.ModelMismatchError`.
         top_k: Default passages retrieved per question.
         retrieval: Default retrieval method.
+        backend: What runs the model (see :func:`qa.embedding.load_embedder`); None or
+            ``"auto"`` uses ONNX Runtime when possible (no torch import), else torch.
+            ``"onnx-int8"`` is a different model identity (``NAME#int8``): it needs an
+            index built with it.  Ignored when ``model`` is an :class:`Embedder`.
 
     Returns:
         The engine.
@@ -276,8 +308,11 @@ def load(
     """
     _check_top_k(top_k)
     check_method(retrieval)
+    check_backend(backend)
     requested = model if isinstance(model, str) or model is None else model.name
     embedder = None if isinstance(model, str) or model is None else model
+    if embedder is None and backend == "onnx-int8" and (requested is not None or path is None):
+        requested = with_backend(requested or DEFAULT_MODEL, backend)
     if path is None:
         target = default_index_dir()
         try:
@@ -291,13 +326,13 @@ def load(
             if manifest is not None and not _is_default_corpus(manifest):
                 raise
             logger.info("building the default index in %s (%s)", target, exc)
-            embedder = load_embedder(model)
+            embedder = load_embedder(model, backend)
             write_index(default_documents(), target, embedder)
             store = load_store(target, requested)
     else:
         store = load_store(path, requested)
     if embedder is None:
-        embedder = load_embedder(store.model if model is None else model)
+        embedder = load_embedder(store.model if model is None else model, backend)
     if canonical_model_name(embedder.name) != store.model or embedder.dimension != store.manifest["model"]["dimension"]:
         raise ModelMismatchError(
             f"model {embedder.name!r} ({embedder.dimension} dimensions) does not match the index's "

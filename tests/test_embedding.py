@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import qa
-from qa.embedding import DEFAULT_MODEL, canonical_model_name, default_model_path, load_embedder, normalize
+from qa.embedding import DEFAULT_MODEL, SentenceTransformerEmbedder, canonical_model_name, default_model_path, load_embedder, normalize
 
 
 def test_default_model_is_the_packaged_copy(real_embedder: object) -> None:
@@ -34,3 +34,20 @@ def test_unknown_model_is_a_clear_error(tmp_path: object) -> None:
 def test_non_embedder_object_rejected() -> None:
     with pytest.raises(TypeError, match="model must be a name, a folder or an Embedder"):
         load_embedder(42)  # type: ignore[arg-type]
+
+
+def test_unknown_backend_is_rejected() -> None:
+    with pytest.raises(ValueError, match="backend must be one of auto, torch, onnx, onnx-int8. Currently, backend is 'gpu'"):
+        load_embedder(backend="gpu")
+    with pytest.raises(ValueError, match="backend must be one of"):
+        qa.load(backend="cuda")
+
+
+def test_default_backend_is_onnx_and_matches_torch(real_embedder: object) -> None:
+    assert real_embedder.backend == "onnx"  # type: ignore[attr-defined]
+    torch_embedder = load_embedder(backend="torch")
+    assert isinstance(torch_embedder, SentenceTransformerEmbedder) and torch_embedder.backend == "torch"
+    assert torch_embedder.name == real_embedder.name  # type: ignore[attr-defined]
+    texts = ["What does the pact cover?", "The fighter jet will fly by 2035.", "x " * 400]
+    cosines = (torch_embedder.encode(texts) * real_embedder.encode(texts)).sum(axis=1)  # type: ignore[attr-defined]
+    assert cosines.min() >= 0.999
