@@ -371,11 +371,33 @@ def main(argv: Sequence[str] | None = None) -> int:
             footer_links=["api"],
             show_error=False,
             share=False,
+            prevent_thread_lock=True,
         )
     except OSError as exc:
         print(f"app.py: error: cannot serve on {host}:{port}: {exc}", file=sys.stderr)
         return 1
+    warm_up(demo.local_url or f"http://127.0.0.1:{port}/")
+    demo.block_thread()
     return 0
+
+
+def warm_up(url: str) -> None:
+    """Send one question through the served ``/chat`` endpoint so the first reader does not pay Gradio's first-request cost.
+
+    Failures are logged and ignored: the page works without it.
+
+    Args:
+        url: The served page's local address.
+    """
+    started = time.perf_counter()
+    try:
+        from gradio_client import Client
+
+        Client(url, verbose=False).predict(EXAMPLES[0], api_name="/chat")
+    except Exception as exc:  # noqa: BLE001 - a warm-up must never stop the server
+        logger.warning("warm-up request failed (%s: %s); the first answer may be slower", type(exc).__name__, exc)
+        return
+    logger.info("warm-up request answered in %.2f s", time.perf_counter() - started)
 
 
 if __name__ == "__main__":
