@@ -169,6 +169,25 @@ def _as_top_k(value: Any) -> int:
     return k
 
 
+def _ask(bot: qa.QA, question: Any, top_k: Any) -> qa.Answer:
+    """Ask the engine, logging failures; shared by the chat and the ``/chat`` API.
+
+    Raises:
+        ValueError: Empty question (a message containing "empty") or bad ``top_k``.
+        Exception: Whatever the engine raised, logged with its traceback.
+    """
+    if not isinstance(question, str) or not question.strip():
+        raise ValueError("question is empty")
+    try:
+        return bot.ask(question, top_k=_as_top_k(top_k))
+    except ValueError as exc:
+        logger.info("rejected question: %s", exc)
+        raise
+    except Exception:
+        logger.exception("failed to answer %r", question[:200])
+        raise
+
+
 def reply(bot: qa.QA, question: str, top_k: Any = DEFAULT_TOP_K) -> str:
     """Answer one question as chat Markdown/HTML; errors become friendly messages.
 
@@ -180,15 +199,9 @@ def reply(bot: qa.QA, question: str, top_k: Any = DEFAULT_TOP_K) -> str:
     Returns:
         The formatted answer, abstention or error message (never a traceback).
     """
-    if not isinstance(question, str) or not question.strip():
-        return format_empty_question()
     try:
-        answer = bot.ask(question, top_k=_as_top_k(top_k))
-    except ValueError as exc:
-        logger.info("rejected question: %s", exc)
-        return format_error(exc)
-    except Exception as exc:  # any engine failure is shown as a message, logged with its traceback
-        logger.exception("failed to answer %r", question[:200])
+        answer = _ask(bot, question, top_k)
+    except Exception as exc:  # every failure is shown as a message (and was logged)
         return format_error(exc)
     return format_answer(answer)
 
@@ -210,15 +223,9 @@ def api_answer(bot: qa.QA, question: Any, top_k: Any = DEFAULT_TOP_K) -> str:
     """
     import gradio as gr
 
-    if not isinstance(question, str) or not question.strip():
-        raise gr.Error(EMPTY_QUESTION, print_exception=False)
     try:
-        answer = bot.ask(question, top_k=_as_top_k(top_k))
-    except ValueError as exc:
-        logger.info("rejected question: %s", exc)
-        raise gr.Error(error_message(exc), print_exception=False) from None
-    except Exception as exc:  # logged with its traceback; the client gets one line
-        logger.exception("failed to answer %r", question[:200])
+        answer = _ask(bot, question, top_k)
+    except Exception as exc:  # logged by _ask; the client gets one line
         raise gr.Error(error_message(exc), print_exception=False) from None
     return format_answer(answer)
 

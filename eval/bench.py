@@ -83,6 +83,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import numpy as np  # noqa: E402
 
+from qa.embedding import normalize  # noqa: E402
 from qa.store import recall_at_k  # noqa: E402  (re-exported for tests and callers)
 
 logger = logging.getLogger("eval.bench")
@@ -137,14 +138,6 @@ def timed(fn: Callable[[], Any], repeats: int, warmup: int = WARMUP) -> list[flo
     return times
 
 
-def normalize_rows(vectors: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit norm (in place for float32 input), zero rows left alone."""
-    vectors = np.asarray(vectors, dtype=np.float32)
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    np.divide(vectors, norms, out=vectors, where=norms > 0)
-    return vectors
-
-
 def synthetic_vectors(
     real: np.ndarray,
     n: int,
@@ -161,7 +154,7 @@ def synthetic_vectors(
     ``a ~ U(0.6, 1)``, ``b ~ U(0, 0.5)``; the Gaussian noise has expected norm
     ``noise_norm``.  Deterministic for a given seed.
     """
-    real = normalize_rows(np.array(real, dtype=np.float32))
+    real = normalize(np.array(real, dtype=np.float32))
     count, dim = real.shape
     sims = real @ real.T
     np.fill_diagonal(sims, -np.inf)
@@ -177,7 +170,7 @@ def synthetic_vectors(
         a = rng.uniform(0.6, 1.0, m).astype(np.float32)[:, None]
         b = rng.uniform(0.0, 0.5, m).astype(np.float32)[:, None]
         block = a * real[i] + b * real[j] + sigma * rng.standard_normal((m, dim), dtype=np.float32)
-        out[start : start + m] = normalize_rows(block)
+        out[start : start + m] = normalize(block)
     return out
 
 

@@ -53,11 +53,13 @@ import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
 from qa.embedding import INT8_SUFFIX, normalize
 from qa.errors import QAError
+from qa.store import file_sha256
 
 logger = logging.getLogger(__name__)
 
@@ -137,15 +139,6 @@ def onnx_cache_dir() -> Path:
     return cache_root() / "onnx"
 
 
-def file_sha256(path: Path) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def file_record(path: Path) -> dict:
     """Size, mtime and SHA-256 of a file, as stored in the cache's JSON records."""
     stat = path.stat()
@@ -173,11 +166,12 @@ def _read_json(path: Path) -> dict | None:
     return value if isinstance(value, dict) else None
 
 
-def _write_json_atomic(path: Path, value: dict) -> None:
+def _write_atomic(path: Path, write: Callable[[IO[bytes]], None]) -> None:
+    """Write a file through a synced temporary file renamed over ``path`` (readers never see a partial file)."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(value, handle, indent=2, sort_keys=True)
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -185,6 +179,10 @@ def _write_json_atomic(path: Path, value: dict) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _write_json_atomic(path: Path, value: dict) -> None:
+    _write_atomic(path, lambda handle: handle.write(json.dumps(value, indent=2, sort_keys=True).encode("utf-8")))
 
 
 def _fingerprint_files(folder: Path) -> list[Path]:
@@ -540,17 +538,7 @@ def build_word_table(embedder: OnnxEmbedder, path: Path, limit: int | None = Non
         chunk = np.asarray(ids[start : start + step], dtype=np.int64)
         tokens = np.stack([np.full(len(chunk), ends[0]), chunk, np.full(len(chunk), ends[1])], axis=1).astype(np.int64)
         table[chunk] = embedder._forward(session, tokens, np.ones_like(tokens), np.zeros_like(tokens))
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.save(handle, table, allow_pickle=False)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    _write_atomic(path, lambda handle: np.save(handle, table, allow_pickle=False))
     return len(ids)
 
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from eval import bench
+from qa.embedding import normalize
 
 
 def test_percentile() -> None:
@@ -32,7 +33,7 @@ def test_timed_warms_up_then_times() -> None:
 
 def test_synthetic_vectors_are_unit_deterministic_and_near_the_real_ones() -> None:
     rng = np.random.default_rng(7)
-    real = bench.normalize_rows(rng.standard_normal((50, 32)).astype(np.float32))
+    real = normalize(rng.standard_normal((50, 32)).astype(np.float32))
     a = bench.synthetic_vectors(real, 500, seed=1, chunk=128)
     assert a.shape == (500, 32) and a.dtype == np.float32
     assert np.allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-5)
@@ -41,7 +42,7 @@ def test_synthetic_vectors_are_unit_deterministic_and_near_the_real_ones() -> No
     # every synthetic vector sits close to some real vector (not uniform noise) ...
     assert np.median((a @ real.T).max(axis=1)) > 0.7
     # ... unlike random vectors
-    noise = bench.normalize_rows(rng.standard_normal((500, 32)).astype(np.float32))
+    noise = normalize(rng.standard_normal((500, 32)).astype(np.float32))
     assert np.median((noise @ real.T).max(axis=1)) < 0.6
 
 
