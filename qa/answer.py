@@ -227,7 +227,7 @@ def score_sentences(store: Store, hits: Sequence[Hit], query: Query, params: Ans
     ids = np.fromiter(best_rank, dtype=np.int64)
     cosines = store.sentence_vectors[ids].astype(np.float32) @ query.vector.astype(np.float32).ravel()
     stems = sorted(set(query.tokens))
-    idf = idf_weights(store, sorted(set(stems) | set(query.term_stems)))
+    idf = idf_weights(store, stems)  # the stems of query.terms are exactly these
     total = sum(idf[t] for t in stems)
     term_idf = np.array([idf[s] for s in query.term_stems])
     scored = []

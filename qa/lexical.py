@@ -40,8 +40,7 @@ def tokenize(text: str) -> list[str]:
     Returns:
         The stemmed content words, in order (duplicates kept).
     """
-    words = (w.replace("’", "'") for w in _WORD.findall(text.lower()))
-    return [stem(w) for w in words if w not in STOPWORDS]
+    return [stem(w) for w in content_words(text)]
 
 
 def content_words(text: str) -> list[str]:
