@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,21 @@ class HashingEmbedder:
                 out[row, int(hashlib.md5(token.encode()).hexdigest(), 16) % self.dimension] += 1.0
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return out / np.where(norms > 0, norms, 1.0)
+
+
+def in_threads(work: Callable[[], object], count: int = 8, timeout: float = 300) -> list[object]:
+    """Run ``work`` in ``count`` threads at once; the results of those that finished within ``timeout``."""
+    results: dict[int, object] = {}
+
+    def worker(n: int) -> None:
+        results[n] = work()
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=timeout)
+    return list(results.values())
 
 
 ARTICLE = Path(qa.__file__).parent / "data" / "eu-japan-security-pact.txt"

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import threading
 from pathlib import Path
 
 import pytest
 
 import qa
 from qa.ingest import default_documents
+from tests.conftest import in_threads
 
 TEASER_START = 1970  # the cleaned article ends here; nothing after it exists
 
@@ -97,18 +97,9 @@ def test_odd_questions_never_raise(article_bot: qa.QA) -> None:
 def test_many_threads_give_serial_answers(article_bot: qa.QA) -> None:
     questions = ["What does the pact cover?", "Who is Japan's foreign minister?", "What is the population of Japan?", "Where does Borrell go next?", "When will the jet fly?"] * 10
     serial = [article_bot.ask(q) for q in questions]
-    results: dict[int, list[qa.Answer]] = {}
-
-    def worker(n: int) -> None:
-        results[n] = [article_bot.ask(q) for q in questions]
-
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=300)
+    results = in_threads(lambda: [article_bot.ask(q) for q in questions], timeout=300)
     assert len(results) == 8
-    for answers in results.values():
+    for answers in results:
         assert [(a.text, a.abstained, a.citations) for a in answers] == [(a.text, a.abstained, a.citations) for a in serial]
         assert [a.confidence for a in answers] == pytest.approx([a.confidence for a in serial], abs=1e-3)
 

@@ -14,7 +14,6 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,6 +33,7 @@ from qa.embedding import (
     with_backend,
 )
 from qa.ingest import default_documents
+from tests.conftest import in_threads
 from qa.onnx_backend import IneligibleModel, OnnxEmbedder, OnnxUnavailable, batches, check_pipeline, load_onnx_embedder
 
 
@@ -288,18 +288,9 @@ def test_pipeline_check_variants(tmp_path: Path, pooling: dict | None, modules: 
 def test_threads_share_one_embedder(onnx_embedder: OnnxEmbedder) -> None:
     texts = [f"Question number {i} about the {'navy' if i % 2 else 'fighter jet'} and the partnership?" for i in range(16)]
     serial = [onnx_embedder.encode([t]) for t in texts]
-    results: dict[int, list[np.ndarray]] = {}
-
-    def worker(n: int) -> None:
-        results[n] = [onnx_embedder.encode([t]) for t in texts]
-
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
+    results = in_threads(lambda: [onnx_embedder.encode([t]) for t in texts], timeout=120)
     assert len(results) == 8
-    for vectors in results.values():
+    for vectors in results:
         assert all(np.allclose(a, b, atol=1e-6) for a, b in zip(vectors, serial))
 
 
