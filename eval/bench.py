@@ -11,22 +11,27 @@ after warm-up; wall-clock, on whatever else the machine is running.
 
 What is measured (keys of the JSON written by ``--json``):
 
-* ``ask_p50_ms`` / ``ask_p95_ms``: ``QA.ask`` on SQuAD questions, on an index of
-  real-text passages (below), with the engine's default settings.
+* ``ask_p50_ms`` / ``ask_p95_ms``: ``QA.ask`` on the 74 questions of
+  ``eval/qa_article.jsonl`` (3 rounds), on an index of the bundled article,
+  with the engine's default settings and default embedder.
 * ``floor_p50_ms``: the same engine's own embedder encoding the same question,
   plus a bare FAISS search of the same index (one thread, ``k`` = the engine's
-  ``top_k``): what any dense retriever pays.  ``ask_overhead_ratio`` is
-  ``ask_p50_ms / floor_p50_ms``.
+  ``top_k``): what any dense retriever pays, timed interleaved with ``ask``.
+  ``ask_overhead_ratio`` is ``ask_p50_ms / floor_p50_ms``.
+* ``backends``: the same three figures for each ONNX backend the engine ships
+  (``onnx``, fp32, the default; ``onnx-int8``, opt-in), each on its own index.
+* ``large_index``: the same figures on the build benchmark's index (SQuAD questions).
 * ``build_passages_per_s``: passages per second of ``qa.build_index`` (a full
-  build: segmentation, passage + sentence + word embeddings, FAISS, BM25, files)
+  build: segmentation, sentence and word embeddings, passage vectors pooled
+  from the sentences, FAISS, BM25, files)
   over SQuAD paragraphs repeated with their sentences shuffled
-  (>= 2,000 passages; 300 with ``--quick``).  ``encode_passages_per_s``: the
+  (>= 2,000 passages; 120 with ``--quick``).  ``encode_passages_per_s``: the
   embedder alone encoding the same passage texts.  ``build_efficiency``: their ratio.
 * ``incremental``: after that build, one document is changed and the index is
   built again into the same folder: ``full_build_s``, ``incremental_s``,
   ``reembedded_passages`` (from the build report).
 * ``cold_start_first_answer_s``: a new ``python -c "import qa; qa.load(path).ask(...)"``
-  on the existing index, until it exits; ``cold_start_app_s``: a new
+  on the existing article index, until it exits; ``cold_start_app_s``: a new
   ``python app.py --index ... --port FREE`` until ``/`` is served;
   ``cold_start_bare_imports_s``: a new ``python -c "import sentence_transformers, gradio"``.
 * ``scale``: for 10k, 100k and 1M passages (``--quick``: not 1M), vectors made
@@ -89,6 +94,11 @@ from qa.store import recall_at_k  # noqa: E402  (re-exported for tests and calle
 logger = logging.getLogger("eval.bench")
 
 SQUAD = REPO_ROOT / "eval" / "data" / "squad2_dev_sample.json"
+ARTICLE_QUESTIONS = REPO_ROOT / "eval" / "qa_article.jsonl"
+ARTICLE_BACKENDS = ("onnx", "onnx-int8")
+"""Backends timed on the bundled article (the default one gives the headline figures)."""
+ASK_ROUNDS = 3
+"""Each question is asked this many times (medians over all)."""
 FULL_SCALES = (10_000, 20_000, 100_000, 1_000_000)
 """20,000 is the largest exact (flat) index by default."""
 QUICK_SCALES = (10_000, 100_000)
@@ -207,6 +217,17 @@ def format_table(result: dict) -> str:
     ):
         value = result.get(key)
         lines.append(f"{key:<32}{'n/a' if value is None else format(value, '.3g') if isinstance(value, float) else value}")
+    for backend, figures in (result.get("backends") or {}).items():
+        lines.append(
+            f"{'ask on the article, ' + backend:<32}p50 {figures['ask_p50_ms']} ms, p95 {figures['ask_p95_ms']} ms, "
+            f"floor {figures['floor_p50_ms']} ms, ratio {figures['ask_overhead_ratio']}"
+        )
+    large = result.get("large_index") or {}
+    if large:
+        lines.append(
+            f"{'ask on ' + str(large.get('passages')) + ' passages':<32}p50 {large['ask_p50_ms']} ms, p95 {large['ask_p95_ms']} ms, "
+            f"floor {large['floor_p50_ms']} ms, ratio {large['ask_overhead_ratio']}"
+        )
     inc = result.get("incremental") or {}
     if inc:
         lines.append(
@@ -363,13 +384,6 @@ def bench_ask(embedder: Any, path: Path, questions: Sequence[str]) -> dict:
     from qa.store import faiss_threads
 
     bot = qa.load(path, model=embedder)
-    for question in questions[:WARMUP]:
-        bot.ask(question)
-    ask_ms = []
-    for question in questions:
-        start = time.perf_counter()
-        bot.ask(question)
-        ask_ms.append((time.perf_counter() - start) * 1000.0)
     index = bot.store.vectors.index  # the FAISS index itself, no wrapper
     own = bot.embedder
 
@@ -379,12 +393,18 @@ def bench_ask(embedder: Any, path: Path, questions: Sequence[str]) -> dict:
             index.search(np.ascontiguousarray(vector, dtype=np.float32), bot.top_k)
 
     for question in questions[:WARMUP]:
+        bot.ask(question)
         floor(question)
-    floor_ms = []
-    for question in questions:
-        start = time.perf_counter()
-        floor(question)
-        floor_ms.append((time.perf_counter() - start) * 1000.0)
+    ask_ms: list[float] = []
+    floor_ms: list[float] = []
+    for _ in range(ASK_ROUNDS):  # interleaved, so that both see the same machine load
+        for question in questions:
+            start = time.perf_counter()
+            bot.ask(question)
+            middle = time.perf_counter()
+            floor(question)
+            ask_ms.append((middle - start) * 1000.0)
+            floor_ms.append((time.perf_counter() - middle) * 1000.0)
     ask_p50, floor_p50 = percentile(ask_ms, 50), percentile(floor_ms, 50)
     return {
         "ask_questions": len(questions),
@@ -394,6 +414,50 @@ def bench_ask(embedder: Any, path: Path, questions: Sequence[str]) -> dict:
         "ask_overhead_ratio": round(ask_p50 / floor_p50, 2),
         "embedder_backend": getattr(own, "backend", "custom"),
     }
+
+
+def article_questions() -> list[str]:
+    """The questions of ``eval/qa_article.jsonl`` (answerable and not)."""
+    lines = ARTICLE_QUESTIONS.read_text(encoding="utf-8").splitlines()
+    return [json.loads(line)["question"] for line in lines if line.strip()]
+
+
+def bench_article(work: Path, default: Any) -> tuple[dict, Path]:
+    """``ask()`` latency on the bundled article, for the default embedder and for each other ONNX backend the engine ships.
+
+    Returns:
+        The default backend's figures (plus ``"backends"``: every backend's), and its article index folder.
+    """
+    import qa
+    from qa.embedding import load_embedder
+    from qa.errors import QAError
+    from qa.ingest import default_documents
+
+    questions = article_questions()
+    result: dict[str, Any] = {"backends": {}}
+    default_path = None
+    for backend in ARTICLE_BACKENDS:
+        if backend == getattr(default, "backend", None):
+            embedder = default
+        else:
+            try:
+                embedder = load_embedder(None, backend)
+            except (QAError, ValueError) as exc:
+                logger.warning("backend %s unavailable: %s", backend, exc)
+                continue
+        path = work / f"article-{backend}"
+        qa.build_index(default_documents(), path, model=embedder)
+        figures = bench_ask(embedder, path, questions)
+        result["backends"][backend] = figures
+        if embedder is default:
+            result.update(figures)
+            default_path = path
+    if default_path is None:
+        path = work / "article-default"
+        qa.build_index(default_documents(), path, model=default)
+        result.update(bench_ask(default, path, questions))
+        default_path = path
+    return result, default_path
 
 
 def _python_env() -> dict[str, str]:
@@ -611,12 +675,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             logger.info("build benchmark (%d passages wanted)", build_passages)
             build, index_path = bench_build(embedder, work, build_passages)
             result.update(build)
-        if index_path is not None and "ask" not in skip:
-            logger.info("ask latency")
-            result.update(bench_ask(embedder, index_path, questions[: QUICK_ASK_QUESTIONS if args.quick else ASK_QUESTIONS]))
-        if index_path is not None and "cold" not in skip:
+        article_path = None
+        if "ask" not in skip:
+            logger.info("ask latency on the bundled article")
+            article, article_path = bench_article(work, embedder)
+            result.update(article)
+            if index_path is not None:
+                logger.info("ask latency on the build benchmark's index")
+                large = bench_ask(embedder, index_path, questions[: QUICK_ASK_QUESTIONS if args.quick else ASK_QUESTIONS])
+                result["large_index"] = {"passages": result.get("build_passages"), **large}
+        cold_path = article_path or index_path
+        if cold_path is not None and "cold" not in skip:
             logger.info("cold starts")
-            result.update(bench_cold_starts(index_path, questions[0]))
+            result.update(bench_cold_starts(cold_path, article_questions()[0]))
         if "scale" not in skip and scales:
             logger.info("real-text vectors for the scale test")
             cache = Path(args.cache) if args.cache else None

@@ -28,11 +28,11 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
-from qa.lexical import content_words, expected_answer_type, has_answer_type, stem, tokenize
+from qa.lexical import ANSWER_KINDS, answer_candidates, asked_of, content_words, expected_answer_type, stem, tokenize
 from qa.retrieve import Hit
 from qa.store import Store
 from qa.types import Citation, Passage
@@ -158,14 +158,14 @@ class SentenceTerms:
     Attributes:
         text: The sentence.
         tokens: Its stemmed content words.
-        stems: Stems of its content words.
         word_vectors: ``(m, dimension)`` float32 vectors of its corpus words.
+        candidates: Its answer candidates of each kind (see :func:`qa.lexical.answer_candidates`).
     """
 
     text: str
     tokens: frozenset[str]
-    stems: frozenset[str]
     word_vectors: np.ndarray
+    candidates: dict[str, tuple[str, ...]]
 
 
 def sentence_terms(store: Store, sid: int) -> SentenceTerms:
@@ -179,19 +179,31 @@ def sentence_terms(store: Store, sid: int) -> SentenceTerms:
     rows = sorted(store.words[w] for w in words if w in store.words)
     dim = store.word_vectors.shape[1]
     vectors = np.asarray(store.word_vectors[rows], dtype=np.float32).reshape(len(rows), dim)
-    terms = SentenceTerms(text, frozenset(tokenize(text)), frozenset(stem(w) for w in words), vectors)
+    candidates = {kind: answer_candidates(kind, text) for kind in ANSWER_KINDS}
+    terms = SentenceTerms(text, frozenset(stem(w) for w in words), vectors, candidates)
     if len(store.sentence_cache) >= SENTENCE_CACHE_MAX:
         store.sentence_cache.clear()
     store.sentence_cache[sid] = terms
     return terms
 
 
-def _term_matches(query: Query, terms: SentenceTerms) -> np.ndarray:
-    """Best match in [0, 1] of each query term in the sentence: 1 for the same stem, else the best word cosine."""
-    matches = np.array([1.0 if s in terms.stems else 0.0 for s in query.term_stems])
-    if len(terms.word_vectors) and len(query.terms):
-        sims = query.term_vectors @ terms.word_vectors.T
-        matches = np.maximum(matches, np.clip(sims.max(axis=1), 0.0, 1.0))
+def term_matches(query: Query, sentences: Sequence[SentenceTerms]) -> np.ndarray:
+    """Best match in [0, 1] of each query term in each sentence: 1 for the same stem, else the best word cosine.
+
+    Returns:
+        ``(len(sentences), len(query.terms))`` matches.
+    """
+    matches = np.array([[1.0 if s in t.tokens else 0.0 for s in query.term_stems] for t in sentences], dtype=np.float32)
+    matches = matches.reshape(len(sentences), len(query.terms))
+    sizes = np.array([len(t.word_vectors) for t in sentences])
+    if not len(query.terms) or not sizes.sum():
+        return matches
+    words = np.concatenate([t.word_vectors for t in sentences if len(t.word_vectors)])
+    sims = words @ query.term_vectors.T  # (all sentence words, terms)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    has_words = sizes > 0
+    best = np.maximum.reduceat(sims, starts[has_words], axis=0)
+    matches[has_words] = np.maximum(matches[has_words], np.clip(best, 0.0, 1.0))
     return matches
 
 
@@ -224,27 +236,30 @@ def score_sentences(store: Store, hits: Sequence[Hit], query: Query, params: Ans
                 best_rank[s] = (hit.rank, hit.passage)
     if not best_rank:
         return []
-    ids = np.fromiter(best_rank, dtype=np.int64)
-    cosines = store.sentence_vectors[ids].astype(np.float32) @ query.vector.astype(np.float32).ravel()
+    ids = list(best_rank)
+    terms = [sentence_terms(store, sid) for sid in ids]
+    cosines = store.sentence_vectors[np.array(ids)].astype(np.float32) @ query.vector.astype(np.float32).ravel()
     stems = sorted(set(query.tokens))
     idf = idf_weights(store, stems)  # the stems of query.terms are exactly these
-    total = sum(idf[t] for t in stems)
-    term_idf = np.array([idf[s] for s in query.term_stems])
-    scored = []
-    for sid, cosine in zip(ids.tolist(), cosines.tolist()):
-        terms = sentence_terms(store, sid)
-        text = terms.text
-        coverage = sum(idf[t] for t in stems if t in terms.tokens) / total if total > 0 else 0.0
-        if len(query.terms):
-            matches = _term_matches(query, terms)
-            soft = float(matches @ term_idf / term_idf.sum()) if term_idf.sum() > 0 else 0.0
-            min_match = float(matches.min())
-        else:
-            soft = min_match = 0.0
-        type_ok = 1.0 if has_answer_type(query.kind, text, query.text) else 0.0
-        rank, passage = best_rank[sid]
-        candidate = ScoredSentence(sid, passage, rank, float(cosine), float(coverage), 0.0, soft, min_match, type_ok)
-        scored.append(replace(candidate, score=logit(candidate, params)))
+    total = sum(idf.values())
+    coverage = np.array([sum(idf[t] for t in stems if t in st.tokens) / total if total > 0 else 0.0 for st in terms])
+    term_idf = np.array([idf[s] for s in query.term_stems], dtype=np.float32)
+    if len(query.terms) and term_idf.sum() > 0:
+        matches = term_matches(query, terms)
+        soft, min_match = matches @ term_idf / term_idf.sum(), matches.min(axis=1)
+    else:
+        soft = min_match = np.zeros(len(ids))
+    if query.kind is None:
+        type_ok = np.ones(len(ids))
+    else:
+        asked = asked_of(query.kind, query.text)
+        type_ok = np.array([any(c not in asked for c in st.candidates[query.kind]) for st in terms], dtype=np.float64)
+    signals = np.column_stack([cosines, coverage, soft, min_match, type_ok]).astype(np.float64)
+    logits = params.bias + signals @ np.array(weights_of(params))
+    scored = [
+        ScoredSentence(sid, best_rank[sid][1], best_rank[sid][0], *row[:2], score=z, soft=row[2], min_match=row[3], type_ok=row[4])
+        for sid, row, z in zip(ids, signals.tolist(), logits.tolist())
+    ]
     scored.sort(key=lambda s: (-s.score, s.sentence))
     return scored
 
@@ -258,10 +273,14 @@ def features(s: ScoredSentence) -> list[float]:
     return [s.cosine, s.coverage, s.soft, s.min_match, s.type_ok]
 
 
+def weights_of(params: AnswerParams) -> tuple[float, ...]:
+    """The ``a_*`` weights, in the order of :data:`FEATURES`."""
+    return (params.a_cosine, params.a_coverage, params.a_soft, params.a_min_match, params.a_type)
+
+
 def logit(s: ScoredSentence, params: AnswerParams = DEFAULT_PARAMS) -> float:
     """Log-odds that the sentence answers the question."""
-    weights = (params.a_cosine, params.a_coverage, params.a_soft, params.a_min_match, params.a_type)
-    return params.bias + sum(w * f for w, f in zip(weights, features(s)))
+    return params.bias + sum(w * f for w, f in zip(weights_of(params), features(s)))
 
 
 def probability(z: float) -> float:

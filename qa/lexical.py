@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Container
 
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
 
@@ -87,6 +88,33 @@ def expected_answer_type(question: str) -> str | None:
     return None
 
 
+def answer_candidates(kind: str, sentence: str) -> tuple[str, ...]:
+    """The lower-cased strings of ``sentence`` that could answer a question of this kind.
+
+    A ``"name"`` candidate is a capitalised word that is not a stop word; a
+    ``"money"``, ``"quantity"`` or ``"time"`` candidate is a number, amount, date
+    or time expression.  They depend on the sentence only, so they can be cached.
+    """
+    if kind == "name":
+        return tuple(w.lower() for w in _WORD.findall(sentence) if w[0].isupper() and w.lower() not in STOPWORDS)
+    return tuple(m.group(0).lower() for m in _TYPE_PATTERNS[kind].finditer(sentence))
+
+
+ANSWER_KINDS: tuple[str, ...] = ("money", "quantity", "time", "name")
+"""The kinds :func:`expected_answer_type` returns."""
+
+
+def asked_of(kind: str, question: str) -> Container[str]:
+    """What the question already says, to tell a new answer candidate from an echo of the question.
+
+    For names, the question's lower-cased words; for amounts and times, its
+    lower-cased text (a candidate counts as said when it is a substring).
+    """
+    if kind == "name":
+        return {w.lower() for w in _WORD.findall(question)}
+    return question.lower()
+
+
 def has_answer_type(kind: str | None, sentence: str, question: str) -> bool:
     """Whether ``sentence`` holds something of the expected kind that the question itself does not.
 
@@ -95,8 +123,5 @@ def has_answer_type(kind: str | None, sentence: str, question: str) -> bool:
     """
     if kind is None:
         return True
-    if kind == "name":
-        asked = {w.lower() for w in _WORD.findall(question)}
-        return any(w[0].isupper() and w.lower() not in asked and w.lower() not in STOPWORDS for w in _WORD.findall(sentence))
-    asked_text = question.lower()
-    return any(m.group(0).lower() not in asked_text for m in _TYPE_PATTERNS[kind].finditer(sentence))
+    asked = asked_of(kind, question)
+    return any(c not in asked for c in answer_candidates(kind, sentence))

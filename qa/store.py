@@ -48,7 +48,7 @@ import numpy as np
 
 from qa import __version__
 from qa.chunking import DEFAULT_MAX_WORDS, DEFAULT_OVERLAP, ChunkSpec, chunk_sentences, split_sentences
-from qa.embedding import Embedder, canonical_model_name
+from qa.embedding import Embedder, canonical_model_name, normalize
 from qa.errors import (
     CorruptIndexError,
     IndexLockedError,
@@ -548,7 +548,13 @@ def chunking_settings(max_words: int = DEFAULT_MAX_WORDS, overlap: int = DEFAULT
         segmenter_version = version("pysbd")
     except Exception:  # noqa: BLE001 - metadata missing: no version to record
         segmenter_version = "unknown"
-    return {"max_words": max_words, "overlap": overlap, "segmenter": "pysbd-en", "segmenter_version": segmenter_version}
+    return {
+        "max_words": max_words,
+        "overlap": overlap,
+        "segmenter": "pysbd-en",
+        "segmenter_version": segmenter_version,
+        "passage_vectors": PASSAGE_POOLING,
+    }
 
 
 def write_index(
@@ -597,7 +603,6 @@ def write_index(
     if not plan.passages:
         raise QAError("the documents contain no sentences to index")
     by_id = {doc.doc_id: doc for doc in documents}
-    passage_texts = [by_id[plan.passages[i].doc_id].text[plan.passages[i].start : plan.passages[i].end] for i in plan.new_passages]
     sentence_texts = [by_id[s.doc_id].text[s.start : s.end] for s in plan.sentences]
     dim = int(embedder.dimension)
     passage_vectors = np.empty((len(plan.passages), dim), dtype=np.float32)
@@ -607,16 +612,16 @@ def write_index(
             passage_vectors[new_p : new_p + p1 - p0] = previous.passage_vectors[p0:p1]
             sentence_vectors[new_s : new_s + s1 - s0] = previous.sentence_vectors[s0:s1]
     new_sentence_texts = [sentence_texts[i] for i in plan.new_sentences]
-    total = len(passage_texts) + len(new_sentence_texts)
     logger.info(
-        "embedding %d of %d passages and %d of %d sentences with %s (%d unchanged documents reused)",
-        len(passage_texts), len(plan.passages), len(new_sentence_texts), len(plan.sentences), embedder.name, plan.reused_documents,
+        "embedding %d of %d sentences (for %d of %d passages) with %s (%d unchanged documents reused)",
+        len(new_sentence_texts), len(plan.sentences), len(plan.new_passages), len(plan.passages), embedder.name, plan.reused_documents,
     )
-    show = total >= 256
-    if passage_texts:
-        passage_vectors[plan.new_passages] = embedder.encode(passage_texts, batch_size=batch_size, show_progress=show)
     if new_sentence_texts:
-        sentence_vectors[plan.new_sentences] = embedder.encode(new_sentence_texts, batch_size=batch_size, show_progress=show)
+        fresh = np.asarray(
+            embedder.encode(new_sentence_texts, batch_size=batch_size, show_progress=len(new_sentence_texts) >= 256), dtype=np.float32
+        )
+        sentence_vectors[plan.new_sentences] = fresh
+        passage_vectors[plan.new_passages] = pool_passages(plan, fresh)
     words = corpus_words(sentence_texts)
     word_vectors = np.empty((len(words), dim), dtype=np.float16)
     old_rows = [previous.words.get(w, -1) if previous is not None else -1 for w in words]
@@ -629,13 +634,48 @@ def write_index(
         word_vectors[missing] = embedder.encode([words[i] for i in missing], batch_size=256, show_progress=len(missing) >= 2048)
     stats = {
         "reused_documents": plan.reused_documents,
-        "embedded": {"passages": len(passage_texts), "sentences": len(new_sentence_texts), "words": len(missing)},
-        "reused": {"passages": len(plan.passages) - len(passage_texts), "sentences": len(plan.sentences) - len(new_sentence_texts), "words": len(kept)},
+        "embedded": {"passages": len(plan.new_passages), "sentences": len(new_sentence_texts), "words": len(missing)},
+        "reused": {"passages": len(plan.passages) - len(plan.new_passages), "sentences": len(plan.sentences) - len(new_sentence_texts), "words": len(kept)},
     }
     return save_index(
         target, documents, plan.passages, plan.sentences, passage_vectors, sentence_vectors, embedder,
         chunking, exact_max, words, word_vectors, stats,
     )
+
+
+PASSAGE_POOLING = "sentence-mean-by-chars"
+"""How passage vectors are made (see :func:`pool_passages`); recorded in the manifest's chunking settings."""
+
+
+def pool_passages(plan: _Plan, sentence_vectors: np.ndarray) -> np.ndarray:
+    """Vectors of the plan's new passages: the length-weighted mean of their sentences' unit vectors, normalised.
+
+    A passage is not encoded as a whole.  Its sentences must be encoded anyway
+    (answers are sentences), and pooling their vectors, each weighted by its
+    length in characters, approximates the model's own mean pooling over the
+    passage's tokens.  It halves the encoding work of a build (sentences are
+    shorter, so encoding them costs less than encoding the passages); on the
+    SQuAD sample the hybrid engine's MRR is the same (0.840) and the dense-only
+    MRR 0.003 lower than with encoded passages (``eval/run.py``).
+
+    Args:
+        plan: The build plan; the sentences of each new passage are all new.
+        sentence_vectors: Unit vectors of ``plan.new_sentences``, in that order.
+
+    Returns:
+        ``(len(plan.new_passages), dimension)`` float32 unit vectors.
+    """
+    row_of = np.full(len(plan.sentences), -1, dtype=np.int64)
+    row_of[plan.new_sentences] = np.arange(len(plan.new_sentences))
+    lengths = np.array([s.end - s.start for s in plan.sentences], dtype=np.float32)
+    out = np.zeros((len(plan.new_passages), sentence_vectors.shape[1]), dtype=np.float32)
+    for i, p in enumerate(plan.new_passages):
+        record = plan.passages[p]
+        rows = row_of[record.first_sentence : record.last_sentence]
+        if len(rows) == 0 or rows.min() < 0:
+            raise QAError(f"passage {p} has sentences that were not embedded; this is a bug in the build plan")
+        out[i] = lengths[record.first_sentence : record.last_sentence] @ sentence_vectors[rows]
+    return normalize(out)
 
 
 def _plan(documents: Sequence[Document], previous: _Previous | None, max_words: int, overlap: int) -> _Plan:

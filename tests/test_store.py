@@ -242,8 +242,8 @@ def test_incremental_build_embeds_only_changed_documents_and_equals_full_rebuild
     assert report.reused_documents == len(new_docs) - 2 and full.reused_documents == 0
     assert report.embedded_passages == len(changed_passages) < report.passages
     assert full.embedded_passages == full.passages == report.passages
-    assert set(changed_passages) | set(changed_sentences) <= set(counter.texts)
-    allowed = set(changed_passages) | set(changed_sentences)
+    assert set(changed_sentences) <= set(counter.texts)
+    allowed = set(changed_sentences)  # passages are pooled from their sentences, never encoded whole
     assert all(t in allowed or t not in old_words and " " not in t for t in counter.texts)  # else only new words
     assert len(counter.texts) < len(full_counter.texts) / 4
     manifest = read_manifest(tmp_path / "inc")
@@ -363,3 +363,23 @@ def test_ivf_index_choice_parameters_recall_and_determinism(tmp_path: Path) -> N
     assert recall_at_k(single, truth, 10) >= 0.95
     scores, ids = searcher.search(queries[:1], 10)
     assert np.allclose(scores[0], vectors[ids[0]] @ queries[0], atol=1e-5)  # re-ranked: exact cosines
+
+
+def test_passage_vectors_are_length_weighted_means_of_their_sentence_vectors(tmp_path: Path) -> None:
+    docs = _corpus(3)
+    counter = CountingEmbedder()
+    qa.build_index(docs, tmp_path / "ix", model=counter)
+    store = load_store(tmp_path / "ix")
+    passages, sentences = _texts(tmp_path / "ix", {d.doc_id for d in docs})
+    assert not set(passages) & set(counter.texts) - set(sentences)  # no passage was encoded whole
+    stored = np.load(tmp_path / "ix" / "passage_vectors.npy")
+    plain = HashingEmbedder()
+    multi = 0
+    for row, record in enumerate(store.passages):
+        members = store.sentences[record.first_sentence : record.last_sentence]
+        multi += len(members) > 1
+        texts = [store.documents[s.doc_id].text[s.start : s.end] for s in members]
+        weighted = np.array([len(t) for t in texts], dtype=np.float32) @ plain.encode(texts)
+        np.testing.assert_allclose(stored[row], weighted / np.linalg.norm(weighted), atol=1e-6)
+    assert multi >= 3
+    assert read_manifest(tmp_path / "ix")["chunking"]["passage_vectors"] == "sentence-mean-by-chars"
