@@ -45,9 +45,16 @@ def tokenize(text: str) -> list[str]:
 
 
 def content_words(text: str) -> list[str]:
-    """Lower-cased words of ``text`` that are not stop words (unstemmed, duplicates kept)."""
-    words = (w.replace("’", "'") for w in _WORD.findall(text.lower()))
+    """Lower-cased words of ``text`` that are not stop words (unstemmed, duplicates kept).
+
+    A possessive ``'s`` is dropped ("Borrell's" is "borrell"): the word means the
+    same, and the bare word is more often a single token of the model.
+    """
+    words = (_POSSESSIVE.sub("", w.replace("’", "'")) for w in _WORD.findall(text.lower()))
     return [w for w in words if w not in STOPWORDS]
+
+
+_POSSESSIVE = re.compile(r"'s$")
 
 
 _MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"

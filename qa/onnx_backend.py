@@ -24,6 +24,7 @@ Cache layout (``$QA_CACHE_DIR``, else ``~/.cache/qa``)::
         model.onnx                  fp32 export
         model.int8.onnx             dynamically quantised copy (made on first request)
         words.npy                   fp32 vectors of every one-token text, [CLS] t [SEP] (see WORD_TABLE)
+        words.int8.npy              the same for the int8 copy (made with it)
         verify-fp32.json            outcome of the check against sentence-transformers, hashes of the
         verify-int8.json            files checked (per onnxruntime version; a failed check is remembered too)
 
@@ -103,9 +104,11 @@ term matching), and those are almost always one token each; looking them up
 instead of running the model a second time takes ~40% off a question's encoding.
 Costs ~20 s once per model (2 cores) and ~37 MB of cache.
 """
-WORD_TABLE_FILE = "words.npy"
-"""The table of the fp32 model (int8's dynamic quantisation scales activations per batch, so its vectors
-depend on the batch and a table could not equal encoding)."""
+WORD_TABLE_FILES = {"fp32": "words.npy", "int8": "words.int8.npy"}
+"""The table of each variant.  The int8 model's dynamic quantisation scales
+activations per batch, so its vectors depend on the batch a text is encoded in
+(down to cosine 0.96 for one-token texts); its table holds each token encoded
+alone, so that a word gets the same vector whatever it is encoded with."""
 WORD_TABLE_LIMIT: int | None = None
 """Precompute only this many tokens (None: the whole vocabulary; tests use a small number)."""
 PARALLEL_TOKENIZE_MIN_TEXTS = 64
@@ -533,7 +536,7 @@ def build_word_table(embedder: OnnxEmbedder, path: Path, limit: int | None = Non
         ids = ids[:limit]
     table = np.full((size, embedder.dimension), np.nan, dtype=np.float32)
     session = embedder._session_for(BATCH_SESSION_MIN_TEXTS)
-    step = 256
+    step = 256 if embedder.variant == "fp32" else 1  # int8: each token alone (see WORD_TABLE_FILES)
     for start in range(0, len(ids), step):
         chunk = np.asarray(ids[start : start + step], dtype=np.int64)
         tokens = np.stack([np.full(len(chunk), ends[0]), chunk, np.full(len(chunk), ends[1])], axis=1).astype(np.int64)
@@ -654,11 +657,14 @@ def verify(embedder: OnnxEmbedder, st_model: object) -> dict:
         words = ["partnership", "tokyo", "navy", "the", "2035", "[UNK]", "defence", "ships"]
         table = embedder._table
         embedder._table = None
+        def each(texts: list[str]) -> np.ndarray:  # int8: one text a batch (see WORD_TABLE_FILES)
+            return embedder.encode(texts) if variant == "fp32" else np.concatenate([embedder.encode([t]) for t in texts])
+
         try:
-            direct = embedder.encode(words)
+            direct = each(words)
         finally:
             embedder._table = table
-        record["table_min_cosine"] = round(float((embedder.encode(words) * direct).sum(axis=1).min()), 6)
+        record["table_min_cosine"] = round(float((each(words) * direct).sum(axis=1).min()), 6)
         if record["table_min_cosine"] < 0.99999:
             record["reason"] = f"precomputed one-token vectors differ from the model's (min cosine {record['table_min_cosine']:.6f})"
             return record
@@ -981,7 +987,7 @@ def _load_cached(name: str, entry: Path, variant: str) -> OnnxEmbedder | str | N
         return None
     table = record.get("table")
     if isinstance(table, dict):
-        path = entry / WORD_TABLE_FILE
+        path = entry / WORD_TABLE_FILES[variant]
         if file_matches(path, table):
             embedder.attach_table(path)
         else:
@@ -1029,8 +1035,8 @@ def _prepare(name: str, folder: Path, entry: Path, variant: str, fingerprint: st
         raise
     except Exception as exc:  # noqa: BLE001
         raise OnnxUnavailable(f"ONNX Runtime cannot load {entry / ONNX_FILES[variant]} ({type(exc).__name__}: {exc})") from exc
-    table_path = entry / WORD_TABLE_FILE
-    if WORD_TABLE and variant == "fp32":
+    table_path = entry / WORD_TABLE_FILES[variant]
+    if WORD_TABLE:
         started = time.perf_counter()
         logger.info("precomputing the %s vectors of one-token texts (once)", variant)
         count = build_word_table(embedder, table_path, WORD_TABLE_LIMIT)

@@ -37,3 +37,8 @@ def test_has_answer_type_needs_something_new_of_the_kind() -> None:
     assert has_answer_type("name", "Josep Borrell signed it.", "Who signed it?")
     assert not has_answer_type("name", "Borrell signed it.", "Did Borrell sign it?")
     assert has_answer_type(None, "anything", "What?")
+
+
+def test_possessives_are_the_bare_word() -> None:
+    assert content_words("Borrell's remarks and Japan’s navy") == ["borrell", "remarks", "japan", "navy"]
+    assert tokenize("Borrell's") == tokenize("Borrell")

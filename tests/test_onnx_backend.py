@@ -308,6 +308,7 @@ def test_int8_is_a_different_model_identity(onnx_embedder: OnnxEmbedder, st_mode
     monkeypatch.setattr("qa.embedding.load_sentence_transformer", lambda name: st_model)
     int8 = load_embedder(backend="onnx-int8")
     assert int8.name == DEFAULT_MODEL + INT8_SUFFIX and int8.backend == "onnx-int8"
+    assert int8._table is not None and (entry_of(int8) / "words.int8.npy").is_file()  # type: ignore[attr-defined]
     assert load_embedder(DEFAULT_MODEL + INT8_SUFFIX).model_path == int8.model_path  # type: ignore[attr-defined]
     assert canonical_model_name(str(default_model_path()) + INT8_SUFFIX) == DEFAULT_MODEL + INT8_SUFFIX
     assert with_backend(None, "onnx-int8") == DEFAULT_MODEL + INT8_SUFFIX and with_backend(None, "onnx") == DEFAULT_MODEL
