@@ -160,12 +160,14 @@ class SentenceTerms:
         tokens: Its stemmed content words.
         word_vectors: ``(m, dimension)`` float32 vectors of its corpus words.
         candidates: Its answer candidates of each kind (see :func:`qa.lexical.answer_candidates`).
+        heading: Whether it is a Markdown heading line (see :func:`is_heading`).
     """
 
     text: str
     tokens: frozenset[str]
     word_vectors: np.ndarray
     candidates: dict[str, tuple[str, ...]]
+    heading: bool = False
 
 
 def sentence_terms(store: Store, sid: int) -> SentenceTerms:
@@ -180,7 +182,7 @@ def sentence_terms(store: Store, sid: int) -> SentenceTerms:
     dim = store.word_vectors.shape[1]
     vectors = np.asarray(store.word_vectors[rows], dtype=np.float32).reshape(len(rows), dim)
     candidates = {kind: answer_candidates(kind, text) for kind in ANSWER_KINDS}
-    terms = SentenceTerms(text, frozenset(stem(w) for w in words), vectors, candidates)
+    terms = SentenceTerms(text, frozenset(stem(w) for w in words), vectors, candidates, is_heading(store, sid))
     if len(store.sentence_cache) >= SENTENCE_CACHE_MAX:
         store.sentence_cache.clear()
     store.sentence_cache[sid] = terms
@@ -193,17 +195,17 @@ def term_matches(query: Query, sentences: Sequence[SentenceTerms]) -> np.ndarray
     Returns:
         ``(len(sentences), len(query.terms))`` matches.
     """
-    matches = np.array([[1.0 if s in t.tokens else 0.0 for s in query.term_stems] for t in sentences], dtype=np.float32)
-    matches = matches.reshape(len(sentences), len(query.terms))
-    sizes = np.array([len(t.word_vectors) for t in sentences])
-    if not len(query.terms) or not sizes.sum():
+    n, t = len(sentences), len(query.terms)
+    exact = (s in sentence.tokens for sentence in sentences for s in query.term_stems)
+    matches = np.fromiter(exact, dtype=np.float32, count=n * t).reshape(n, t)
+    with_words = [i for i, sentence in enumerate(sentences) if len(sentence.word_vectors)]
+    if not t or not with_words:
         return matches
-    words = np.concatenate([t.word_vectors for t in sentences if len(t.word_vectors)])
-    sims = words @ query.term_vectors.T  # (all sentence words, terms)
-    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    has_words = sizes > 0
-    best = np.maximum.reduceat(sims, starts[has_words], axis=0)
-    matches[has_words] = np.maximum(matches[has_words], np.clip(best, 0.0, 1.0))
+    words = np.concatenate([sentences[i].word_vectors for i in with_words])
+    sims = words @ query.term_vectors.T  # (all their words, terms)
+    starts = np.cumsum([0] + [len(sentences[i].word_vectors) for i in with_words[:-1]])
+    best = np.maximum.reduceat(sims, starts, axis=0)
+    matches[with_words] = np.maximum(matches[with_words], np.minimum(np.maximum(best, 0.0), 1.0))
     return matches
 
 
@@ -232,13 +234,12 @@ def score_sentences(store: Store, hits: Sequence[Hit], query: Query, params: Ans
     for hit in hits:
         record = store.passages[hit.passage]
         for s in range(record.first_sentence, record.last_sentence):
-            if s not in best_rank and not is_heading(store, s):
-                best_rank[s] = (hit.rank, hit.passage)
-    if not best_rank:
+            best_rank.setdefault(s, (hit.rank, hit.passage))
+    ids = [sid for sid in best_rank if not sentence_terms(store, sid).heading]
+    if not ids:
         return []
-    ids = list(best_rank)
     terms = [sentence_terms(store, sid) for sid in ids]
-    cosines = store.sentence_vectors[np.array(ids)].astype(np.float32) @ query.vector.astype(np.float32).ravel()
+    cosines = store.sentence_vectors[ids].astype(np.float32) @ query.vector.astype(np.float32, copy=False).ravel()
     stems = sorted(set(query.tokens))
     idf = idf_weights(store, stems)  # the stems of query.terms are exactly these
     total = sum(idf.values())
@@ -246,19 +247,23 @@ def score_sentences(store: Store, hits: Sequence[Hit], query: Query, params: Ans
     term_idf = np.array([idf[s] for s in query.term_stems], dtype=np.float32)
     if len(query.terms) and term_idf.sum() > 0:
         matches = term_matches(query, terms)
-        soft, min_match = matches @ term_idf / term_idf.sum(), matches.min(axis=1)
+        soft, min_match = matches @ (term_idf / term_idf.sum()), matches.min(axis=1)
     else:
         soft = min_match = np.zeros(len(ids))
     if query.kind is None:
         type_ok = np.ones(len(ids))
     else:
         asked = asked_of(query.kind, query.text)
-        type_ok = np.array([any(c not in asked for c in st.candidates[query.kind]) for st in terms], dtype=np.float64)
-    signals = np.column_stack([cosines, coverage, soft, min_match, type_ok]).astype(np.float64)
-    logits = params.bias + signals @ np.array(weights_of(params))
+        type_ok = np.fromiter((any(c not in asked for c in st.candidates[query.kind]) for st in terms), dtype=np.float64, count=len(ids))
+    logits = (
+        params.bias + params.a_cosine * cosines + params.a_coverage * coverage + params.a_soft * soft
+        + params.a_min_match * min_match + params.a_type * type_ok
+    )
     scored = [
-        ScoredSentence(sid, best_rank[sid][1], best_rank[sid][0], *row[:2], score=z, soft=row[2], min_match=row[3], type_ok=row[4])
-        for sid, row, z in zip(ids, signals.tolist(), logits.tolist())
+        ScoredSentence(sid, best_rank[sid][1], best_rank[sid][0], c, v, z, f, m, k)
+        for sid, c, v, z, f, m, k in zip(
+            ids, cosines.tolist(), coverage.tolist(), logits.tolist(), soft.tolist(), min_match.tolist(), type_ok.tolist()
+        )
     ]
     scored.sort(key=lambda s: (-s.score, s.sentence))
     return scored
