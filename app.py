@@ -32,7 +32,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import qa  # noqa: E402
 from qa.ui import (  # noqa: E402
-    EMPTY_QUESTION,
     error_message,
     format_answer,
     format_empty_question,

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qa.lexical import ANSWER_KINDS, answer_candidates, asked_of, content_words, expected_answer_type, stem, tokenize
+from qa.lexical import ANSWER_KINDS, answer_candidates, asked_of, content_words, expected_answer_type, stem
 from qa.retrieve import Hit
 from qa.store import Store
 from qa.types import Citation, Passage
@@ -96,15 +96,19 @@ class Query:
 
 def make_query(store: Store, text: str, encode: Callable[[list[str]], np.ndarray]) -> Query:
     """Encode a question and its content words (corpus words reuse their stored vectors) in one call."""
-    terms = list(dict.fromkeys(content_words(text)))
+    words = content_words(text)
+    terms = list(dict.fromkeys(words))
     unseen = [t for t in terms if t not in store.words]
     vectors = encode([text, *unseen])
-    fresh = dict(zip(unseen, vectors[1:]))
-    dim = vectors.shape[1]
-    term_vectors = np.array(
-        [fresh[t] if t in fresh else store.word_vectors[store.words[t]] for t in terms], dtype=np.float32
-    ).reshape(len(terms), dim)
-    return Query(text, vectors[0], tokenize(text), terms, [stem(t) for t in terms], term_vectors, expected_answer_type(text))
+    term_vectors = np.empty((len(terms), vectors.shape[1]), dtype=np.float32)
+    known = [i for i, t in enumerate(terms) if t in store.words]
+    if known:
+        term_vectors[known] = store.word_vectors[[store.words[terms[i]] for i in known]]
+    if unseen:
+        term_vectors[[i for i, t in enumerate(terms) if t not in store.words]] = vectors[1:]
+    stems = {t: stem(t) for t in terms}
+    tokens = [stems[w] for w in words]  # the same as qa.lexical.tokenize(text)
+    return Query(text, vectors[0], tokens, terms, [stems[t] for t in terms], term_vectors, expected_answer_type(text))
 
 
 @dataclass(frozen=True)
