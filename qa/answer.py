@@ -140,15 +140,8 @@ class ScoredSentence:
 
 def idf_weights(store: Store, terms: Sequence[str]) -> dict[str, float]:
     """BM25-style IDF of each (stemmed) term over the store's passages (unseen terms get the largest IDF)."""
-    bm25 = store.bm25
     n = len(store.passages)
-    indptr = bm25.scores["indptr"]  # type: ignore[attr-defined]
-    weights = {}
-    for term in terms:
-        tid = bm25.vocab_dict.get(term)  # type: ignore[attr-defined]
-        df = 0 if tid is None else int(indptr[tid + 1] - indptr[tid])
-        weights[term] = math.log(1.0 + (n - df + 0.5) / (df + 0.5))
-    return weights
+    return {term: math.log(1.0 + (n - (df := store.bm25.doc_freq(term)) + 0.5) / (df + 0.5)) for term in terms}
 
 
 SENTENCE_CACHE_MAX = 200_000

@@ -366,6 +366,7 @@ class OnnxEmbedder:
         self.model_path = model_path
         self._inputs = list(meta["inputs"])
         self._pad_id = int(meta.get("pad_token_id") or 0)
+        self._prefused = self.variant == "fp32" and meta.get("graph") == "fused"
         tokenizer = Tokenizer.from_file(str(tokenizer_path))
         tokenizer.no_padding()
         tokenizer.enable_truncation(max_length=self.max_seq_length, strategy="longest_first", direction="right")
@@ -408,7 +409,10 @@ class OnnxEmbedder:
         options = self._ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
-        options.graph_optimization_level = self._ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        levels = self._ort.GraphOptimizationLevel
+        # a graph fused at export needs only the basic rewrites: the session is made in half the time (0.13-0.15 s
+        # instead of 0.3 s, measured on the 2-core VM) and runs as fast
+        options.graph_optimization_level = levels.ORT_ENABLE_BASIC if self._prefused else levels.ORT_ENABLE_ALL
         options.log_severity_level = 3
         if threads > 1 and not SPIN:
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")

@@ -62,11 +62,7 @@ def dense_search(store: Store, query_vector: np.ndarray, k: int) -> list[tuple[i
 
 def bm25_scores(store: Store, query_tokens: list[str]) -> np.ndarray:
     """BM25 score of every passage for the (already tokenised) query."""
-    bm25 = store.bm25
-    known = [t for t in query_tokens if t in bm25.vocab_dict]  # type: ignore[attr-defined]
-    if not known:
-        return np.zeros(len(store.passages), dtype=np.float32)
-    return np.asarray(bm25.get_scores(known), dtype=np.float32)  # type: ignore[attr-defined]
+    return store.bm25.scores(query_tokens)
 
 
 def bm25_search(store: Store, query_tokens: list[str], k: int) -> list[tuple[int, float]]:

@@ -47,6 +47,7 @@ from pathlib import Path
 import numpy as np
 
 from qa import __version__
+from qa.bm25 import Bm25, load_bm25
 from qa.chunking import DEFAULT_MAX_WORDS, DEFAULT_OVERLAP, ChunkSpec, chunk_sentences, split_sentences
 from qa.embedding import Embedder, canonical_model_name, normalize
 from qa.errors import (
@@ -143,7 +144,7 @@ class Store:
         sentences: Sentences by global index.
         vectors: The passage vectors' search index (a :class:`VectorIndex`).
         sentence_vectors: ``(len(sentences), dimension)`` unit vectors.
-        bm25: The bm25s index of the passages.
+        bm25: The BM25 weights of the passages (read without bm25s, see :mod:`qa.bm25`).
         words: Row of each embedded corpus word in ``word_vectors``.
         word_vectors: ``(len(words), dimension)`` unit vectors.
     """
@@ -155,7 +156,7 @@ class Store:
     sentences: list[Sentence]
     vectors: object
     sentence_vectors: np.ndarray
-    bm25: object
+    bm25: Bm25
     words: dict[str, int]
     word_vectors: np.ndarray
     sentence_cache: dict[int, object] = field(default_factory=dict, repr=False, compare=False)
@@ -1005,7 +1006,6 @@ def load_store(path: str | os.PathLike[str], model: str | None = None, check_sou
         ModelMismatchError: ``model`` is not the index's model.
         StaleIndexError: A source document changed.
     """
-    import bm25s
     import faiss
 
     folder = Path(path)
@@ -1035,7 +1035,7 @@ def load_store(path: str | os.PathLike[str], model: str | None = None, check_sou
         passage_vectors = VectorRows(folder / PASSAGE_VECTORS)
         vectors = VectorIndex(index, manifest["index"], passage_vectors)
         sentence_vectors = _map_npy(folder / SENTENCE_VECTORS)
-        bm25 = bm25s.BM25.load(str(folder / BM25_DIR), allow_pickle=False)
+        bm25 = load_bm25(folder / BM25_DIR)
         words = {w: i for i, w in enumerate(json.loads((folder / WORDS).read_text(encoding="utf-8")))}
         word_vectors = _map_npy(folder / WORD_VECTORS)
     except QAError:

@@ -351,7 +351,7 @@ import qa
 bot = qa.load(sys.argv[1])
 answer = bot.ask("What does the pact cover?")
 print(json.dumps({"text": answer.text, "backend": bot.info["backend"],
-                  "heavy": sorted(m for m in ("torch", "sentence_transformers", "transformers", "trafilatura", "gradio") if m in sys.modules)}))
+                  "heavy": sorted(m for m in ("torch", "sentence_transformers", "transformers", "trafilatura", "gradio", "bm25s", "scipy") if m in sys.modules)}))
 """
 
 
