@@ -34,6 +34,10 @@ What is measured (keys of the JSON written by ``--json``):
   on the existing article index, until it exits; ``cold_start_app_s``: a new
   ``python app.py --index ... --port FREE`` until ``/`` is served;
   ``cold_start_bare_imports_s``: a new ``python -c "import sentence_transformers, gradio"``.
+* ``records``: seconds and resident-memory growth of a new process reading the
+  passage and sentence records (``passages.jsonl``, ``sentences.jsonl``, as a
+  build writes them) of an index of the largest scale's size: 8 passages a
+  document, 4 sentences a passage with one shared.
 * ``scale``: for 10k, 100k and 1M passages (``--quick``: not 1M), vectors made
   from real-text embeddings (below): the index type that
   ``qa.store.make_vector_index`` chose, its build seconds (training and nprobe
@@ -233,6 +237,12 @@ def format_table(result: dict) -> str:
         lines.append(
             f"{'incremental':<32}{inc.get('passages')} passages: full {inc.get('full_build_s')} s, "
             f"one doc changed {inc.get('incremental_s')} s, re-embedded {inc.get('reembedded_passages')} passages"
+        )
+    records = result.get("records") or {}
+    if records:
+        lines.append(
+            f"{'records load':<32}{records['passages']} passages + {records['sentences']} sentences: "
+            f"{records['load_s']} s, {records['rss_mb']} MB resident ({records['file_mb']} MB of files)"
         )
     rows = result.get("scale") or []
     if rows:
@@ -564,6 +574,68 @@ def measure_rss(index_path: Path, info: dict, vectors_path: Path, queries: np.nd
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+RECORDS_SCRIPT = r"""
+import json, sys, time
+from pathlib import Path
+
+def rss():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024.0
+
+from qa.records import PassageRecord, parse_records
+from qa.types import Sentence
+folder = Path(sys.argv[1])
+before = rss()
+start = time.perf_counter()
+passages = parse_records(PassageRecord, (folder / "passages.jsonl").read_bytes())
+sentences = parse_records(Sentence, (folder / "sentences.jsonl").read_bytes())
+seconds = time.perf_counter() - start
+assert passages[len(passages) // 2].doc_id and sentences[-1].end > 0
+print(json.dumps({"load_s": round(seconds, 2), "rss_mb": round(rss() - before, 1), "passages": len(passages), "sentences": len(sentences)}))
+"""
+
+
+def bench_records(n: int, work: Path, per_doc: int = 8, sentences_per_passage: int = 4) -> dict:
+    """Load time and resident memory of the passage and sentence records of an ``n``-passage index (new process).
+
+    The files are written as a build writes them (:func:`qa.records.record_lines`), for
+    documents of ``per_doc`` passages of ``sentences_per_passage`` sentences, one shared
+    with the next passage (the default overlap).
+    """
+    from qa.records import PASSAGE_FIELDS, SENTENCE_FIELDS, PassageRecord, record_lines
+    from qa.types import Sentence
+
+    folder = work / f"records-{n}"
+    folder.mkdir(parents=True, exist_ok=True)
+    step = sentences_per_passage - 1
+    with (folder / "passages.jsonl").open("w", encoding="utf-8") as p_out, (folder / "sentences.jsonl").open("w", encoding="utf-8") as s_out:
+        s_base = 0
+        for d in range(-(-n // per_doc)):
+            doc_id = f"archive/{d:07}.html"
+            count = min(per_doc, n - d * per_doc)
+            n_sent = count * step + 1
+            sentences = [Sentence(doc_id, i * 130, i * 130 + 128) for i in range(n_sent)]
+            passages = [
+                PassageRecord(doc_id, sentences[i * step].start, sentences[i * step + step].end, s_base + i * step, s_base + i * step + step + 1)
+                for i in range(count)
+            ]
+            for line in record_lines(passages, PASSAGE_FIELDS):
+                p_out.write(json.dumps(line) + "\n")
+            for line in record_lines(sentences, SENTENCE_FIELDS):
+                s_out.write(json.dumps(line) + "\n")
+            s_base += n_sent
+    done = subprocess.run(
+        [sys.executable, "-c", RECORDS_SCRIPT, str(folder)], cwd=REPO_ROOT, env=_python_env(), capture_output=True, text=True, timeout=900,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"records measurement failed: {done.stderr[-2000:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result["file_mb"] = round(sum(f.stat().st_size for f in folder.iterdir()) / 2**20, 1)
+    shutil.rmtree(folder, ignore_errors=True)
+    return result
+
+
 def bench_scale(n: int, real: np.ndarray, queries: np.ndarray, work: Path, sweep: bool = True, flat_queries: int = 50) -> dict:
     """Build the index ``make_vector_index`` chooses for ``n`` synthetic vectors; time, recall and memory."""
     import faiss
@@ -650,7 +722,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--build-passages", type=int, default=None, help="passages of the build benchmark")
     parser.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "qa-bench-cache"),
                         help="folder caching the real-text vectors of the scale test ('' for none)")
-    parser.add_argument("--skip", default="", help="comma-separated sections to skip: build, ask, cold, scale")
+    parser.add_argument("--skip", default="", help="comma-separated sections to skip: build, ask, cold, records, scale")
     return parser.parse_args(argv)
 
 
@@ -688,6 +760,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if cold_path is not None and "cold" not in skip:
             logger.info("cold starts")
             result.update(bench_cold_starts(cold_path, article_questions()[0]))
+        if "records" not in skip and scales:
+            n = max(scales)
+            logger.info("records of a %d-passage index", n)
+            result["records"] = bench_records(n, work)
         if "scale" not in skip and scales:
             logger.info("real-text vectors for the scale test")
             cache = Path(args.cache) if args.cache else None

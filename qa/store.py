@@ -4,8 +4,8 @@ An index is a folder of plain files with fixed names (no pickle)::
 
     manifest.json          format version, model, dimension, chunking, hashes
     documents.jsonl        one cleaned document per line
-    passages.jsonl         doc_id, start, end, first/last sentence of each passage
-    sentences.jsonl        doc_id, start, end of each sentence
+    passages.jsonl         per document: doc_id, and start, end, first/last sentence of its passages
+    sentences.jsonl        per document: doc_id, and start, end of its sentences
     index.faiss            passage vectors (inner product on unit vectors): exact
                            ``IndexFlatIP`` for small corpora, IVF with 8-bit scalar
                            quantisation above ``exact_max`` passages
@@ -60,12 +60,16 @@ from qa.errors import (
     StaleIndexError,
 )
 from qa.lexical import content_words, tokenize
+from qa.records import PASSAGE_FIELDS, SENTENCE_FIELDS, PassageRecord, RecordTable, parse_records, record_lines
 from qa.types import Document, Sentence
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2
-"""Version 2 added ``passage_vectors.npy``, the IVF-SQ8 index type and sampled digests of large files."""
+FORMAT_VERSION = 3
+"""Version 2 added ``passage_vectors.npy``, the IVF-SQ8 index type and sampled digests of large files;
+version 3 writes passage and sentence records one line per document (see :mod:`qa.records`)."""
+READABLE_VERSIONS = (2, 3)
+"""Versions this package loads (version 2's one record per line is read too)."""
 MANIFEST = "manifest.json"
 DOCUMENTS = "documents.jsonl"
 PASSAGES = "passages.jsonl"
@@ -113,25 +117,6 @@ SAMPLE_BLOCK_BYTES = 64 * 1024
 """The sampled digest of a large file covers 64 evenly spaced blocks of 64 KiB, the first and last included."""
 
 
-@dataclass(frozen=True)
-class PassageRecord:
-    """A stored passage: a span of one document made of whole sentences.
-
-    Attributes:
-        doc_id: Its document.
-        start: Offset of the first character.
-        end: Offset one past the last character.
-        first_sentence: Global index of its first sentence.
-        last_sentence: Global index one past its last sentence.
-    """
-
-    doc_id: str
-    start: int
-    end: int
-    first_sentence: int
-    last_sentence: int
-
-
 @dataclass
 class Store:
     """A loaded index.
@@ -152,8 +137,8 @@ class Store:
     path: Path
     manifest: dict
     documents: dict[str, Document]
-    passages: list[PassageRecord]
-    sentences: list[Sentence]
+    passages: RecordTable[PassageRecord]
+    sentences: RecordTable[Sentence]
     vectors: object
     sentence_vectors: np.ndarray
     bm25: Bm25
@@ -509,8 +494,8 @@ class _Previous:
         by_hash: Old ``doc_id`` of each document text's SHA-256.
         passage_rows: Rows ``(first, end)`` of each old document's passages.
         sentence_rows: Rows ``(first, end)`` of each old document's sentences.
-        passages: The old passage rows (``passages.jsonl``).
-        sentences: The old sentence rows (``sentences.jsonl``).
+        passages: The old passage records (``passages.jsonl``).
+        sentences: The old sentence records (``sentences.jsonl``).
         passage_vectors: Memory map of the old float32 passage vectors.
         sentence_vectors: Memory map of the old float16 sentence vectors.
         words: Row of each old corpus word.
@@ -520,8 +505,8 @@ class _Previous:
     by_hash: dict[str, str]
     passage_rows: dict[str, tuple[int, int]]
     sentence_rows: dict[str, tuple[int, int]]
-    passages: list[dict]
-    sentences: list[dict]
+    passages: RecordTable[PassageRecord]
+    sentences: RecordTable[Sentence]
     passage_vectors: np.ndarray
     sentence_vectors: np.ndarray
     words: dict[str, int]
@@ -688,9 +673,9 @@ def _plan(documents: Sequence[Document], previous: _Previous | None, max_words: 
         if previous is not None and old_id is not None:
             p0, p1 = previous.passage_rows.get(old_id, (0, 0))
             s0, s1 = previous.sentence_rows.get(old_id, (0, 0))
-            plan.sentences.extend(Sentence(doc.doc_id, r["start"], r["end"]) for r in previous.sentences[s0:s1])
+            plan.sentences.extend(Sentence(doc.doc_id, r.start, r.end) for r in previous.sentences[s0:s1])
             plan.passages.extend(
-                PassageRecord(doc.doc_id, r["start"], r["end"], r["first_sentence"] - s0 + s_base, r["last_sentence"] - s0 + s_base)
+                PassageRecord(doc.doc_id, r.start, r.end, r.first_sentence - s0 + s_base, r.last_sentence - s0 + s_base)
                 for r in previous.passages[p0:p1]
             )
             plan.copies.append((p_base, p0, p1, s_base, s0, s1))
@@ -730,13 +715,13 @@ def _previous_index(target: Path, embedder: Embedder, chunking: dict) -> _Previo
         return None
     try:
         files = manifest["files"]
-        passages = _read_verified_jsonl(target / PASSAGES, files[PASSAGES])
-        sentences = _read_verified_jsonl(target / SENTENCES, files[SENTENCES])
+        passages = parse_records(PassageRecord, _read_verified(target / PASSAGES, files[PASSAGES]))
+        sentences = parse_records(Sentence, _read_verified(target / SENTENCES, files[SENTENCES]))
         words = json.loads(_read_verified(target / WORDS, files[WORDS]).decode("utf-8"))
         previous = _Previous(
             by_hash={},
-            passage_rows=_row_ranges(passages),
-            sentence_rows=_row_ranges(sentences),
+            passage_rows=passages.doc_ranges(),
+            sentence_rows=sentences.doc_ranges(),
             passages=passages,
             sentences=sentences,
             passage_vectors=_map_verified_npy(target / PASSAGE_VECTORS, files[PASSAGE_VECTORS]),
@@ -759,25 +744,12 @@ def _previous_index(target: Path, embedder: Embedder, chunking: dict) -> _Previo
     return previous
 
 
-def _row_ranges(rows: list[dict]) -> dict[str, tuple[int, int]]:
-    """``(first, end)`` rows of each ``doc_id`` (a document's rows are consecutive)."""
-    ranges: dict[str, tuple[int, int]] = {}
-    for i, row in enumerate(rows):
-        first, _ = ranges.get(row["doc_id"], (i, i))
-        ranges[row["doc_id"]] = (first, i + 1)
-    return ranges
-
-
 def _read_verified(path: Path, info: dict) -> bytes:
     """A file's bytes, checked against its manifest entry (one read: what is checked is what is used)."""
     data = path.read_bytes()
     if len(data) != info["bytes"] or hashlib.sha256(data).hexdigest() != info["sha256"]:
         raise CorruptIndexError(f"{path.name} does not match its checksum")
     return data
-
-
-def _read_verified_jsonl(path: Path, info: dict) -> list[dict]:
-    return [json.loads(line) for line in _read_verified(path, info).decode("utf-8").splitlines() if line.strip()]
 
 
 def _map_verified_npy(path: Path, info: dict) -> np.ndarray:
@@ -849,8 +821,8 @@ def save_index(
                 str(tmp / BM25_DIR), show_progress=False
             )
             _write_jsonl(tmp / DOCUMENTS, ({"doc_id": d.doc_id, "title": d.title, "source": d.source, "text": d.text} for d in documents))
-            _write_jsonl(tmp / PASSAGES, (p.__dict__ for p in passages))
-            _write_jsonl(tmp / SENTENCES, ({"doc_id": s.doc_id, "start": s.start, "end": s.end} for s in sentences))
+            _write_jsonl(tmp / PASSAGES, record_lines(passages, PASSAGE_FIELDS))
+            _write_jsonl(tmp / SENTENCES, record_lines(sentences, SENTENCE_FIELDS))
             files = {}
             for path in sorted(p for p in tmp.rglob("*") if p.is_file()):
                 entry = {"bytes": path.stat().st_size, "sha256": file_sha256(path)}
@@ -912,10 +884,11 @@ def read_manifest(path: str | os.PathLike[str]) -> dict:
         version = manifest["format_version"]
     except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
         raise CorruptIndexError(f"unreadable {MANIFEST} in {str(folder)!r} ({exc}); rebuild the index with `qa index`") from None
-    if version != FORMAT_VERSION:
+    if version not in READABLE_VERSIONS:
         newer = isinstance(version, int) and version > FORMAT_VERSION
         raise IndexVersionError(
-            f"index {str(folder)!r} has format version {version!r}, this qa reads version {FORMAT_VERSION}; "
+            f"index {str(folder)!r} has format version {version!r}, this qa reads versions "
+            f"{' and '.join(map(str, READABLE_VERSIONS))}; "
             + ("upgrade qa, or " if newer else "")
             + "rebuild the index with `qa index`"
         )
@@ -1029,8 +1002,8 @@ def load_store(path: str | os.PathLike[str], model: str | None = None, check_sou
         documents = {}
         for row in _read_jsonl(folder / DOCUMENTS):
             documents[row["doc_id"]] = Document(row["doc_id"], row["title"], row["text"], row["source"])
-        passages = [PassageRecord(**row) for row in _read_jsonl(folder / PASSAGES)]
-        sentences = [Sentence(**row) for row in _read_jsonl(folder / SENTENCES)]
+        passages = parse_records(PassageRecord, (folder / PASSAGES).read_bytes())
+        sentences = parse_records(Sentence, (folder / SENTENCES).read_bytes())
         index = faiss.read_index(str(folder / FAISS_INDEX))
         passage_vectors = VectorRows(folder / PASSAGE_VECTORS)
         vectors = VectorIndex(index, manifest["index"], passage_vectors)

@@ -35,7 +35,7 @@ def test_round_trip_plain_files(fake_index: Path, small_docs: list[qa.Document])
     for npy in fake_index.rglob("*.npy"):
         np.load(npy, allow_pickle=False)  # would raise on pickled object arrays
     manifest = json.loads((fake_index / MANIFEST).read_text())
-    assert manifest["format_version"] == FORMAT_VERSION == 2
+    assert manifest["format_version"] == FORMAT_VERSION == 3
     assert manifest["model"] == {"name": "test/hashing-64", "dimension": 64, "normalized": True}
     assert manifest["chunking"] == chunking_settings() and manifest["chunking"]["max_words"] == 100 and manifest["chunking"]["overlap"] == 1
     assert manifest["chunking"]["segmenter"] == "pysbd-en"
@@ -298,7 +298,7 @@ def test_old_format_index_is_refused_on_load_and_rebuilt_in_full(fake_index: Pat
     (fake_index / PASSAGE_VECTORS).unlink()
     del manifest["files"][PASSAGE_VECTORS]
     (fake_index / MANIFEST).write_text(json.dumps(manifest))
-    with pytest.raises(qa.IndexVersionError, match="format version 1, this qa reads version 2.*rebuild the index"):
+    with pytest.raises(qa.IndexVersionError, match="format version 1, this qa reads versions 2 and 3.*rebuild the index"):
         load_store(fake_index)
     counter = CountingEmbedder()
     report = qa.build_index(small_docs, fake_index, model=counter)
