@@ -232,10 +232,11 @@ def score_sentences(store: Store, hits: Sequence[Hit], query: Query, params: Ans
         record = store.passages[hit.passage]
         for s in range(record.first_sentence, record.last_sentence):
             best_rank.setdefault(s, (hit.rank, hit.passage))
-    ids = [sid for sid in best_rank if not sentence_terms(store, sid).heading]
+    candidates = [(sid, sentence_terms(store, sid)) for sid in best_rank]
+    ids = [sid for sid, st in candidates if not st.heading]
     if not ids:
         return []
-    terms = [sentence_terms(store, sid) for sid in ids]
+    terms = [st for _, st in candidates if not st.heading]
     cosines = store.sentence_vectors[ids].astype(np.float32) @ query.vector.astype(np.float32, copy=False).ravel()
     stems = sorted(set(query.tokens))
     idf = idf_weights(store, stems)  # the stems of query.terms are exactly these

@@ -1035,7 +1035,7 @@ def _map_npy(path: Path) -> np.ndarray:
     array = np.load(path, mmap_mode="r", allow_pickle=False)
     if array.dtype.hasobject:
         raise CorruptIndexError(f"{path.name} holds objects")
-    return array
+    return array.view(np.ndarray)  # still backed by the map; plain-array indexing is cheaper than np.memmap's
 
 
 def _read_jsonl(path: Path) -> list[dict]:
