@@ -57,15 +57,15 @@ class AnswerParams:
         threshold: Abstain when the best sentence's probability is below this.
     """
 
-    bias: float = -5.9456
-    a_cosine: float = 4.1482
-    a_coverage: float = 0.2103
-    a_soft: float = 5.3451
-    a_min_match: float = -0.8859
-    a_type: float = 0.8129
+    bias: float = -5.9202
+    a_cosine: float = 4.1209
+    a_coverage: float = 0.3501
+    a_soft: float = 5.3373
+    a_min_match: float = -0.9645
+    a_type: float = 0.7964
     relative_margin: float = 0.9
     max_sentences: int = 3
-    threshold: float = 0.2
+    threshold: float = 0.225
 
 
 DEFAULT_PARAMS = AnswerParams()
