@@ -221,16 +221,13 @@ def format_table(result: dict) -> str:
     ):
         value = result.get(key)
         lines.append(f"{key:<32}{'n/a' if value is None else format(value, '.3g') if isinstance(value, float) else value}")
-    for backend, figures in (result.get("backends") or {}).items():
+    latency = [(f"ask on the article, {backend}", figures) for backend, figures in (result.get("backends") or {}).items()]
+    if result.get("large_index"):
+        latency.append((f"ask on {result['large_index'].get('passages')} passages", result["large_index"]))
+    for label, figures in latency:
         lines.append(
-            f"{'ask on the article, ' + backend:<32}p50 {figures['ask_p50_ms']} ms, p95 {figures['ask_p95_ms']} ms, "
+            f"{label:<32}p50 {figures['ask_p50_ms']} ms, p95 {figures['ask_p95_ms']} ms, "
             f"floor {figures['floor_p50_ms']} ms, ratio {figures['ask_overhead_ratio']}"
-        )
-    large = result.get("large_index") or {}
-    if large:
-        lines.append(
-            f"{'ask on ' + str(large.get('passages')) + ' passages':<32}p50 {large['ask_p50_ms']} ms, p95 {large['ask_p95_ms']} ms, "
-            f"floor {large['floor_p50_ms']} ms, ratio {large['ask_overhead_ratio']}"
         )
     inc = result.get("incremental") or {}
     if inc:
