@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from qa import __version__
 from qa.answer import (
     DEFAULT_PARAMS,
     AnswerParams,
@@ -22,11 +23,11 @@ from qa.answer import (
 )
 from qa.chunking import DEFAULT_MAX_WORDS, DEFAULT_OVERLAP
 from qa.embedding import DEFAULT_MODEL, Embedder, canonical_model_name, check_backend, load_embedder, with_backend
-from qa.errors import IngestError, ModelMismatchError, QAError
+from qa.errors import IndexVersionError, IngestError, ModelMismatchError, QAError
 from qa.ingest import Skipped, default_documents, load_documents
 from qa.lexical import tokenize
 from qa.retrieve import check_method, retrieve
-from qa.store import DEFAULT_EXACT_MAX, Store, load_store, read_manifest, write_index
+from qa.store import DEFAULT_EXACT_MAX, Store, chunking_settings, load_store, read_manifest, write_index
 from qa.types import Answer, Document, Passage
 
 logger = logging.getLogger(__name__)
@@ -276,6 +277,11 @@ def _is_default_corpus(manifest: dict) -> bool:
     )
 
 
+def _current(manifest: dict) -> bool:
+    """Whether an index was built by this qa version with the default chunking (an older one is rebuilt for the bundled article)."""
+    return manifest.get("qa_version") == __version__ and manifest.get("chunking") == chunking_settings()
+
+
 def load(
     path: str | os.PathLike[str] | None = None,
     model: str | Embedder | None = None,
@@ -286,8 +292,9 @@ def load(
     """Load an index and its model.
 
     With no ``path``, the default folder (``$QA_INDEX_DIR`` or ``./index``) is
-    used; when it holds no index, or an outdated index of the bundled article,
-    the bundled article is (re)indexed there first.
+    used; when it holds no index, or an index of the bundled article that is
+    damaged or was built by another qa version or chunking, the bundled article
+    is (re)indexed there first.
 
     Args:
         path: Index folder made by :func:`build_index` or ``qa index``.
@@ -317,6 +324,11 @@ def load(
         target = default_index_dir()
         try:
             store = load_store(target, requested)
+            if _is_default_corpus(store.manifest) and not _current(store.manifest):
+                raise IndexVersionError(
+                    f"the bundled article's index was built by qa {store.manifest.get('qa_version')} "
+                    f"with chunking {store.manifest.get('chunking')}"
+                )
         except QAError as exc:
             manifest = None
             try:

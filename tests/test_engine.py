@@ -115,6 +115,18 @@ def test_default_load_builds_once_then_reuses(tmp_path: Path, monkeypatch: pytes
     assert again.ask("What does the pact cover?").text == bot.ask("What does the pact cover?").text
 
 
+def test_default_index_of_older_qa_is_rebuilt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, real_embedder: object) -> None:
+    monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path / "default"))
+    qa.build_index(default_documents(), tmp_path / "default", model=real_embedder)  # type: ignore[arg-type]
+    manifest_path = tmp_path / "default" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["qa_version"], manifest["built_at"] = "0.0.1", "2000-01-01T00:00:00+00:00"
+    manifest_path.write_text(json.dumps(manifest))
+    qa.load(model=real_embedder)  # type: ignore[arg-type]
+    rebuilt = json.loads(manifest_path.read_text())
+    assert rebuilt["qa_version"] == qa.__version__ and rebuilt["built_at"] != "2000-01-01T00:00:00+00:00"
+
+
 def test_default_index_of_other_model_is_rebuilt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, real_embedder: object, fake_embedder: object) -> None:
     monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path / "default"))
     qa.build_index(default_documents(), tmp_path / "default", model=fake_embedder)  # type: ignore[arg-type]
