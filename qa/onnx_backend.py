@@ -54,7 +54,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import numpy as np
 
@@ -161,12 +161,13 @@ def file_matches(path: Path, record: dict) -> bool:
         return False
 
 
-def _read_json(path: Path) -> dict | None:
+def _read_json(path: Path, kind: type = dict) -> Any:
+    """The JSON value in ``path`` if it is readable and of type ``kind`` (a dict or list), else None."""
     try:
         value = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError, UnicodeDecodeError):
         return None
-    return value if isinstance(value, dict) else None
+    return value if isinstance(value, kind) else None
 
 
 def _write_atomic(path: Path, write: Callable[[IO[bytes]], None]) -> None:
@@ -193,20 +194,12 @@ def _fingerprint_files(folder: Path) -> list[Path]:
         p for p in folder.iterdir()
         if p.is_file() and p.name not in FINGERPRINT_SKIP and not p.name.startswith(".") and p.suffix in MODEL_FILE_PATTERNS
     ]
-    modules = _read_json_list(folder / "modules.json") or []
+    modules = _read_json(folder / "modules.json", list) or []
     for module in modules:
         sub = str(module.get("path") or "") if isinstance(module, dict) else ""
         if sub and (folder / sub).is_dir():
             files.extend(p for p in (folder / sub).rglob("*") if p.is_file() and not p.name.startswith("."))
     return sorted(set(files))
-
-
-def _read_json_list(path: Path) -> list | None:
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, UnicodeDecodeError):
-        return None
-    return value if isinstance(value, list) else None
 
 
 def model_fingerprint(folder: Path) -> str:
@@ -301,7 +294,7 @@ def check_pipeline(folder: Path) -> str | None:
     optionally ``Normalize``; a ``tokenizer.json``; no default prompt; no
     lower-casing done by sentence-transformers itself.
     """
-    modules = _read_json_list(folder / "modules.json")
+    modules = _read_json(folder / "modules.json", list)
     if not modules:
         return f"no readable modules.json in {folder}"
     kinds = [str(m.get("type", "")).rsplit(".", 1)[-1] if isinstance(m, dict) else "" for m in modules]
