@@ -47,7 +47,6 @@ import logging
 import os
 import re
 import shutil
-import sys
 import tempfile
 import threading
 import time
@@ -61,6 +60,7 @@ import numpy as np
 from qa.embedding import INT8_SUFFIX, normalize
 from qa.errors import QAError
 from qa.store import file_sha256
+from qa.versions import installed_versions
 
 logger = logging.getLogger(__name__)
 
@@ -228,46 +228,6 @@ def model_fingerprint(folder: Path) -> str:
         memo_path.parent.mkdir(parents=True, exist_ok=True)
         _write_json_atomic(memo_path, memo)
     return fingerprint
-
-
-def installed_versions(names: Sequence[str]) -> dict[str, str]:
-    """Installed versions of distributions, read from ``*.dist-info`` folder names (no import).
-
-    Much faster than ``importlib.metadata`` for a handful of names; falls back to
-    it for anything not found that way.
-    """
-    def norm(name: str) -> str:
-        return re.sub(r"[-_.]+", "_", name).lower()
-
-    wanted = {norm(n): n for n in names}
-    found: dict[str, str] = {}
-    for entry in sys.path:
-        if len(found) == len(wanted):
-            break
-        if not entry or not os.path.isdir(entry):  # the working directory, zip files
-            continue
-        try:
-            scan = os.scandir(entry)
-        except OSError:
-            continue
-        with scan:
-            for item in scan:
-                if not item.name.endswith(".dist-info"):
-                    continue
-                name, _, version = item.name[: -len(".dist-info")].partition("-")
-                key = norm(name)
-                if key in wanted and wanted[key] not in found:
-                    found[wanted[key]] = version
-    missing = [n for n in names if n not in found]
-    if missing:
-        import importlib.metadata
-
-        for name in missing:
-            try:
-                found[name] = importlib.metadata.version(name)
-            except importlib.metadata.PackageNotFoundError:
-                found[name] = "none"
-    return found
 
 
 EXPORTER_PACKAGES = ("torch", "transformers", "sentence-transformers")

@@ -62,6 +62,7 @@ from qa.errors import (
 from qa.lexical import content_words, tokenize
 from qa.records import PASSAGE_FIELDS, SENTENCE_FIELDS, PassageRecord, RecordTable, parse_records, record_lines
 from qa.types import Document, Sentence
+from qa.versions import installed_versions
 
 logger = logging.getLogger(__name__)
 
@@ -528,12 +529,7 @@ class _Plan:
 
 def chunking_settings(max_words: int = DEFAULT_MAX_WORDS, overlap: int = DEFAULT_OVERLAP) -> dict:
     """The manifest's ``"chunking"`` entry: a build reuses an index's vectors only when it is the same."""
-    try:
-        from importlib.metadata import version
-
-        segmenter_version = version("pysbd")
-    except Exception:  # noqa: BLE001 - metadata missing: no version to record
-        segmenter_version = "unknown"
+    segmenter_version = installed_versions(("pysbd",))["pysbd"]
     return {
         "max_words": max_words,
         "overlap": overlap,
