@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 
-from qa import __version__
 from qa.answer import (
     DEFAULT_PARAMS,
     AnswerParams,
@@ -27,7 +26,7 @@ from qa.errors import IndexVersionError, IngestError, ModelMismatchError, QAErro
 from qa.ingest import Skipped, default_documents, load_documents
 from qa.lexical import tokenize
 from qa.retrieve import check_method, retrieve
-from qa.store import DEFAULT_EXACT_MAX, Store, chunking_settings, load_store, read_manifest, write_index
+from qa.store import DEFAULT_EXACT_MAX, Store, chunking_settings, load_store, outdated, read_manifest, write_index
 from qa.types import Answer, Document, Passage
 
 logger = logging.getLogger(__name__)
@@ -277,11 +276,6 @@ def _is_default_corpus(manifest: dict) -> bool:
     )
 
 
-def _current(manifest: dict) -> bool:
-    """Whether an index was built by this qa version with the default chunking (an older one is rebuilt for the bundled article)."""
-    return manifest.get("qa_version") == __version__ and manifest.get("chunking") == chunking_settings()
-
-
 def load(
     path: str | os.PathLike[str] | None = None,
     model: str | Embedder | None = None,
@@ -324,11 +318,9 @@ def load(
         target = default_index_dir()
         try:
             store = load_store(target, requested)
-            if _is_default_corpus(store.manifest) and not _current(store.manifest):
-                raise IndexVersionError(
-                    f"the bundled article's index was built by qa {store.manifest.get('qa_version')} "
-                    f"with chunking {store.manifest.get('chunking')}"
-                )
+            reasons = outdated(store.manifest, chunking_settings()) if _is_default_corpus(store.manifest) else []
+            if reasons:
+                raise IndexVersionError(f"the bundled article's index was built with {', '.join(reasons)}")
         except QAError as exc:
             manifest = None
             try:

@@ -688,6 +688,16 @@ def _plan(documents: Sequence[Document], previous: _Previous | None, max_words: 
     return plan
 
 
+def outdated(manifest: dict, chunking: dict) -> list[str]:
+    """What differs between how an index was built and how this qa would build it with ``chunking`` (empty: nothing)."""
+    reasons = []
+    if manifest.get("qa_version") != __version__:
+        reasons.append(f"qa version {manifest.get('qa_version')!r}")
+    if manifest.get("chunking") != chunking:
+        reasons.append(f"chunking {manifest.get('chunking')!r}")
+    return reasons
+
+
 def _previous_index(target: Path, embedder: Embedder, chunking: dict) -> _Previous | None:
     """The reusable parts of the index in ``target``, or None (no index, another model or settings, damage)."""
     try:
@@ -697,15 +707,9 @@ def _previous_index(target: Path, embedder: Embedder, chunking: dict) -> _Previo
             logger.info("not reusing %s: %s", target, exc)
         return None
     model = manifest.get("model", {})
-    reasons = [
-        why
-        for why, differs in (
-            (f"qa version {manifest.get('qa_version')!r}", manifest.get("qa_version") != __version__),
-            (f"model {model.get('name')!r}", model.get("name") != embedder.name or model.get("dimension") != embedder.dimension),
-            (f"chunking {manifest.get('chunking')!r}", manifest.get("chunking") != chunking),
-        )
-        if differs
-    ]
+    reasons = outdated(manifest, chunking)
+    if model.get("name") != embedder.name or model.get("dimension") != embedder.dimension:
+        reasons.append(f"model {model.get('name')!r}")
     if reasons:
         logger.info("embedding every document: the index in %s was built with %s", target, ", ".join(reasons))
         return None
