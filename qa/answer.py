@@ -98,14 +98,14 @@ def make_query(store: Store, text: str, encode: Callable[[list[str]], np.ndarray
     """Encode a question and its content words (corpus words reuse their stored vectors) in one call."""
     words = content_words(text)
     terms = list(dict.fromkeys(words))
-    unseen = [t for t in terms if t not in store.words]
-    vectors = encode([text, *unseen])
-    term_vectors = np.empty((len(terms), vectors.shape[1]), dtype=np.float32)
     known = [i for i, t in enumerate(terms) if t in store.words]
+    unseen = [i for i, t in enumerate(terms) if t not in store.words]
+    vectors = encode([text, *(terms[i] for i in unseen)])
+    term_vectors = np.empty((len(terms), vectors.shape[1]), dtype=np.float32)
     if known:
         term_vectors[known] = store.word_vectors[[store.words[terms[i]] for i in known]]
     if unseen:
-        term_vectors[[i for i, t in enumerate(terms) if t not in store.words]] = vectors[1:]
+        term_vectors[unseen] = vectors[1:]
     stems = {t: stem(t) for t in terms}
     tokens = [stems[w] for w in words]  # the same as qa.lexical.tokenize(text)
     return Query(text, vectors[0], tokens, terms, [stems[t] for t in terms], term_vectors, expected_answer_type(text))
@@ -153,14 +153,12 @@ class SentenceTerms:
     """What scoring needs of one sentence, computed once per loaded index.
 
     Attributes:
-        text: The sentence.
         tokens: Its stemmed content words.
         word_vectors: ``(m, dimension)`` float32 vectors of its corpus words.
         candidates: Its answer candidates of each kind (see :func:`qa.lexical.answer_candidates`).
         heading: Whether it is a Markdown heading line (see :func:`is_heading`).
     """
 
-    text: str
     tokens: frozenset[str]
     word_vectors: np.ndarray
     candidates: dict[str, tuple[str, ...]]
@@ -179,7 +177,7 @@ def sentence_terms(store: Store, sid: int) -> SentenceTerms:
     dim = store.word_vectors.shape[1]
     vectors = np.asarray(store.word_vectors[rows], dtype=np.float32).reshape(len(rows), dim)
     candidates = {kind: answer_candidates(kind, text) for kind in ANSWER_KINDS}
-    terms = SentenceTerms(text, frozenset(stem(w) for w in words), vectors, candidates, is_heading(store, sid))
+    terms = SentenceTerms(frozenset(stem(w) for w in words), vectors, candidates, is_heading(store, sid))
     if len(store.sentence_cache) >= SENTENCE_CACHE_MAX:
         store.sentence_cache.clear()
     store.sentence_cache[sid] = terms
@@ -253,10 +251,8 @@ def score_sentences(store: Store, hits: Sequence[Hit], query: Query, params: Ans
     else:
         asked = asked_of(query.kind, query.text)
         type_ok = np.fromiter((any(c not in asked for c in st.candidates[query.kind]) for st in terms), dtype=np.float64, count=len(ids))
-    logits = (
-        params.bias + params.a_cosine * cosines + params.a_coverage * coverage + params.a_soft * soft
-        + params.a_min_match * min_match + params.a_type * type_ok
-    )
+    signals = (cosines, coverage, soft, min_match, type_ok)  # in the order of FEATURES
+    logits = params.bias + sum(w * f for w, f in zip(weights_of(params), signals))
     scored = [
         ScoredSentence(sid, best_rank[sid][1], best_rank[sid][0], c, v, z, f, m, k)
         for sid, c, v, z, f, m, k in zip(
@@ -279,11 +275,6 @@ def features(s: ScoredSentence) -> list[float]:
 def weights_of(params: AnswerParams) -> tuple[float, ...]:
     """The ``a_*`` weights, in the order of :data:`FEATURES`."""
     return (params.a_cosine, params.a_coverage, params.a_soft, params.a_min_match, params.a_type)
-
-
-def logit(s: ScoredSentence, params: AnswerParams = DEFAULT_PARAMS) -> float:
-    """Log-odds that the sentence answers the question."""
-    return params.bias + sum(w * f for w, f in zip(weights_of(params), features(s)))
 
 
 def probability(z: float) -> float:
