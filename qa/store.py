@@ -9,8 +9,9 @@ An index is a folder of plain files with fixed names (no pickle)::
     index.faiss            passage vectors (inner product on unit vectors): exact
                            ``IndexFlatIP`` for small corpora, IVF with 8-bit scalar
                            quantisation above ``exact_max`` passages
-    passage_vectors.npy    float32 passage vectors, exactly as embedded: re-ranking
-                           of IVF candidates, and reuse by incremental builds
+    passage_vectors.npy    float32 passage vectors (pooled from their sentences', see
+                           :func:`pool_passages`): re-ranking of IVF candidates, and
+                           reuse by incremental builds
     sentence_vectors.npy   float16 sentence vectors, for answer selection
     words.json             corpus words with a vector (soft term matching)
     word_vectors.npy       float16 vectors of those words
@@ -41,6 +42,7 @@ import shutil
 import tempfile
 import weakref
 from collections.abc import Iterator, Sequence
+from typing import IO
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -211,6 +213,13 @@ def recall_at_k(found: np.ndarray, truth: np.ndarray, k: int = 10) -> float:
     return hits / len(truth)
 
 
+def _npy_header(handle: IO[bytes]) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """``(shape, fortran_order, dtype)`` of the ``.npy`` file open in ``handle``, which is left at the data."""
+    version = np.lib.format.read_magic(handle)
+    reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    return reader(handle)
+
+
 class VectorRows:
     """Rows of a float32 ``.npy`` matrix, read on demand with ``pread`` from an open file.
 
@@ -224,9 +233,7 @@ class VectorRows:
 
     def __init__(self, path: Path) -> None:
         with path.open("rb") as handle:
-            version = np.lib.format.read_magic(handle)
-            reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-            shape, fortran, dtype = reader(handle)
+            shape, fortran, dtype = _npy_header(handle)
             offset = handle.tell()
         if len(shape) != 2 or fortran or dtype != np.dtype(np.float32):
             raise ValueError(f"{path.name} is not a float32 matrix")
@@ -267,7 +274,7 @@ class VectorIndex:
       re-ranked by their exact float32 vectors (read from
       ``passage_vectors.npy``, see :class:`VectorRows`): scores are exact cosines and the 8-bit
       quantisation error does not cost recall.
-    * ``nprobe`` / ``efSearch`` are set from the manifest, not trusted to the file.
+    * ``nprobe`` is set from the manifest, not trusted to the file.
 
     Attributes:
         index: The FAISS index.
@@ -284,8 +291,6 @@ class VectorIndex:
         self.refine = int(info.get("refine", 0)) if exact is not None else 0
         if "nprobe" in info:
             faiss.extract_index_ivf(index).nprobe = int(info["nprobe"])
-        if "efSearch" in info:
-            faiss.downcast_index(index).hnsw.efSearch = int(info["efSearch"])
 
     @property
     def ntotal(self) -> int:
@@ -608,8 +613,7 @@ def write_index(
     word_vectors = np.empty((len(words), dim), dtype=np.float16)
     old_rows = [previous.words.get(w, -1) if previous is not None else -1 for w in words]
     kept = [i for i, row in enumerate(old_rows) if row >= 0]
-    if kept:
-        assert previous is not None
+    if kept and previous is not None:  # (kept is empty without a previous index)
         word_vectors[kept] = previous.word_vectors[[old_rows[i] for i in kept]]
     missing = [i for i, row in enumerate(old_rows) if row < 0]
     if missing:
@@ -761,9 +765,7 @@ def _map_verified_npy(path: Path, info: dict) -> np.ndarray:
         if handle.tell() != info["bytes"] or digest.hexdigest() != info["sha256"]:
             raise CorruptIndexError(f"{path.name} does not match its checksum")
         handle.seek(0)
-        version = np.lib.format.read_magic(handle)
-        reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-        shape, fortran, dtype = reader(handle)
+        shape, fortran, dtype = _npy_header(handle)
         if dtype.hasobject:
             raise CorruptIndexError(f"{path.name} holds objects")
         if int(np.prod(shape)) == 0:
