@@ -530,13 +530,7 @@ def bench_cold_starts(path: Path, question: str) -> dict:
     }
 
 
-RSS_SCRIPT = r"""
-import json, sys
-import numpy as np
-import faiss
-from qa.store import VectorIndex, VectorRows
-from pathlib import Path
-
+STATUS_FUNCTION = r"""
 def status():
     fields = {}
     for line in open("/proc/self/status"):
@@ -544,6 +538,15 @@ def status():
         if key in ("VmRSS", "RssAnon", "RssFile"):
             fields[key] = int(value.split()[0]) / 1024.0
     return fields
+"""
+"""``status()``: resident memory (MiB) of the process running it, total, anonymous and file-backed."""
+
+RSS_SCRIPT = STATUS_FUNCTION + r"""
+import json, sys
+import numpy as np
+import faiss
+from qa.store import VectorIndex, VectorRows
+from pathlib import Path
 
 index_path, info_path, vectors_path, queries_path = sys.argv[1:5]
 queries = np.load(queries_path)
@@ -556,40 +559,39 @@ print(json.dumps({k: round(after[k] - before[k], 1) for k in after}))
 """
 
 
+def run_script(script: str, args: Sequence[object], what: str, timeout: float) -> dict:
+    """Run a Python script in a new process (repo root, offline environment); its last output line is JSON."""
+    done = subprocess.run(
+        [sys.executable, "-c", script, *map(str, args)], cwd=REPO_ROOT, env=_python_env(), capture_output=True, text=True, timeout=timeout,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{what} failed: {done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def measure_rss(index_path: Path, info: dict, vectors_path: Path, queries: np.ndarray, work: Path) -> dict:
     """Resident-memory growth (MiB) of a new process loading the index and running the queries."""
     info_path = work / "info.json"
     info_path.write_text(json.dumps(info))
     queries_path = work / "rss_queries.npy"
     np.save(queries_path, queries)
-    done = subprocess.run(
-        [sys.executable, "-c", RSS_SCRIPT, str(index_path), str(info_path), str(vectors_path), str(queries_path)],
-        cwd=REPO_ROOT, env=_python_env(), capture_output=True, text=True, timeout=600,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"memory measurement failed: {done.stderr[-2000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_script(RSS_SCRIPT, [index_path, info_path, vectors_path, queries_path], "memory measurement", timeout=600)
 
 
-RECORDS_SCRIPT = r"""
+RECORDS_SCRIPT = STATUS_FUNCTION + r"""
 import json, sys, time
 from pathlib import Path
-
-def rss():
-    for line in open("/proc/self/status"):
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024.0
 
 from qa.records import PassageRecord, parse_records
 from qa.types import Sentence
 folder = Path(sys.argv[1])
-before = rss()
+before = status()["VmRSS"]
 start = time.perf_counter()
 passages = parse_records(PassageRecord, (folder / "passages.jsonl").read_bytes())
 sentences = parse_records(Sentence, (folder / "sentences.jsonl").read_bytes())
 seconds = time.perf_counter() - start
 assert passages[len(passages) // 2].doc_id and sentences[-1].end > 0
-print(json.dumps({"load_s": round(seconds, 2), "rss_mb": round(rss() - before, 1), "passages": len(passages), "sentences": len(sentences)}))
+print(json.dumps({"load_s": round(seconds, 2), "rss_mb": round(status()["VmRSS"] - before, 1), "passages": len(passages), "sentences": len(sentences)}))
 """
 
 
@@ -622,12 +624,7 @@ def bench_records(n: int, work: Path, per_doc: int = 8, sentences_per_passage: i
             for line in record_lines(sentences, SENTENCE_FIELDS):
                 s_out.write(json.dumps(line) + "\n")
             s_base += n_sent
-    done = subprocess.run(
-        [sys.executable, "-c", RECORDS_SCRIPT, str(folder)], cwd=REPO_ROOT, env=_python_env(), capture_output=True, text=True, timeout=900,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"records measurement failed: {done.stderr[-2000:]}")
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = run_script(RECORDS_SCRIPT, [folder], "records measurement", timeout=900)
     result["file_mb"] = round(sum(f.stat().st_size for f in folder.iterdir()) / 2**20, 1)
     shutil.rmtree(folder, ignore_errors=True)
     return result
