@@ -8,10 +8,11 @@ Two backends run a model:
 
 * ``torch``: sentence-transformers itself (:class:`SentenceTransformerEmbedder`);
 * ``onnx``: the same model exported once to ONNX and run with ONNX Runtime
-  (:class:`qa.onnx_backend.OnnxEmbedder`), for models made of a transformer and
-  mean pooling.  Its vectors equal sentence-transformers' (cosine > 0.999, checked
-  on sample texts before first use), so the model's identity does not change,
-  and questions are answered without importing torch or sentence-transformers
+  (:class:`qa.onnx_session.OnnxEmbedder`, exported and cached by
+  :mod:`qa.onnx_cache`), for models made of a transformer and mean pooling.
+  Its vectors equal sentence-transformers' (cosine > 0.999, checked on sample
+  texts before first use), so the model's identity does not change, and
+  questions are answered without importing torch or sentence-transformers
   (a new process answers its first question in ~1 s instead of ~10-12 s).
 
 ``load_embedder(backend="auto")`` (the default) picks ``onnx`` when the model is
@@ -33,6 +34,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from qa.errors import ModelLoadError
+from qa.onnx_session import INT8_SUFFIX, normalize
 
 logger = logging.getLogger(__name__)
 
@@ -41,8 +43,6 @@ PROGRESS_MIN_TEXTS = 256
 """Builds that encode at least this many texts show a progress bar."""
 BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
 """Accepted values of ``backend`` (None means ``"auto"``)."""
-INT8_SUFFIX = "#int8"
-"""Appended to a model's name when it runs quantised to int8 (a different model identity)."""
 
 
 @runtime_checkable
@@ -96,14 +96,6 @@ def canonical_model_name(model: str | None) -> str:
             pass
         return str(path.resolve())
     return model
-
-
-def normalize(vectors: np.ndarray) -> np.ndarray:
-    """Scale rows to unit L2 norm (zero rows stay zero), as contiguous float32."""
-    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    np.divide(vectors, norms, out=vectors, where=norms > 0)
-    return vectors
 
 
 def model_location(name: str) -> str:
@@ -203,7 +195,7 @@ def with_backend(name: str | None, backend: str | None) -> str:
 
 def _model_folder(name: str) -> Path:
     """The local folder of a model, for the ONNX export (hub names: the Hugging Face cache, offline)."""
-    from qa.onnx_backend import IneligibleModel
+    from qa.onnx_session import IneligibleModel
 
     if name == DEFAULT_MODEL:
         return default_model_path()
@@ -263,7 +255,8 @@ def load_embedder(model: str | Embedder | None = None, backend: str | None = Non
         name, backend = name[: -len(INT8_SUFFIX)], "onnx-int8"
     if backend == "torch":
         return SentenceTransformerEmbedder(name)
-    from qa.onnx_backend import IneligibleModel, OnnxUnavailable, load_onnx_embedder
+    from qa.onnx_cache import load_onnx_embedder
+    from qa.onnx_session import IneligibleModel, OnnxUnavailable
 
     variant = "int8" if backend == "onnx-int8" else "fp32"
     load_st = _LoadOnce(name)

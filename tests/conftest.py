@@ -16,6 +16,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import qa  # noqa: E402
 from qa.lexical import tokenize  # noqa: E402
+from tests.onnx_support import cache_dir, onnx_cache_root, onnx_embedder, shared_fp32_embedder, st_model  # noqa: E402,F401 - the ONNX tests' fixtures
 
 
 class HashingEmbedder:
