@@ -16,8 +16,11 @@ What is measured (keys of the JSON written by ``--json``):
   with the engine's default settings and default embedder.
 * ``floor_p50_ms``: the same engine's own embedder encoding the same question,
   plus a bare FAISS search of the same index (one thread, ``k`` = the engine's
-  ``top_k``): what any dense retriever pays, timed interleaved with ``ask``.
-  ``ask_overhead_ratio`` is ``ask_p50_ms / floor_p50_ms``.
+  ``top_k``), plus the reader's bare ONNX run (``session.run``) on the very
+  inputs ``ask`` gives it (the question with the ``read_depth`` top passages,
+  tokenised beforehand): what a retrieve-and-read pipeline must pay, timed
+  interleaved with ``ask``.  ``ask_overhead_ratio`` is ``ask_p50_ms / floor_p50_ms``.
+  ``no_reader``: the same figures with ``reader=False`` (floor without the reader).
 * ``backends``: the same three figures for each ONNX backend the engine ships
   (``onnx``, fp32, the default; ``onnx-int8``, opt-in), each on its own index.
 * ``large_index``: the same figures on the build benchmark's index (SQuAD questions).
@@ -222,6 +225,8 @@ def format_table(result: dict) -> str:
         value = result.get(key)
         lines.append(f"{key:<32}{'n/a' if value is None else format(value, '.3g') if isinstance(value, float) else value}")
     latency = [(f"ask on the article, {backend}", figures) for backend, figures in (result.get("backends") or {}).items()]
+    if result.get("no_reader"):
+        latency.append(("ask on the article, no reader", result["no_reader"]))
     if result.get("large_index"):
         latency.append((f"ask on {result['large_index'].get('passages')} passages", result["large_index"]))
     for label, figures in latency:
@@ -385,19 +390,30 @@ def bench_build(embedder: Any, work: Path, passages_wanted: int) -> tuple[dict, 
     return result, path
 
 
-def bench_ask(embedder: Any, path: Path, questions: Sequence[str]) -> dict:
-    """p50/p95 of ``QA.ask``, and the floor: the same embedder's encode + a bare FAISS search."""
+def bench_ask(embedder: Any, path: Path, questions: Sequence[str], reader: bool = True) -> dict:
+    """p50/p95 of ``QA.ask``, and the floor: the same embedder's encode + a bare FAISS search
+    (+ with the reader, the reader's bare ONNX run on the very inputs ``ask`` gives it, tokenised beforehand)."""
     import qa
+    from qa.reader_tokens import encode_pairs
     from qa.store import faiss_threads
 
-    bot = qa.load(path, model=embedder)
+    bot = qa.load(path, model=embedder, reader=reader)
     index = bot.store.vectors.index  # the FAISS index itself, no wrapper
     own = bot.embedder
+    feeds: dict[str, dict] = {}
+    if bot.reader is not None:
+        for question in questions:
+            texts = [p.text for p in bot.retrieve(question, top_k=bot.top_k)[: bot.read_depth]]
+            batch = encode_pairs(bot.reader.tokenizer, question, texts)
+            feeds[question] = {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask,
+                               "token_type_ids": batch.token_type_ids}
 
     def floor(question: str) -> None:
         vector = own.encode([question])
         with faiss_threads(1):
             index.search(np.ascontiguousarray(vector, dtype=np.float32), bot.top_k)
+        if feeds:
+            bot.reader._session.run(None, feeds[question])
 
     for question in questions[:WARMUP]:
         bot.ask(question)
@@ -420,6 +436,8 @@ def bench_ask(embedder: Any, path: Path, questions: Sequence[str]) -> dict:
         "floor_p50_ms": round(floor_p50, 2),
         "ask_overhead_ratio": round(ask_p50 / floor_p50, 2),
         "embedder_backend": getattr(own, "backend", "custom"),
+        "reader": None if bot.reader is None else {"read_depth": bot.read_depth, "quantized": bool(
+            json.loads((bot.reader.folder / "reader.json").read_text()).get("quantized"))},
     }
 
 
@@ -458,6 +476,7 @@ def bench_article(work: Path, default: Any) -> tuple[dict, Path]:
         result["backends"][backend] = figures
         if embedder is default:
             result.update(figures)
+            result["no_reader"] = bench_ask(embedder, path, questions, reader=False)
             default_path = path
     if default_path is None:
         path = work / "article-default"

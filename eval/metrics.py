@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Sequence
 
 Span = tuple[int, int]
@@ -130,6 +131,29 @@ def contains_answer(text: str, answers: Sequence[str]) -> bool:
         if needle and f" {needle} " in haystack:
             return True
     return False
+
+
+def token_f1(prediction: str, gold: str) -> float:
+    """SQuAD token F1 between a predicted and a gold answer (after :func:`normalize_text`)."""
+    pred, ref = normalize_text(prediction).split(), normalize_text(gold).split()
+    if not pred or not ref:
+        return float(pred == ref)
+    common = sum((Counter(pred) & Counter(ref)).values())
+    if not common:
+        return 0.0
+    precision, recall = common / len(pred), common / len(ref)
+    return 2 * precision * recall / (precision + recall)
+
+
+def best_f1(prediction: str, answers: Sequence[str]) -> float:
+    """The best :func:`token_f1` of a prediction against any accepted answer (0 for no answers)."""
+    return max((token_f1(prediction, a) for a in answers), default=0.0)
+
+
+def exact_match(prediction: str, answers: Sequence[str]) -> bool:
+    """Whether the prediction equals some accepted answer after :func:`normalize_text`."""
+    norm = normalize_text(prediction)
+    return any(norm == normalize_text(a) for a in answers)
 
 
 def abstention_prf(abstained: Sequence[bool], answerable: Sequence[bool]) -> tuple[float, float, float]:

@@ -9,8 +9,9 @@ The dataset (default ``eval/qa_article.jsonl`` on the bundled article; a
 temporary folder through the public API, and every question is asked through
 ``QA.ask`` once per system:
 
-* ``hybrid`` -- the engine as shipped;
-* ``bm25`` and ``dense`` -- the same engine with ``retrieval=`` switched;
+* ``reader`` -- the engine as shipped: hybrid retrieval, the trained reader reads the top passages;
+* ``hybrid`` -- no reader (``qa.load(..., reader=False)``): the sentence scorer of qa 0.2;
+* ``bm25`` and ``dense`` -- the shipped engine (with the reader when it runs) with ``retrieval=`` switched;
 * ``threshold`` -- an abstention-only baseline: abstain when the dense cosine of
   the question with its best passage is below a threshold fitted (max F1) on
   the tune split. Only its abstention numbers and answered rate are reported.
@@ -33,7 +34,17 @@ Definitions:
   system answered, ``1 - ans.confidence`` when it abstained (the engine's
   confidence estimates "the best sentence answers the question", so its
   complement is the confidence that abstaining is right). Five equal bins; ECE.
-* Latency: wall time of ``QA.ask`` only (p50/p95, ms).
+* ``decision_accuracy``: share of all questions decided right (a right answer, or an abstention
+  on an unanswerable question).
+* ``answerable_accuracy``: answerable questions answered with a *first* citation that is right
+  (covers a gold span; article set: contains an accepted answer), over answerable questions.
+* ``answered_precision``: share of answered questions (answerable or not) answered right.
+* ``phrase_em`` / ``phrase_f1``: the answer phrase (``ans.phrase``) against the gold answers
+  (SQuAD normalisation, best over answers), over answerable questions, 0 when abstained;
+  null for a system without a reader.
+* Risk-coverage: every question is also asked with abstention off, ranked by confidence, and
+  the accuracy of the most confident share answered is reported at each coverage.
+* Latency: wall time of ``QA.ask`` only (p50/p95, ms), asked with abstention off.
 
 Fractions are in [0, 1]; an empty denominator gives 0.0 (as in eval/metrics.py),
 an undefined value (no latency sample, baseline-only rows) is null.
@@ -49,7 +60,10 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 import argparse  # noqa: E402
+import copy  # noqa: E402
+import dataclasses  # noqa: E402
 import json  # noqa: E402
+import math  # noqa: E402
 import logging  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -69,7 +83,9 @@ from qa.ingest import default_documents  # noqa: E402
 logger = logging.getLogger("eval.run")
 
 DEFAULT_DATASET = REPO_ROOT / "eval" / "qa_article.jsonl"
-SYSTEMS = ("hybrid", "bm25", "dense")
+SYSTEMS = ("reader", "hybrid", "bm25", "dense")
+RETRIEVAL_OF = {"reader": "hybrid", "hybrid": "hybrid", "bm25": "bm25", "dense": "dense"}
+COVERAGES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 BASELINE = "threshold"
 ALL = "all"
 SPLIT_CHOICES = (ALL, qasets.TUNE, qasets.HELDOUT)
@@ -79,10 +95,11 @@ MAX_FAILURES = 10
 JUDGE_TEXT = "text"  # answer text contains an accepted answer (article set)
 JUDGE_SPAN = "span"  # a citation covers a gold answer span (SQuAD)
 METRIC_KEYS = (
-    "recall@1", "recall@3", "recall@5", "mrr", "answer_accuracy", "citation_exact",
+    "recall@1", "recall@3", "recall@5", "mrr", "decision_accuracy", "answerable_accuracy", "answered_precision",
+    "phrase_em", "phrase_f1", "answer_accuracy", "citation_exact",
     "abstention_precision", "abstention_recall", "abstention_f1", "answered_rate", "ece", "p50_ms", "p95_ms",
 )
-CHART_METRICS = ("recall@1", "recall@5", "mrr", "answer_accuracy", "citation_exact", "abstention_f1", "answered_rate")
+CHART_METRICS = ("recall@5", "decision_accuracy", "answerable_accuracy", "phrase_f1", "abstention_f1", "answered_rate")
 CALIBRATION_DEFINITION = (
     "correct = abstained on an unanswerable question, or answered an answerable one correctly; "
     "confidence = ans.confidence when answered, 1 - ans.confidence when abstained"
@@ -102,6 +119,10 @@ class Record:
     citations: int
     citations_exact: int
     latency_ms: float
+    right_if_answered: bool = False
+    first_right: bool = False
+    phrase: str | None = None
+    phrase_ok: bool = True
 
     @property
     def decision_correct(self) -> bool:
@@ -143,16 +164,34 @@ def items_of(items: Sequence[Any], split: str) -> list[Any]:
 # --------------------------------------------------------------------------- asking
 
 
-def is_correct(item: qasets.EvalItem, answer: qa.Answer, judge: str) -> bool:
-    """Whether ``answer`` answers the answerable ``item`` correctly (False when abstained)."""
+def is_correct(item: qasets.EvalItem, answer: qa.Answer, judge: str, first_only: bool = False) -> bool:
+    """Whether ``answer`` answers the answerable ``item`` correctly (False when abstained).
+
+    Args:
+        item: The question.
+        answer: The engine's answer.
+        judge: ``"text"`` or ``"span"`` (see the module docstring).
+        first_only: Judge the first citation only.
+    """
     if answer.abstained or not item.answerable:
         return False
+    citations = answer.citations[:1] if first_only else answer.citations
     if judge == JUDGE_TEXT:
-        return metrics.contains_answer(answer.text, item.answers)
+        return metrics.contains_answer(" ".join(c.quote for c in citations), item.answers)
     return any(
         c.doc_id == doc_id and metrics.span_covers((c.start, c.end), (start, end))
-        for c in answer.citations
+        for c in citations
         for doc_id, start, end in item.gold_spans
+    )
+
+
+def phrase_exact(bot: qa.QA, answer: qa.Answer) -> bool:
+    """The phrase is exact text of its document and lies inside one of the citations (True when there is none)."""
+    p = answer.phrase
+    if p is None:
+        return True
+    return bot.document(p.doc_id).text[p.start : p.end] == p.text and any(
+        c.doc_id == p.doc_id and c.start <= p.start and p.end <= c.end for c in answer.citations
     )
 
 
@@ -171,28 +210,47 @@ def retrieval_rank(bot: qa.QA, item: qasets.EvalItem, system: str) -> int | None
     return metrics.first_relevant_rank([(p.doc_id, p.start, p.end) for p in passages], item.gold_spans)
 
 
-def ask_item(bot: qa.QA, item: qasets.EvalItem, system: str, top_k: int, judge: str) -> Record:
-    """Ask one question with one system and record everything measured."""
+def never_abstaining(bot: qa.QA) -> tuple[qa.QA, float]:
+    """A copy of ``bot`` that answers every question, and the threshold ``bot`` abstains below."""
+    open_bot = copy.copy(bot)
+    if bot.reader is not None:
+        reader = copy.copy(bot.reader)
+        reader.calibration = dataclasses.replace(bot.reader.calibration, threshold=0.0)
+        open_bot.reader = reader
+        return open_bot, bot.reader.calibration.threshold
+    open_bot.params = dataclasses.replace(bot.params, threshold=0.0)
+    return open_bot, bot.params.threshold
+
+
+def ask_item(bot: qa.QA, item: qasets.EvalItem, retrieval: str, top_k: int, judge: str, threshold: float) -> Record:
+    """Ask one question (with abstention off) and record everything measured at ``threshold``."""
     start = time.perf_counter()
-    answer = bot.ask(item.question, top_k=top_k, retrieval=system)
+    answer = bot.ask(item.question, top_k=top_k, retrieval=retrieval)
     latency_ms = (time.perf_counter() - start) * 1000.0
+    abstained = answer.abstained or answer.confidence < threshold
+    right = is_correct(item, answer, judge)
     return Record(
         item=item,
-        rank=retrieval_rank(bot, item, system) if item.answerable else None,
-        abstained=answer.abstained,
-        answered_correctly=is_correct(item, answer, judge),
+        rank=retrieval_rank(bot, item, retrieval) if item.answerable else None,
+        abstained=abstained,
+        answered_correctly=right and not abstained,
         confidence=float(answer.confidence),
-        text=answer.text,
-        citations=len(answer.citations),
-        citations_exact=count_exact(bot, answer.citations),
+        text="" if abstained else answer.text,
+        citations=0 if abstained else len(answer.citations),
+        citations_exact=0 if abstained else count_exact(bot, answer.citations),
         latency_ms=latency_ms,
+        right_if_answered=right,
+        first_right=is_correct(item, answer, judge, first_only=True) and not abstained,
+        phrase=None if abstained or answer.phrase is None else answer.phrase.text,
+        phrase_ok=phrase_exact(bot, answer),
     )
 
 
 def run_system(bot: qa.QA, items: Sequence[qasets.EvalItem], system: str, top_k: int, judge: str) -> list[Record]:
-    """The per-question loop shared by every system."""
+    """The per-question loop shared by every system (``system`` names its retrieval method)."""
     started = time.perf_counter()
-    records = [ask_item(bot, item, system, top_k, judge) for item in items]
+    open_bot, threshold = never_abstaining(bot)
+    records = [ask_item(open_bot, item, RETRIEVAL_OF.get(system, system), top_k, judge, threshold) for item in items]
     logger.info("%s: %d questions in %.1f s", system, len(records), time.perf_counter() - started)
     return records
 
@@ -245,12 +303,43 @@ def answer_summary(records: Sequence[Record]) -> dict:
     }
 
 
+def decision_summary(records: Sequence[Record], has_reader: bool) -> dict:
+    """Decision accuracy, first-citation accuracy, precision of answers, and the phrase metrics."""
+    n = len(records)
+    answerable = [r for r in records if r.item.answerable]
+    answered = [r for r in records if not r.abstained]
+    phrases = [(r.phrase or "") if not r.abstained else "" for r in answerable]
+    return {
+        "decision_accuracy": sum(r.decision_correct for r in records) / n if n else 0.0,
+        "answerable_accuracy": sum(r.first_right for r in answerable) / len(answerable) if answerable else 0.0,
+        "answered_precision": sum(r.answered_correctly for r in answered) / len(answered) if answered else 0.0,
+        "phrase_em": (sum(metrics.exact_match(p, r.item.answers) for p, r in zip(phrases, answerable)) / len(answerable)
+                      if has_reader and answerable else None),
+        "phrase_f1": (sum(metrics.best_f1(p, r.item.answers) for p, r in zip(phrases, answerable)) / len(answerable)
+                      if has_reader and answerable else None),
+        "phrase_exact": all(r.phrase_ok for r in records),
+    }
+
+
+def risk_coverage(records: Sequence[Record]) -> list[dict]:
+    """Accuracy of the most confident share of questions answered (abstention off), per coverage."""
+    ranked = sorted(records, key=lambda r: -r.confidence)
+    rows = []
+    for coverage in COVERAGES:
+        top = ranked[: max(1, math.ceil(coverage * len(ranked)))] if ranked else []
+        right = sum(r.item.answerable and r.right_if_answered for r in top)
+        rows.append({"coverage": coverage, "n": len(top), "accuracy": right / len(top) if top else 0.0,
+                     "min_confidence": top[-1].confidence if top else None})
+    return rows
+
+
 def calibration_summary(records: Sequence[Record]) -> dict:
     conf = [r.decision_confidence for r in records]
     ok = [r.decision_correct for r in records]
     return {
         "table": metrics.calibration_table(conf, ok, CALIBRATION_BINS),
         "ece": metrics.expected_calibration_error(conf, ok, CALIBRATION_BINS),
+        "risk_coverage": risk_coverage(records),
     }
 
 
@@ -259,12 +348,13 @@ def counts(items: Sequence[qasets.EvalItem]) -> dict:
     return {"n": len(items), "n_answerable": n_answerable, "n_unanswerable": len(items) - n_answerable}
 
 
-def summarize(records: Sequence[Record]) -> dict:
+def summarize(records: Sequence[Record], has_reader: bool = False) -> dict:
     """All metrics of one system on one set of records."""
     latencies = [r.latency_ms for r in records]
     return {
         **counts([r.item for r in records]),
         **retrieval_summary(records),
+        **decision_summary(records, has_reader),
         **answer_summary(records),
         **abstention_summary([r.abstained for r in records], [r.item.answerable for r in records]),
         "ece": calibration_summary(records)["ece"],
@@ -316,9 +406,16 @@ def failures(records: Sequence[Record], limit: int = MAX_FAILURES) -> list[dict]
     return out
 
 
-def split_report(runs: dict[str, list[Record]], scores: list[float], items: list, threshold: float | None, split: str) -> dict:
-    """The per-system dicts for one split (including the threshold baseline)."""
-    systems = {name: summarize(items_of(records, split)) for name, records in runs.items()}
+def split_report(runs: dict[str, list[Record]], scores: list[float], items: list, threshold: float | None, split: str,
+                 readers: Sequence[str] = (), read_depth: int | None = None) -> dict:
+    """The per-system dicts for one split (including the threshold baseline).
+
+    ``recall@read`` is the recall at the reader's depth (the passages it reads), for the reader systems.
+    """
+    systems = {name: summarize(items_of(records, split), name in readers) for name, records in runs.items()}
+    for name in readers:
+        ranks = [r.rank for r in items_of(runs[name], split) if r.item.answerable]
+        systems[name]["recall@read"] = metrics.recall_at_k(ranks, read_depth) if read_depth else None
     chosen = [(s, i) for s, i in zip(scores, items) if split == ALL or i.split == split]
     systems[BASELINE] = summarize_threshold([s for s, _ in chosen], [i for _, i in chosen], threshold)
     return systems
@@ -333,6 +430,7 @@ def evaluate(
     top_k: int = DEFAULT_TOP_K,
     split: str = ALL,
     judge: str = JUDGE_TEXT,
+    reader: bool | str | Path = True,
 ) -> dict:
     """Index ``evalset`` in a temporary folder, run every system, and return the results.
 
@@ -344,6 +442,8 @@ def evaluate(
         split: Split reported under ``"systems"``, the calibration and the failures.
         judge: ``"text"`` (answer contains an accepted answer) or ``"span"``
             (a citation covers a gold answer span).
+        reader: The reader for the ``reader``, ``bm25`` and ``dense`` systems (True: the shipped
+            one; a folder; False: no reader, and no ``reader`` system).
 
     Returns:
         The JSON-ready result (see the module docstring).
@@ -361,9 +461,16 @@ def evaluate(
     with tempfile.TemporaryDirectory(prefix="qa-eval-") as tmp:
         report = qa.build_index(to_documents(evalset), Path(tmp) / "index", model=model)
         logger.info("indexed %d documents, %d passages", report.documents, report.passages)
-        bot = qa.load(Path(tmp) / "index", model=model)
-        runs = {system: run_system(bot, items, system, top_k, judge) for system in SYSTEMS}
-        scores = dense_top_scores(bot, items)
+        plain = qa.load(Path(tmp) / "index", model=model, reader=False)
+        bot = qa.load(Path(tmp) / "index", model=model, reader=reader) if reader is not False else plain
+        runs = {
+            system: run_system(plain if system == "hybrid" else bot, items, system, top_k, judge)
+            for system in SYSTEMS if system != "reader" or reader is not False
+        }
+        scores = dense_top_scores(plain, items)
+    readers = [s for s in runs if s != "hybrid" and reader is not False]
+    read_depth = bot.read_depth if bot.reader is not None else None
+    main_system = "reader" if "reader" in runs else "hybrid"
     threshold, tune_f1 = fit_threshold(scores, items)
     return {
         "dataset": evalset.name,
@@ -374,10 +481,12 @@ def evaluate(
         "split": split,
         "judge": judge,
         "top_k": top_k,
-        "systems": split_report(runs, scores, items, threshold, split),
-        "by_split": {s: split_report(runs, scores, items, threshold, s) for s in SPLIT_CHOICES},
+        "read_depth": read_depth,
+        "systems": split_report(runs, scores, items, threshold, split, readers, read_depth),
+        "by_split": {s: split_report(runs, scores, items, threshold, s, readers, read_depth) for s in SPLIT_CHOICES},
         "threshold_baseline": {"threshold": threshold, "tune_f1": tune_f1, "score": "dense cosine of the top passage"},
-        "failures": failures(items_of(runs["hybrid"], split)),
+        "failures": failures(items_of(runs[main_system], split)),
+        "failures_system": main_system,
         "calibration": {
             "split": split,
             "bins": CALIBRATION_BINS,
@@ -391,8 +500,9 @@ def evaluate(
 # --------------------------------------------------------------------------- formatting
 
 TABLE_COLUMNS = (
-    ("system", None), ("n", None), ("R@1", "recall@1"), ("R@3", "recall@3"), ("R@5", "recall@5"), ("MRR", "mrr"),
-    ("acc", "answer_accuracy"), ("cite=", "citation_exact"), ("absP", "abstention_precision"),
+    ("system", None), ("n", None), ("R@1", "recall@1"), ("R@3", "recall@3"), ("R@5", "recall@5"), ("R@read", "recall@read"),
+    ("MRR", "mrr"), ("dec", "decision_accuracy"), ("ansAcc", "answerable_accuracy"), ("ansPrec", "answered_precision"),
+    ("EM", "phrase_em"), ("F1", "phrase_f1"), ("cite=", "citation_exact"), ("absP", "abstention_precision"),
     ("absR", "abstention_recall"), ("absF1", "abstention_f1"), ("answered", "answered_rate"), ("ECE", "ece"),
     ("p50ms", "p50_ms"), ("p95ms", "p95_ms"),
 )
@@ -470,18 +580,20 @@ def format_report(result: dict, table: Any = text_table, width: int | None = 60)
     for name, summary in cal["systems"].items():
         body = table(["confidence", "n", "mean conf", "accuracy"], calibration_rows(summary["table"]))
         sections.append((f"calibration: {name} ({cal['split']}), ECE {summary['ece']:.3f}", body))
+        rc = [[f"{r['coverage']:.1f}", str(r["n"]), fmt(r["accuracy"]), fmt(r["min_confidence"])] for r in summary["risk_coverage"]]
+        sections.append((f"risk-coverage: {name} ({cal['split']})", table(["coverage", "n", "accuracy", "min conf"], rc)))
     base = result["threshold_baseline"]
     sections.append(("threshold baseline", f"abstain when {base['score']} < {fmt(base['threshold'], 4)} "
                      f"(fitted on tune, F1 {fmt(base['tune_f1'])})"))
     fail_header = ["id", "kind", "question", "expected", "got", "conf"]
-    sections.append((f"worst failures: hybrid ({result['split']})",
+    sections.append((f"worst failures: {result.get('failures_system', 'hybrid')} ({result['split']})",
                      table(fail_header, failure_rows(result["failures"], width)) if result["failures"] else "none"))
     return sections
 
 
 def headline(result: dict) -> str:
     return (f"dataset {result['dataset']}: {result['n']} questions ({result['split']}) of {result['n_total']}, "
-            f"{result['documents']} documents, {result['passages']} passages, top_k {result['top_k']}, "
+            f"{result['documents']} documents, {result['passages']} passages, top_k {result['top_k']}, read depth {result.get('read_depth')}, "
             f"judge {result['judge']}, wall {result['wall_s']:.1f} s")
 
 
@@ -557,6 +669,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", dest="json_out", help="write results here (plus .md report and .png chart)")
     parser.add_argument("--top-k", type=positive_int, default=DEFAULT_TOP_K, help="passages per ask()")
     parser.add_argument("--split", choices=SPLIT_CHOICES, default=ALL, help="split for the headline numbers")
+    parser.add_argument("--no-reader", action="store_true", help="leave the reader out (the qa 0.2 systems only)")
     return parser.parse_args(argv)
 
 
@@ -564,7 +677,7 @@ def main(argv: Sequence[str] | None = None, model: Any = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     evalset, judge = load_dataset(args.dataset)
-    result = evaluate(evalset, model=model, top_k=args.top_k, split=args.split, judge=judge)
+    result = evaluate(evalset, model=model, top_k=args.top_k, split=args.split, judge=judge, reader=not args.no_reader)
     sys.stdout.write(render_text(result) + "\n")
     if args.json_out:
         for path in write_outputs(result, args.json_out):

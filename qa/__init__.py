@@ -25,7 +25,7 @@ from qa.errors import (
     QAError,
     StaleIndexError,
 )
-from qa.types import Answer, Citation, Document, Passage
+from qa.types import Answer, Citation, Document, Passage, Span
 
 if TYPE_CHECKING:
     from qa.engine import QA, BuildReport, build_index, default_index_dir, load
@@ -50,5 +50,5 @@ def __dir__() -> list[str]:
 __all__ = [
     "QA", "Answer", "BuildReport", "Citation", "CorruptIndexError", "Document", "IndexLockedError",
     "IndexNotFoundError", "IndexVersionError", "IngestError", "ModelLoadError", "ModelMismatchError",
-    "Passage", "QAError", "StaleIndexError", "build_index", "default_index_dir", "load",
+    "Passage", "QAError", "Span", "StaleIndexError", "build_index", "default_index_dir", "load",
 ]

@@ -11,7 +11,10 @@ from qa.types import Document, Sentence
 
 DEFAULT_MAX_WORDS = 100
 DEFAULT_OVERLAP = 1
+PASSAGE_BOUNDARY = "blank-line"
+"""Passages never cross a blank line (a paragraph break); recorded in index manifests."""
 _PARAGRAPH = re.compile(r"[^\n]+")
+_BLANK_LINE = re.compile(r"\n[^\S\n]*\n")
 
 
 @dataclass(frozen=True)
@@ -88,7 +91,8 @@ def chunk_sentences(
     """Group consecutive sentences into passages of about ``max_words`` words.
 
     A passage holds whole sentences only: at least one, and more while the word
-    count stays within ``max_words``.  Consecutive passages share ``overlap``
+    count stays within ``max_words``, and never across a blank line (a
+    paragraph break).  Consecutive passages of one paragraph share ``overlap``
     sentences.
 
     Args:
@@ -108,15 +112,17 @@ def chunk_sentences(
     if overlap < 0:
         raise ValueError(f"overlap must be 0 or more. Currently, overlap is {overlap}.")
     words = [len(doc.text[s.start : s.end].split()) for s in sentences]
+    # breaks[k]: a blank line lies between sentence k - 1 and sentence k
+    breaks = [False] + [bool(_BLANK_LINE.search(doc.text, a.end, b.start)) for a, b in zip(sentences, sentences[1:])]
     chunks: list[ChunkSpec] = []
     i, n = 0, len(sentences)
     while i < n:
         j, total = i + 1, words[i]
-        while j < n and total + words[j] <= max_words:
+        while j < n and not breaks[j] and total + words[j] <= max_words:
             total += words[j]
             j += 1
         chunks.append(ChunkSpec(doc.doc_id, sentences[i].start, sentences[j - 1].end, i, j))
         if j >= n:
             break
-        i = max(j - overlap, i + 1)
+        i = j if breaks[j] else max(j - overlap, i + 1)
     return chunks

@@ -28,6 +28,7 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--index", help="index folder (default: the bundled article's index in ./index)")
     ask.add_argument("--top-k", type=int, default=None, help="passages retrieved (default 5)")
     ask.add_argument("--json", action="store_true", help="print the answer as JSON")
+    ask.add_argument("--no-reader", action="store_true", help="answer with the sentence scorer alone (no reader model)")
 
     info = sub.add_parser("info", help="describe an index without loading the model")
     info.add_argument("--index", help="index folder (default: $QA_INDEX_DIR or ./index)")
@@ -42,6 +43,8 @@ def _print_answer(answer: object) -> None:
             for p in answer.passages[:3]:  # type: ignore[attr-defined]
                 print(f"- {p.title} [{p.doc_id} {p.start}-{p.end}]: {p.text}")
         return
+    if answer.phrase is not None:  # type: ignore[attr-defined]
+        print(f"Answer: {answer.phrase.text}\n")  # type: ignore[attr-defined]
     markers = " ".join(f"{c.quote} [{c.number}]" for c in answer.citations)  # type: ignore[attr-defined]
     print(markers)
     print(f"\n(confidence {answer.confidence:.2f})\n")  # type: ignore[attr-defined]
@@ -77,7 +80,7 @@ def _run(args: argparse.Namespace) -> int:
     from qa.engine import clean_question
 
     clean_question(args.question)
-    bot = qa.load(args.index)
+    bot = qa.load(args.index, reader=not args.no_reader)
     answer = bot.ask(args.question, top_k=args.top_k)
     if args.json:
         print(json.dumps(asdict(answer), ensure_ascii=False, indent=2))

@@ -7,12 +7,14 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from qa.answer import (
     DEFAULT_PARAMS,
     AnswerParams,
+    ScoredSentence,
     confidence_of,
     make_citations,
     make_passages,
@@ -24,10 +26,14 @@ from qa.chunking import DEFAULT_MAX_WORDS, DEFAULT_OVERLAP
 from qa.embedding import DEFAULT_MODEL, Embedder, canonical_model_name, check_backend, load_embedder, with_backend
 from qa.errors import IndexVersionError, IngestError, ModelMismatchError, QAError
 from qa.ingest import Skipped, default_documents, load_documents
+from qa.extract import read_hits
 from qa.lexical import tokenize
 from qa.retrieve import check_method, retrieve
 from qa.store import DEFAULT_EXACT_MAX, Store, chunking_settings, load_store, outdated, read_manifest, write_index
 from qa.types import Answer, Document, Passage
+
+if TYPE_CHECKING:
+    from qa.reader import Reader
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +110,9 @@ class QA:
         top_k: Default number of passages retrieved per question.
         retrieval: Default retrieval method: ``"hybrid"``, ``"dense"`` or ``"bm25"``.
         params: Sentence scoring and abstention weights.
+        reader: The answer reader (:class:`qa.reader.Reader`); None answers with the sentence scorer alone.
+        read_depth: Retrieved passages the reader reads per question (the rest are only shown as
+            evidence); None uses the depth fitted with the reader's calibration.
     """
 
     def __init__(
@@ -113,12 +122,20 @@ class QA:
         top_k: int = DEFAULT_TOP_K,
         retrieval: str = "hybrid",
         params: AnswerParams = DEFAULT_PARAMS,
+        reader: Reader | None = None,
+        read_depth: int | None = None,
     ) -> None:
         self.store = store
         self.embedder = embedder
         self.top_k = _check_top_k(top_k)
         self.retrieval = check_method(retrieval)
         self.params = params
+        self.reader = reader
+        if read_depth is None:
+            read_depth = reader.read_depth if reader is not None else 1
+        if isinstance(read_depth, bool) or not isinstance(read_depth, int) or read_depth < 1:
+            raise ValueError(f"read_depth must be an integer greater than 0. Currently, read_depth is {read_depth!r}.")
+        self.read_depth = read_depth
 
     @property
     def documents(self) -> list[Document]:
@@ -195,15 +212,29 @@ class QA:
         query = make_query(self.store, text, self.embedder.encode)
         hits = retrieve(self.store, query.vector, query.tokens, k, method)
         scored = score_sentences(self.store, hits, query, self.params)
-        best = scored[0] if scored else None
-        confidence = round(confidence_of(best, self.params), 4)
         passages = make_passages(self.store, hits)
-        if best is None or confidence < self.params.threshold:
+        phrase = None
+        if self.reader is not None:
+            result = read_hits(self.store, self.reader, text, hits, scored, self.read_depth)
+            confidence = round(result.confidence, 4)
+            if result.phrase is None or confidence < self.reader.calibration.threshold:
+                return Answer(question, "", True, confidence, [], passages)
+            by_id = {s.sentence: s for s in scored}
+            default = ScoredSentence(result.sentence, result.passage, result.rank, 0.0, 0.0, -10.0)
+            chosen = [by_id.get(result.sentence, default)]
+            phrase = result.phrase
+        else:
+            best = scored[0] if scored else None
+            confidence = round(confidence_of(best, self.params), 4)
+            if best is None or confidence < self.params.threshold:
+                return Answer(question, "", True, confidence, [], passages)
+            chosen = select(scored, self.params)
+        if not chosen:
             return Answer(question, "", True, confidence, [], passages)
-        citations = make_citations(self.store, select(scored, self.params))
+        citations = make_citations(self.store, chosen)
         used = {c.passage_id for c in citations}
         evidence = [p for p in passages if p.passage_id in used] + [p for p in passages if p.passage_id not in used]
-        return Answer(question, " ".join(c.quote for c in citations), False, confidence, citations, evidence)
+        return Answer(question, " ".join(c.quote for c in citations), False, confidence, citations, evidence, phrase)
 
 
 def build_index(
@@ -282,6 +313,8 @@ def load(
     top_k: int = DEFAULT_TOP_K,
     retrieval: str = "hybrid",
     backend: str | None = None,
+    reader: bool | str | os.PathLike[str] = False,
+    read_depth: int | None = None,
 ) -> QA:
     """Load an index and its model.
 
@@ -300,6 +333,10 @@ def load(
             ``"auto"`` uses ONNX Runtime when possible (no torch import), else torch.
             ``"onnx-int8"`` is a different model identity (``NAME#int8``): it needs an
             index built with it.  Ignored when ``model`` is an :class:`Embedder`.
+        reader: True (the default) reads the retrieved passages with the shipped answer reader
+            (``qa/models/reader``); a folder path uses another reader folder; False answers with
+            the sentence scorer alone (the engine of qa 0.2, kept for comparison and as a fallback).
+        read_depth: Retrieved passages the reader reads per question; None uses the reader's fitted depth.
 
     Returns:
         The engine.
@@ -310,6 +347,7 @@ def load(
     _check_top_k(top_k)
     check_method(retrieval)
     check_backend(backend)
+    answer_reader = _load_reader(reader)
     requested = model if isinstance(model, str) or model is None else model.name
     embedder = None if isinstance(model, str) or model is None else model
     if embedder is None and backend == "onnx-int8" and (requested is not None or path is None):
@@ -342,4 +380,22 @@ def load(
             f"model {embedder.name!r} ({embedder.dimension} dimensions) does not match the index's "
             f"{store.model!r} ({store.manifest['model']['dimension']}); rebuild the index with that model"
         )
-    return QA(store, embedder, top_k=top_k, retrieval=retrieval)
+    return QA(store, embedder, top_k=top_k, retrieval=retrieval, reader=answer_reader, read_depth=read_depth)
+
+
+def _load_reader(reader: bool | str | os.PathLike[str]) -> Reader | None:
+    """The reader asked for by :func:`load`'s ``reader`` argument.
+
+    Raises:
+        ValueError: ``reader`` is not a bool or a path.
+        ModelLoadError: The reader folder is missing or does not match its card.
+    """
+    if reader is False:
+        return None
+    from qa.reader import Reader
+
+    if reader is True:
+        return Reader()
+    if isinstance(reader, (str, os.PathLike)):
+        return Reader(Path(reader))
+    raise ValueError(f"reader must be True, False or a reader folder. Currently, reader is {reader!r}.")

@@ -97,6 +97,23 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class Span:
+    """An exact stretch of a document: ``document.text[start:end] == text``.
+
+    Attributes:
+        doc_id: Document it lies in.
+        start: Offset of its first character.
+        end: Offset one past its last character.
+        text: The characters themselves.
+    """
+
+    doc_id: str
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
 class Answer:
     """The result of :meth:`qa.QA.ask`.
 
@@ -107,6 +124,8 @@ class Answer:
         confidence: Estimated probability in [0, 1] that the answer is right.
         citations: One citation per answer sentence, in document order.
         passages: Evidence passages, or the closest ("related") passages when abstained.
+        phrase: The exact answer phrase found by the reader, inside one of the cited sentences;
+            None when abstained or when the reader is off.
     """
 
     question: str
@@ -115,3 +134,4 @@ class Answer:
     confidence: float
     citations: list[Citation] = field(default_factory=list)
     passages: list[Passage] = field(default_factory=list)
+    phrase: Span | None = None

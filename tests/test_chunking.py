@@ -50,3 +50,19 @@ def test_bad_settings_raise(kwargs: dict, message: str) -> None:
     doc = qa.Document("d", "D", "One.")
     with pytest.raises(ValueError, match=message):
         chunk_sentences(doc, split_sentences(doc), **kwargs)
+
+
+def test_passages_never_cross_a_blank_line() -> None:
+    from qa.chunking import chunk_sentences, split_sentences
+
+    text = "First one here. Second one here.\n\nThird one here. Fourth one here.\nFifth one here."
+    doc = qa.Document("d", "D", text)
+    sentences = split_sentences(doc)
+    chunks = chunk_sentences(doc, sentences, max_words=100, overlap=1)
+    assert [text[c.start : c.end] for c in chunks] == [
+        "First one here. Second one here.",
+        "Third one here. Fourth one here.\nFifth one here.",  # a single line break is not a paragraph break
+    ]
+    small = chunk_sentences(doc, sentences, max_words=6, overlap=1)
+    assert all("\n\n" not in text[c.start : c.end] for c in small)
+    assert [text[c.start : c.end] for c in small][:2] == ["First one here. Second one here.", "Third one here. Fourth one here."]

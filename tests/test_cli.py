@@ -58,3 +58,15 @@ def test_errors_exit_nonzero_without_traceback(tmp_path: Path, capsys: pytest.Ca
     assert main(["index", str(tmp_path / "empty"), "--index", str(tmp_path / "i")]) == 1
     assert "nothing to index" in capsys.readouterr().err
     assert main(["info", "--index", str(tmp_path / "missing")]) == 1
+
+
+def test_ask_prints_the_phrase_first_and_in_json(tmp_path: Path) -> None:
+    out = run_cli("ask", "When was the pact signed?", env_dir=tmp_path / "default")
+    assert out.returncode == 0, out.stderr
+    first = out.stdout.splitlines()[0]
+    assert first.startswith("Answer: ") and "Nov. 1" in first
+    asked = run_cli("ask", "When was the pact signed?", "--json", env_dir=tmp_path / "default")
+    phrase = json.loads(asked.stdout)["phrase"]
+    assert "Nov. 1" in phrase["text"] and phrase["end"] - phrase["start"] == len(phrase["text"])
+    plain = run_cli("ask", "When was the pact signed?", "--json", "--no-reader", env_dir=tmp_path / "default")
+    assert json.loads(plain.stdout)["phrase"] is None

@@ -230,3 +230,13 @@ def test_best_threshold_matches_brute_force() -> None:
         assert _f1_at(t, scores, positive) == pytest.approx(f1)
         candidates = sorted(set(scores)) + [math.inf]
         assert f1 == pytest.approx(max(_f1_at(c, scores, positive) for c in candidates))
+
+
+def test_token_f1_exact_match_and_best_f1() -> None:
+    from eval.metrics import best_f1, exact_match, token_f1
+
+    assert token_f1("the Nov. 1, 2024", "Nov. 1, 2024") == 1.0  # articles and punctuation are ignored
+    assert token_f1("Tokyo Japan", "Tokyo") == pytest.approx(2 / 3)
+    assert token_f1("", "") == 1.0 and token_f1("x", "") == 0.0 and token_f1("cats", "dogs") == 0.0
+    assert best_f1("Tokyo", ["Osaka", "in Tokyo"]) == pytest.approx(2 / 3) and best_f1("x", []) == 0.0
+    assert exact_match("The Rhine.", ["rhine", "Danube"]) and not exact_match("Rhine river", ["Rhine"])

@@ -17,7 +17,8 @@ from tests.conftest import HashingEmbedder  # noqa: E402
 CATS = "Cats sleep most of the day. A cat purrs when it is content. Kittens drink milk."
 SHIPS = "The harbour hosts large container ships. Ships unload cargo at the port of Rotterdam."
 SYSTEM_KEYS = (
-    "recall@1", "recall@3", "recall@5", "mrr", "answer_accuracy", "citation_exact",
+    "recall@1", "recall@3", "recall@5", "mrr", "decision_accuracy", "answerable_accuracy", "answered_precision",
+    "answer_accuracy", "citation_exact",
     "abstention_precision", "abstention_recall", "abstention_f1", "answered_rate", "p50_ms", "p95_ms",
 )
 FRACTIONS = SYSTEM_KEYS[:-2]
@@ -58,8 +59,10 @@ def check_system(row: dict) -> None:
 def test_evaluate_shape_and_ranges(tiny_set: qasets.EvalSet) -> None:
     result = run.evaluate(tiny_set, model=HashingEmbedder(), top_k=5)
     assert result["dataset"] == "tiny" and result["n"] == 4 and result["split"] == "all"
-    assert set(result["systems"]) == {"hybrid", "bm25", "dense", "threshold"}
+    assert set(result["systems"]) == {"reader", "hybrid", "bm25", "dense", "threshold"}
     assert {"tune", "heldout"} <= set(result["by_split"])
+    assert result["systems"]["reader"]["phrase_f1"] is not None and result["systems"]["hybrid"]["phrase_f1"] is None
+    assert result["systems"]["reader"]["phrase_exact"] and result["read_depth"] >= 1
     for systems in [result["systems"], *result["by_split"].values()]:
         for name, row in systems.items():
             check_system(row)
@@ -68,10 +71,14 @@ def test_evaluate_shape_and_ranges(tiny_set: qasets.EvalSet) -> None:
     assert result["by_split"]["tune"]["hybrid"]["n"] == 2
     assert result["systems"]["threshold"]["threshold"] is not None
     assert result["systems"]["threshold"]["recall@1"] is None
-    for name in ("hybrid", "bm25", "dense"):
+    for name in ("reader", "hybrid", "bm25", "dense"):
         cal = result["calibration"]["systems"][name]
         assert len(cal["table"]) == 5 and sum(b["n"] for b in cal["table"]) == 4
         assert 0.0 <= cal["ece"] <= 1.0
+        coverage = cal["risk_coverage"]
+        assert [r["coverage"] for r in coverage][-1] == 1.0 and coverage[-1]["n"] == 4
+        confidences = [r["min_confidence"] for r in coverage]
+        assert confidences == sorted(confidences, reverse=True)
     assert len(result["failures"]) <= 10
     for failure in result["failures"]:
         assert {"question", "expected", "got", "confidence"} <= set(failure)
@@ -94,9 +101,9 @@ def test_write_outputs(tiny_set: qasets.EvalSet, tmp_path: Path) -> None:
     paths = run.write_outputs(result, tmp_path / "out" / "eval.json")
     assert [p.name for p in paths] == ["eval.json", "eval.md", "eval.png"]
     loaded = json.loads(paths[0].read_text(encoding="utf-8"))
-    assert set(loaded["systems"]) == {"hybrid", "bm25", "dense", "threshold"}
+    assert set(loaded["systems"]) == {"reader", "hybrid", "bm25", "dense", "threshold"}
     report = paths[1].read_text(encoding="utf-8")
-    assert "| hybrid |" in report and "calibration" in report
+    assert "| hybrid |" in report and "| reader |" in report and "calibration" in report and "risk-coverage" in report
     assert paths[2].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "hybrid" in run.render_text(result)
 
@@ -140,3 +147,24 @@ def test_is_correct_judges() -> None:
     assert not run.is_correct(good, abstained, run.JUDGE_TEXT)
     wrong_doc = qa.Answer("q", cite.quote, False, 0.9, [qa.Citation(1, "cats", "Cats", "x", start, end, 0.9, 0)], [])
     assert not run.is_correct(good, wrong_doc, run.JUDGE_SPAN)
+
+
+def test_without_reader(tiny_set: qasets.EvalSet) -> None:
+    result = run.evaluate(tiny_set, model=HashingEmbedder(), reader=False)
+    assert set(result["systems"]) == {"hybrid", "bm25", "dense", "threshold"} and result["read_depth"] is None
+    assert all(row.get("phrase_f1") is None for row in result["systems"].values())
+
+
+def test_decision_metrics_count_abstentions() -> None:
+    answerable = item("a", "q", "tune", ("x",), (("d", 0, 1),))
+    unanswerable = item("u", "q", "tune")
+    rec = lambda it, abstained, right, conf: run.Record(  # noqa: E731
+        it, None, abstained, right and not abstained, conf, "", 0, 0, 1.0, right_if_answered=right,
+        first_right=right and not abstained, phrase="x" if not abstained else None)
+    records = [rec(answerable, False, True, 0.9), rec(unanswerable, True, False, 0.2), rec(unanswerable, False, False, 0.6)]
+    summary = run.decision_summary(records, has_reader=True)
+    assert summary["decision_accuracy"] == pytest.approx(2 / 3)
+    assert summary["answerable_accuracy"] == 1.0 and summary["answered_precision"] == 0.5
+    assert summary["phrase_em"] == 1.0 and summary["phrase_f1"] == 1.0
+    rc = run.risk_coverage(records)
+    assert rc[0]["n"] == 1 and rc[0]["accuracy"] == 1.0 and rc[-1]["accuracy"] == pytest.approx(1 / 3)

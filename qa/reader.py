@@ -1,0 +1,194 @@
+"""The answer reader: a cross-encoder that reads a question with each candidate passage.
+
+The shipped model (``qa/models/reader/``, trained by ``eval/train_reader.py``
+from all-MiniLM-L6-v2 on SQuAD) gives, for each passage token, a start and an
+end score, with the [CLS] position meaning "no answer", and an "answerable"
+score.  :class:`Reader` runs it with ONNX Runtime (never torch) and returns, per
+passage, the best answer span and its scores; :mod:`qa.engine` turns those into
+a calibrated confidence and the answer phrase.
+
+The folder is plain files: ``model.onnx``, ``tokenizer.json``, ``reader.json``
+(settings and the fitted calibration) and ``card.json`` (the model card, with
+the SHA-256 of every other file, checked on load).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from qa.errors import ModelLoadError
+from qa.reader_tokens import SpanScore, best_span, encode_pairs, load_tokenizer
+
+logger = logging.getLogger(__name__)
+
+READER_FILES = ("model.onnx", "tokenizer.json", "reader.json")
+"""Files of a reader folder listed, with their hashes, in its ``card.json``."""
+LICENCE = "CC BY-SA 4.0"
+ATTRIBUTION = (
+    "Fine-tuned on the Stanford Question Answering Dataset (SQuAD 1.1 and 2.0; Rajpurkar et al., 2016 and 2018), "
+    "built from Wikipedia articles, licensed CC BY-SA 4.0 (https://creativecommons.org/licenses/by-sa/4.0/). "
+    "Base model: sentence-transformers/all-MiniLM-L6-v2 (Apache 2.0)."
+)
+
+
+def default_reader_path() -> Path:
+    """The reader shipped with the package."""
+    return Path(__file__).resolve().parent / "models" / "reader"
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def write_card(folder: Path, training: dict, metrics: dict) -> dict:
+    """Write ``card.json`` for the reader files in ``folder`` (hashes, training record, metrics, licence).
+
+    An existing card's ``metrics`` entries not named in ``metrics`` are kept.
+    """
+    path = folder / "card.json"
+    old = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    card = {
+        "name": "qa-reader-minilm-l6",
+        "task": "extractive question answering with abstention (span start/end, no-answer at [CLS], answerable head)",
+        "files": {n: {"sha256": _sha256(folder / n), "bytes": (folder / n).stat().st_size} for n in READER_FILES},
+        "training": training or old.get("training", {}),
+        "metrics": {**old.get("metrics", {}), **metrics},
+        "licence": LICENCE,
+        "attribution": ATTRIBUTION,
+    }
+    path.write_text(json.dumps(card, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return card
+
+
+def verify_reader(folder: Path) -> dict:
+    """Check a reader folder against its card; returns the card.
+
+    Raises:
+        ModelLoadError: A file is missing or its SHA-256 differs from the card's.
+    """
+    card_path = folder / "card.json"
+    try:
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(
+            f"reader model card {card_path} is missing or unreadable ({exc}); reinstall qa or retrain with eval/train_reader.py"
+        ) from None
+    for name in READER_FILES:
+        record = card.get("files", {}).get(name)
+        path = folder / name
+        if record is None or not path.is_file() or _sha256(path) != record["sha256"]:
+            raise ModelLoadError(
+                f"reader file {path} is missing or does not match its card's SHA-256; "
+                "reinstall qa or retrain with eval/train_reader.py"
+            )
+    return card
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Logistic calibration of reader scores into the probability that an answer is right.
+
+    Attributes:
+        weights: One weight per feature of :data:`qa.extract.FEATURES` (missing trailing weights count as 0).
+        bias: The intercept.
+        threshold: Probability below which the engine abstains.
+    """
+
+    weights: tuple[float, ...]
+    bias: float
+    threshold: float
+
+    def probability(self, features: Sequence[float]) -> float:
+        """The calibrated probability for one feature vector."""
+        z = self.bias + sum(w * f for w, f in zip(self.weights, features))
+        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+
+DEFAULT_CALIBRATION = Calibration((1.0, 0.25), 0.0, 0.5)
+"""Used when ``reader.json`` holds no fitted calibration (the raw scores, uncalibrated)."""
+
+
+@dataclass(frozen=True)
+class ReadPassage:
+    """The reader's verdict on one passage.
+
+    Attributes:
+        index: Position of the passage in the list given to :meth:`Reader.read`.
+        span: Best answer span (character offsets into that passage) and its logits, or None.
+        answerable: The answerable head's logit.
+    """
+
+    index: int
+    span: SpanScore | None
+    answerable: float
+
+    @property
+    def margin(self) -> float:
+        """Best span's logit minus the no-answer logit."""
+        return -1e4 if self.span is None else self.span.span_logit - self.span.null_logit
+
+
+class Reader:
+    """The reader model on ONNX Runtime.  Safe to share between threads.
+
+    Args:
+        folder: A reader folder (default: the shipped one); checked against its card.
+        threads: ONNX Runtime intra-op threads (None: :data:`qa.onnx_session.QUERY_THREADS`).
+    """
+
+    def __init__(self, folder: Path | None = None, threads: int | None = None) -> None:
+        self.folder = Path(folder) if folder is not None else default_reader_path()
+        self.card = verify_reader(self.folder)
+        config = json.loads((self.folder / "reader.json").read_text(encoding="utf-8"))
+        self.max_length = int(config["max_length"])
+        self.read_depth = int(config.get("read_depth", 3))
+        fitted = config.get("calibration")
+        self.calibration = (
+            Calibration(tuple(fitted["weights"]), float(fitted["bias"]), float(fitted["threshold"]))
+            if fitted else DEFAULT_CALIBRATION
+        )
+        self.tokenizer = load_tokenizer(self.folder / "tokenizer.json", self.max_length)
+        self._session = _open_session(self.folder / "model.onnx", threads)
+        self._lock = threading.Lock()
+
+    def read(self, question: str, passages: Sequence[str]) -> list[ReadPassage]:
+        """Read each passage with the question.
+
+        Args:
+            question: The question (cut to 48 word pieces).
+            passages: Passage texts (each cut to fit ``max_length`` tokens with the question).
+
+        Returns:
+            One :class:`ReadPassage` per passage, in the order given.
+        """
+        if not passages:
+            return []
+        batch = encode_pairs(self.tokenizer, question, passages)
+        feeds = {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask, "token_type_ids": batch.token_type_ids}
+        start, end, answerable = self._session.run(None, feeds)
+        return [
+            ReadPassage(i, best_span(start[i], end[i], batch.context_mask[i], batch.offsets[i]), float(answerable[i]))
+            for i in range(len(passages))
+        ]
+
+
+def _open_session(path: Path, threads: int | None) -> object:
+    from qa.onnx_session import new_session
+
+    try:
+        return new_session(path, threads, optimize=False)  # fused offline by eval/train_reader.py
+    except Exception as exc:  # noqa: BLE001 - whatever ONNX Runtime raises for a bad graph
+        raise ModelLoadError(f"the reader graph {path} does not load ({exc}); reinstall qa or retrain the reader") from None
