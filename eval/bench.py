@@ -51,6 +51,8 @@ What is measured (keys of the JSON written by ``--json``):
   a new process that loads the index file, memory-maps the float32 vectors and
   runs 200 searches (FAISS index + the re-ranking pages touched; ``file_mb`` is
   the size of ``index.faiss``).
+* ``ingest``: reading PDF (``pages_per_s``) and Word files (``documents_per_s``,
+  ``paragraphs_per_s``) made by real tools (see ``eval/bench_ingest.py``).
 
 Vectors for the scale test: about 2,500 real texts (SQuAD paragraphs, their
 sentences, sentence pairs and clauses; the bundled article's sentences; first
@@ -240,6 +242,10 @@ def format_table(result: dict) -> str:
             f"{'incremental':<32}{inc.get('passages')} passages: full {inc.get('full_build_s')} s, "
             f"one doc changed {inc.get('incremental_s')} s, re-embedded {inc.get('reembedded_passages')} passages"
         )
+    if result.get("ingest"):
+        from eval.bench_ingest import format_ingest
+
+        lines += format_ingest(result["ingest"])
     records = result.get("records") or {}
     if records:
         lines.append(
@@ -735,7 +741,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--build-passages", type=int, default=None, help="passages of the build benchmark")
     parser.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "qa-bench-cache"),
                         help="folder caching the real-text vectors of the scale test ('' for none)")
-    parser.add_argument("--skip", default="", help="comma-separated sections to skip: build, ask, cold, records, scale")
+    parser.add_argument("--skip", default="", help="comma-separated sections to skip: build, ask, cold, ingest, records, scale")
     return parser.parse_args(argv)
 
 
@@ -773,6 +779,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if cold_path is not None and "cold" not in skip:
             logger.info("cold starts")
             result.update(bench_cold_starts(cold_path, article_questions()[0]))
+        if "ingest" not in skip:
+            from eval.bench_ingest import bench_ingest
+
+            logger.info("ingest throughput of PDF and DOCX files")
+            result["ingest"] = bench_ingest(squad_paragraphs(), work, quick=args.quick)
         if "records" not in skip and scales:
             n = max(scales)
             logger.info("records of a %d-passage index", n)

@@ -16,6 +16,7 @@ __version__ = "0.2.0"
 
 from qa.errors import (
     CorruptIndexError,
+    DocumentNotFoundError,
     IndexLockedError,
     IndexNotFoundError,
     IndexVersionError,
@@ -29,26 +30,33 @@ from qa.types import Answer, Citation, Document, Passage, Span
 
 if TYPE_CHECKING:
     from qa.engine import QA, BuildReport, build_index, default_index_dir, load
+    from qa.library import AddedDocument, AddReport, IndexedDocument, RemoveReport, add_documents, list_documents, remove_documents
 
 _ENGINE_NAMES = ("QA", "BuildReport", "build_index", "default_index_dir", "load")
+_LIBRARY_NAMES = (
+    "AddReport", "AddedDocument", "IndexedDocument", "RemoveReport", "add_documents", "list_documents", "remove_documents",
+)
 
 
 def __getattr__(name: str) -> object:
-    if name in _ENGINE_NAMES:
-        from qa import engine
+    if name in _ENGINE_NAMES or name in _LIBRARY_NAMES:
+        import importlib
 
-        value = getattr(engine, name)
+        module = importlib.import_module("qa.engine" if name in _ENGINE_NAMES else "qa.library")
+        value = getattr(module, name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'qa' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_ENGINE_NAMES))
+    return sorted(set(globals()) | set(_ENGINE_NAMES) | set(_LIBRARY_NAMES))
 
 
 __all__ = [
-    "QA", "Answer", "BuildReport", "Citation", "CorruptIndexError", "Document", "IndexLockedError",
+    "QA", "AddReport", "AddedDocument", "Answer", "BuildReport", "Citation", "CorruptIndexError", "Document",
+    "DocumentNotFoundError", "IndexLockedError", "IndexedDocument", "RemoveReport", "add_documents", "list_documents",
+    "remove_documents",
     "IndexNotFoundError", "IndexVersionError", "IngestError", "ModelLoadError", "ModelMismatchError",
     "Passage", "QAError", "Span", "StaleIndexError", "build_index", "default_index_dir", "load",
 ]

@@ -313,6 +313,7 @@ def make_citations(store: Store, chosen: Sequence[ScoredSentence]) -> list[Citat
                 end=sentence.end,
                 score=round(max(0.0, min(1.0, s.cosine)), 4),
                 passage_id=s.passage,
+                page=doc.page_at(sentence.start),
             )
         )
     return citations

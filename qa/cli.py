@@ -1,4 +1,4 @@
-"""Command line: ``qa index``, ``qa ask``, ``qa info``."""
+"""Command line: ``qa index``, ``qa ask``, ``qa info``, ``qa add``, ``qa remove``, ``qa list``."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    index = sub.add_parser("index", help="index files and folders of .txt, .md, .html")
+    index = sub.add_parser("index", help="index files and folders of .txt, .md, .html, .pdf, .docx")
     index.add_argument("paths", nargs="+", help="files or folders (searched recursively)")
     index.add_argument("--index", help="index folder (default: $QA_INDEX_DIR or ./index)")
     index.add_argument("--model", help="sentence-transformers model name or folder (default: bundled all-MiniLM-L6-v2)")
@@ -32,6 +32,18 @@ def _parser() -> argparse.ArgumentParser:
 
     info = sub.add_parser("info", help="describe an index without loading the model")
     info.add_argument("--index", help="index folder (default: $QA_INDEX_DIR or ./index)")
+
+    add = sub.add_parser("add", help="add files to an index (a copy of each is kept with it)")
+    add.add_argument("paths", nargs="+", metavar="FILE", help=".txt, .md, .html, .pdf or .docx files, or folders of them")
+    add.add_argument("--index", help="index folder (default: $QA_INDEX_DIR or ./index)")
+    add.add_argument("--max-file-mb", type=float, default=None, help="skip files larger than this (default 50)")
+
+    remove = sub.add_parser("remove", help="remove documents from an index")
+    remove.add_argument("doc_ids", nargs="+", metavar="DOC_ID", help="document ids, as `qa list` shows them")
+    remove.add_argument("--index", help="index folder (default: $QA_INDEX_DIR or ./index)")
+
+    listing = sub.add_parser("list", help="list the documents of an index")
+    listing.add_argument("--index", help="index folder (default: $QA_INDEX_DIR or ./index)")
     return parser
 
 
@@ -49,7 +61,8 @@ def _print_answer(answer: object) -> None:
     print(markers)
     print(f"\n(confidence {answer.confidence:.2f})\n")  # type: ignore[attr-defined]
     for c in answer.citations:  # type: ignore[attr-defined]
-        print(f"[{c.number}] {c.title} — {c.doc_id}, characters {c.start}-{c.end}")
+        page = f", p. {c.page}" if c.page is not None else ""
+        print(f"[{c.number}] {c.title} — {c.doc_id}{page}, characters {c.start}-{c.end}")
         print(f"    “{c.quote}”")
 
 
@@ -65,6 +78,8 @@ def _run(args: argparse.Namespace) -> int:
             for s in report.skipped:
                 print(f"- {s.path}: {s.reason}")
         return 0
+    if args.command in ("add", "remove", "list"):
+        return _run_library(args)
     if args.command == "info":
         path = args.index or qa.default_index_dir()
         manifest = read_manifest(path)
@@ -87,6 +102,34 @@ def _run(args: argparse.Namespace) -> int:
     else:
         _print_answer(answer)
     return 0
+
+
+def _run_library(args: argparse.Namespace) -> int:
+    """``qa add``, ``qa remove`` and ``qa list``."""
+    import qa
+
+    if args.command == "list":
+        docs = qa.list_documents(args.index)
+        for doc in docs:
+            pages = f", {doc.pages} pages" if doc.pages else ""
+            added = ", added" if doc.added else ""
+            print(f"{doc.doc_id}\t{doc.title}{pages}{added}")
+        return 0
+    if args.command == "remove":
+        removed = qa.remove_documents(args.doc_ids, args.index)
+        print(f"removed {len(removed.removed)} document(s) from {removed.path}; {removed.documents} left")
+        return 0
+    limits = {} if args.max_file_mb is None else {"max_file_mb": args.max_file_mb}
+    report = qa.add_documents(args.paths, args.index, **limits)
+    for doc in report.added:
+        pages = f", {doc.pages} pages" if doc.pages else ""
+        print(f"{'replaced' if doc.replaced else 'added'} {doc.doc_id}: {doc.title}{pages}")
+    for doc_id in report.unchanged:
+        print(f"unchanged {doc_id} (already indexed with the same content)")
+    for s in report.skipped:
+        print(f"skipped {s.path}: {s.reason}")
+    print(f"{report.documents} document(s) in {report.path}")
+    return EXIT_ERROR if report.skipped and not (report.added or report.unchanged) else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

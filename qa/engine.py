@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +31,19 @@ from qa.ingest import Skipped, default_documents, load_documents
 from qa.extract import read_hits
 from qa.lexical import tokenize
 from qa.retrieve import check_method, retrieve
-from qa.store import DEFAULT_EXACT_MAX, Store, chunking_settings, load_store, outdated, read_manifest, write_index
+from qa.store import (
+    DEFAULT_EXACT_MAX,
+    MANIFEST,
+    STORED_FILES,
+    Store,
+    chunking_settings,
+    has_user_documents,
+    load_store,
+    outdated,
+    read_manifest,
+    stored_files,
+    write_index,
+)
 from qa.types import Answer, Document, Passage
 
 if TYPE_CHECKING:
@@ -43,6 +57,8 @@ DEFAULT_TOP_K = 5
 MAX_QUESTION_CHARS = 2000
 """Longer questions are cut to this many characters (the model reads at most 256 tokens)."""
 DEFAULT_CORPUS_TAG = "default"
+RELOAD_CHECK_SECONDS = 1.0
+"""A loaded :class:`QA` looks at most this often whether its index folder was rebuilt (see :meth:`QA.reload`)."""
 
 
 def default_index_dir() -> Path:
@@ -104,6 +120,14 @@ class QA:
 
     Create one with :func:`load`.  Safe to share between threads.
 
+    Reloading: :meth:`reload` loads the index folder again and swaps it in; and
+    with ``auto_reload`` (the default) :meth:`ask` and :meth:`retrieve` look at
+    most once a second (``RELOAD_CHECK_SECONDS``) whether the folder's manifest
+    was replaced (a build, :func:`qa.add_documents`, :func:`qa.remove_documents`,
+    in this process or another) and reload it then.  A question reads the
+    index it started with from start to end, so questions in flight during a
+    reload finish on the old index.
+
     Args:
         store: The loaded index.
         embedder: The model the index was built with.
@@ -113,6 +137,7 @@ class QA:
         reader: The answer reader (:class:`qa.reader.Reader`); None answers with the sentence scorer alone.
         read_depth: Retrieved passages the reader reads per question (the rest are only shown as
             evidence); None uses the depth fitted with the reader's calibration.
+        auto_reload: Reload the index when its folder was rebuilt (checked at most once a second).
     """
 
     def __init__(
@@ -124,6 +149,7 @@ class QA:
         params: AnswerParams = DEFAULT_PARAMS,
         reader: Reader | None = None,
         read_depth: int | None = None,
+        auto_reload: bool = True,
     ) -> None:
         self.store = store
         self.embedder = embedder
@@ -136,6 +162,53 @@ class QA:
         if isinstance(read_depth, bool) or not isinstance(read_depth, int) or read_depth < 1:
             raise ValueError(f"read_depth must be an integer greater than 0. Currently, read_depth is {read_depth!r}.")
         self.read_depth = read_depth
+        self.auto_reload = auto_reload
+        self._reload_lock = threading.Lock()
+        self._stamp = _manifest_stamp(store.path)
+        self._checked = time.monotonic()
+
+    def reload(self) -> bool:
+        """Load the index folder again and swap it in (thread-safe; questions in flight finish on the old index).
+
+        Returns:
+            True when the folder held another build than the one loaded.
+
+        Raises:
+            QAError: The folder holds no loadable index now, or one built with another
+                model (the engine keeps answering from the index it had).
+        """
+        with self._reload_lock:
+            return self._reload()
+
+    def _reload(self) -> bool:
+        stamp = _manifest_stamp(self.store.path)
+        store = load_store(self.store.path, self.embedder.name)
+        if store.manifest["model"]["dimension"] != self.embedder.dimension:
+            raise ModelMismatchError(
+                f"index {str(store.path)!r} now has {store.manifest['model']['dimension']} dimensions, not "
+                f"{self.embedder.dimension}; load it again with qa.load()"
+            )
+        changed = store.manifest != self.store.manifest
+        self.store, self._stamp = store, stamp
+        if changed:
+            logger.info("reloaded index %s (built %s)", store.path, store.manifest.get("built_at"))
+        return changed
+
+    def _current_store(self) -> Store:
+        """The store to answer from: reloaded first when the folder's manifest was replaced (checked once a second)."""
+        now = time.monotonic()
+        if not self.auto_reload or now - self._checked < RELOAD_CHECK_SECONDS:
+            return self.store
+        self._checked = now
+        stamp = _manifest_stamp(self.store.path)
+        if stamp is not None and stamp != self._stamp and self._reload_lock.acquire(blocking=False):
+            try:
+                self._reload()
+            except QAError as exc:
+                logger.warning("keeping the loaded index: cannot reload %s (%s)", self.store.path, exc)
+            finally:
+                self._reload_lock.release()
+        return self.store
 
     @property
     def documents(self) -> list[Document]:
@@ -187,10 +260,9 @@ class QA:
             ValueError: Empty question, ``top_k`` < 1, or unknown method.
         """
         text = clean_question(question)
-        hits = retrieve(
-            self.store, self._encode(text), tokenize(text), _check_top_k(top_k), check_method(retrieval or self.retrieval)
-        )
-        return make_passages(self.store, hits)
+        store = self._current_store()
+        hits = retrieve(store, self._encode(text), tokenize(text), _check_top_k(top_k), check_method(retrieval or self.retrieval))
+        return make_passages(store, hits)
 
     def ask(self, question: str, top_k: int | None = None, retrieval: str | None = None) -> Answer:
         """Answer a question with sentences taken verbatim from the documents, or abstain.
@@ -209,13 +281,14 @@ class QA:
         text = clean_question(question)
         k = _check_top_k(self.top_k if top_k is None else top_k)
         method = check_method(retrieval or self.retrieval)
-        query = make_query(self.store, text, self.embedder.encode)
-        hits = retrieve(self.store, query.vector, query.tokens, k, method)
-        scored = score_sentences(self.store, hits, query, self.params)
-        passages = make_passages(self.store, hits)
+        store = self._current_store()  # one index for the whole question, even if another is swapped in meanwhile
+        query = make_query(store, text, self.embedder.encode)
+        hits = retrieve(store, query.vector, query.tokens, k, method)
+        scored = score_sentences(store, hits, query, self.params)
+        passages = make_passages(store, hits)
         phrase = None
         if self.reader is not None:
-            result = read_hits(self.store, self.reader, text, hits, scored, self.read_depth)
+            result = read_hits(store, self.reader, text, hits, scored, self.read_depth)
             confidence = round(result.confidence, 4)
             if result.phrase is None or confidence < self.reader.calibration.threshold:
                 return Answer(question, "", True, confidence, [], passages)
@@ -231,7 +304,7 @@ class QA:
             chosen = select(scored, self.params)
         if not chosen:
             return Answer(question, "", True, confidence, [], passages)
-        citations = make_citations(self.store, chosen)
+        citations = make_citations(store, chosen)
         used = {c.passage_id for c in citations}
         evidence = [p for p in passages if p.passage_id in used] + [p for p in passages if p.passage_id not in used]
         return Answer(question, " ".join(c.quote for c in citations), False, confidence, citations, evidence, phrase)
@@ -286,8 +359,8 @@ def build_index(
     target = Path(path) if path is not None else default_index_dir()
     report = load_documents(list(inputs))
     if not report.documents:
-        reasons = "; ".join(f"{s.path}: {s.reason}" for s in report.skipped[:5]) or "no .txt, .md or .html files found"
-        raise IngestError(f"nothing to index ({reasons}); pass files or folders of .txt, .md or .html documents")
+        reasons = "; ".join(f"{s.path}: {s.reason}" for s in report.skipped[:5]) or "no .txt, .md, .html, .pdf or .docx files found"
+        raise IngestError(f"nothing to index ({reasons}); pass files or folders of .txt, .md, .html, .pdf or .docx documents")
     embedder = load_embedder(model, backend)
     write_index(report.documents, target, embedder, max_words, overlap, exact_max, reuse=incremental)
     manifest = read_manifest(target)
@@ -299,7 +372,19 @@ def build_index(
     )
 
 
+def _manifest_stamp(folder: Path) -> tuple[int, int, int] | None:
+    """Identity of the manifest file now in ``folder`` (a build swaps in a new one); None when there is none."""
+    try:
+        stat = (folder / MANIFEST).stat()
+    except OSError:
+        return None
+    return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+
+
 def _is_default_corpus(manifest: dict) -> bool:
+    """Whether an index holds the bundled article alone (then :func:`load` may rebuild it; never one with added documents)."""
+    if has_user_documents(manifest):
+        return False
     docs = default_documents()
     recorded = manifest.get("documents", [])
     return [d["text_sha256"] for d in recorded] == [d.sha256 for d in docs] or (
@@ -360,16 +445,7 @@ def load(
             if reasons:
                 raise IndexVersionError(f"the bundled article's index was built with {', '.join(reasons)}")
         except QAError as exc:
-            manifest = None
-            try:
-                manifest = read_manifest(target)
-            except QAError:
-                pass
-            if manifest is not None and not _is_default_corpus(manifest):
-                raise
-            logger.info("building the default index in %s (%s)", target, exc)
-            embedder = load_embedder(model, backend)
-            write_index(default_documents(), target, embedder)
+            embedder = _rebuild_default_index(target, exc, model, backend)
             store = load_store(target, requested)
     else:
         store = load_store(path, requested)
@@ -381,6 +457,43 @@ def load(
             f"{store.model!r} ({store.manifest['model']['dimension']}); rebuild the index with that model"
         )
     return QA(store, embedder, top_k=top_k, retrieval=retrieval, reader=answer_reader, read_depth=read_depth)
+
+
+def _rebuild_default_index(target: Path, error: QAError, model: str | Embedder | None, backend: str | None) -> Embedder:
+    """Rebuild the default index folder after ``error``, never losing a document added to it.
+
+    * No index, or the bundled article alone: the article is indexed again.
+    * Documents added with :func:`qa.add_documents` (the manifest's ``"library"``):
+      rebuilt from its documents file, else from the kept copies in ``files/``,
+      only when it cannot be loaded as it is (damaged or stale, not merely built by another
+      qa version); another model or a newer format raise ``error``.
+    * Any other corpus, or an unreadable manifest beside kept files: ``error`` is raised.
+
+    Returns:
+        The embedder the index was built with.
+    """
+    manifest = None
+    try:
+        manifest = read_manifest(target)
+    except QAError:
+        if (target / STORED_FILES).is_dir():
+            raise error from None  # its added documents cannot be listed: never rebuild them away
+    if manifest is not None and not _is_default_corpus(manifest):
+        if not has_user_documents(manifest) or isinstance(error, (ModelMismatchError, IndexVersionError)):
+            raise error
+        from qa.library import stored_documents
+
+        bundled = default_documents()[0]
+        docs = [bundled if (d.doc_id, d.source) == (bundled.doc_id, bundled.source) else d for d in stored_documents(target, manifest)]
+        logger.warning("rebuilding index %s from its %d documents (%s)", target, len(docs), error)
+        embedder = load_embedder(manifest["model"]["name"] if model is None else model, backend)
+        kept = {name: target / STORED_FILES / name for name in stored_files(manifest)}
+        write_index(docs, target, embedder, stored=kept)
+        return embedder
+    logger.info("building the default index in %s (%s)", target, error)
+    embedder = load_embedder(model, backend)
+    write_index(default_documents(), target, embedder)
+    return embedder
 
 
 def _load_reader(reader: bool | str | os.PathLike[str]) -> Reader | None:

@@ -37,3 +37,7 @@ class IndexLockedError(QAError):
 
 class ModelLoadError(QAError):
     """The embedding model could not be loaded."""
+
+
+class DocumentNotFoundError(QAError):
+    """A document id given to remove is not in the index."""

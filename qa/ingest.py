@@ -1,8 +1,14 @@
 """Read documents from files and folders and clean them.
 
-Supported inputs are ``.txt``, ``.md``/``.markdown`` and ``.html``/``.htm`` files
-and folders of them (searched recursively, in sorted order).  Every document's
-``text`` is the cleaned text that all offsets in the package refer to.
+Supported inputs are ``.txt``, ``.md``/``.markdown``, ``.html``/``.htm``, ``.pdf``
+(its text layer, :mod:`qa.pdf`) and ``.docx`` (:mod:`qa.docx_reader`) files and
+folders of them (searched recursively, in sorted order).  What a file is comes
+from its bytes (:mod:`qa.filetype`), not its name: a ``.docx`` that is really an
+image is skipped with that reason.  Every document's ``text`` is the cleaned text
+that all offsets in the package refer to.
+
+Titles come from the document's own metadata (a PDF's title, a Word file's core
+properties, an HTML ``<title>``), else its first heading, else the file name.
 """
 
 from __future__ import annotations
@@ -16,13 +22,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from qa.errors import IngestError
+from qa.filetype import DAMAGED_ZIP, DOCX, PDF, describe, sniff
 from qa.types import Document
 
 logger = logging.getLogger(__name__)
 
 TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown"})
 HTML_SUFFIXES = frozenset({".html", ".htm"})
-SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES
+PDF_SUFFIXES = frozenset({".pdf"})
+DOCX_SUFFIXES = frozenset({".docx"})
+SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | PDF_SUFFIXES | DOCX_SUFFIXES
 MAX_FILE_BYTES = 64 * 1024 * 1024
 """Files larger than this are skipped with a warning (64 MiB)."""
 
@@ -60,23 +69,25 @@ class IngestReport:
     skipped: list[Skipped] = field(default_factory=list)
 
 
-def clean_text(raw: str) -> str:
+def clean_text(raw: str, drop_teasers: bool = True) -> str:
     """Normalise line endings and whitespace, and drop truncated teaser lines.
 
     Args:
         raw: Text as read from a file.
+        drop_teasers: Drop the lines that look like teasers cut off mid-sentence (web
+            scrapes); False for Word documents, whose paragraphs are whole.
 
     Returns:
         The cleaned text: ``\\n`` line endings, no control characters, no trailing
-        spaces, at most one blank line in a row, and without lines of
-        ``TEASER_MIN_WORDS`` words or more that stop mid-sentence.
+        spaces, at most one blank line in a row, and (with ``drop_teasers``) without
+        lines of ``TEASER_MIN_WORDS`` words or more that stop mid-sentence.
     """
     text = raw.replace("\r\n", "\n").replace("\r", "\n").replace("\ufeff", "")
     text = _CONTROL.sub("", text)
     kept: list[str] = []
     for line in text.split("\n"):
         line = line.rstrip()
-        if is_truncated_line(line):
+        if drop_teasers and is_truncated_line(line):
             logger.info("dropping truncated line: %.60s...", line.strip())
             continue
         if not line.strip() and (not kept or not kept[-1].strip()):
@@ -123,30 +134,52 @@ def title_of(text: str, fallback: str) -> str:
     return fallback
 
 
-def read_file(path: Path, doc_id: str) -> Document:
+def read_file(path: Path, doc_id: str, max_bytes: int | None = None, max_pages: int | None = None) -> Document:
     """Read and clean one file.
 
     Args:
-        path: A ``.txt``, ``.md`` or ``.html`` file.
+        path: A ``.txt``, ``.md``, ``.html``, ``.pdf`` or ``.docx`` file.
         doc_id: The identifier to give the document.
+        max_bytes: Refuse a larger file (None: ``MAX_FILE_BYTES``).
+        max_pages: Refuse a PDF with more pages (None: no limit).
 
     Returns:
-        The document.
+        The document (with ``page_starts`` for a PDF).
 
     Raises:
-        IngestError: The file is too large, binary, not UTF-8, or has no text.
+        IngestError: The file is too large, of another type than its name says,
+            damaged, encrypted, a zip bomb, binary, not UTF-8, or has no text.
     """
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise IngestError(f"unsupported file type {suffix!r}: use one of {sorted(SUFFIXES)}")
     size = path.stat().st_size
-    if size > MAX_FILE_BYTES:
-        raise IngestError(
-            f"file is {size:,} bytes, over the limit of {MAX_FILE_BYTES:,} bytes; split it into smaller files"
-        )
+    max_bytes = MAX_FILE_BYTES if max_bytes is None else max_bytes
+    if size > max_bytes:
+        raise IngestError(f"file is {size:,} bytes, over the limit of {max_bytes:,} bytes; split it into smaller files")
+    kind = sniff(path)
+    expected = PDF if suffix in PDF_SUFFIXES else DOCX if suffix in DOCX_SUFFIXES else None
+    if expected == DOCX and kind == DAMAGED_ZIP:
+        kind = DOCX  # read_docx checks the container and says what is wrong with it
+    if expected is not None and kind != expected:
+        name = "a PDF" if expected == PDF else "a Word (.docx) document"
+        raise IngestError(f"not {name}: the file's content is {describe(kind)} (told from its bytes, not its name)")
+    if kind == PDF:
+        from qa.pdf import read_pdf
+
+        pdf = read_pdf(path, max_pages)
+        return Document(doc_id, pdf.title or title_of(pdf.text, path.stem), pdf.text, str(path), pdf.page_starts)
+    if kind == DOCX:
+        from qa.docx_reader import read_docx
+
+        docx = read_docx(path)
+        text = clean_text(docx.text, drop_teasers=False)
+        return Document(doc_id, docx.title or title_of(text, path.stem), text, str(path))
     data = path.read_bytes()
     if b"\x00" in data[:8192]:
         raise IngestError("file looks binary (it contains NUL bytes)")
+    if kind != "text":
+        raise IngestError(f"not a text file: its content is {describe(kind)} (told from its bytes, not its name)")
     try:
         raw = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -53,7 +53,7 @@ from qa import onnx_export, onnx_quantize
 from qa.errors import QAError
 from qa.onnx_export import EXPORT_VERSION, EXPORTER_PACKAGES, OPSET, ExportedModel
 from qa.onnx_session import VARIANTS, IneligibleModel, ModelSpec, OnnxEmbedder, OnnxUnavailable
-from qa.store import file_sha256
+from qa.files import file_sha256
 from qa.versions import installed_versions
 
 logger = logging.getLogger(__name__)

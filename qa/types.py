@@ -7,6 +7,7 @@ text.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 from dataclasses import dataclass, field
 
@@ -19,13 +20,23 @@ class Document:
         doc_id: Stable identifier (path relative to the folder given, or file name).
         title: First heading or short first line, else the file name.
         text: Cleaned text; every offset in the package refers to it.
-        source: Where the text came from (a file path, or a label such as ``"<memory>"``).
+        source: Where the text came from (a file path, or a label such as ``"<memory>"``); for a
+            file added with :func:`qa.add_documents`, ``files/NAME`` inside the index folder.
+        page_starts: For a PDF, the offset in :attr:`text` where each page's text starts
+            (``page_starts[0] == 0``, non-decreasing); empty for other documents.
     """
 
     doc_id: str
     title: str
     text: str
     source: str = "<memory>"
+    page_starts: tuple[int, ...] = ()
+
+    def page_at(self, offset: int) -> int | None:
+        """The 1-based page holding the character at ``offset``; None for a document without pages."""
+        if not self.page_starts:
+            return None
+        return max(1, bisect.bisect_right(self.page_starts, offset))
 
     @property
     def sha256(self) -> str:
@@ -84,6 +95,7 @@ class Citation:
         end: Offset one past the quote's last character.
         score: Relevance score of the sentence in [0, 1].
         passage_id: Passage the sentence was found in.
+        page: The 1-based page of a PDF the quote starts on; None for documents without pages.
     """
 
     number: int
@@ -94,6 +106,7 @@ class Citation:
     end: int
     score: float
     passage_id: int
+    page: int | None = None
 
 
 @dataclass(frozen=True)

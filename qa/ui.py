@@ -20,9 +20,13 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from qa.types import Answer, Citation, Passage
+from qa.types import Answer, Citation, Passage, Span
+
+if TYPE_CHECKING:
+    from qa.ingest import Skipped
+    from qa.library import AddReport, RemoveReport
 
 NO_ANSWER = "The documents do not answer this question."
 """Shown instead of an answer when the engine abstains."""
@@ -81,16 +85,33 @@ def format_question(question: str) -> str:
     return f'<p class="qa-question">{escape_text(question.strip())}</p>'
 
 
-def format_marked_answer(citations: Sequence[Citation]) -> str:
+def emphasise(text: str, doc_id: str, start: int, phrase: Span | None) -> str:
+    """Escape ``text`` (document ``doc_id`` from offset ``start``), the answer phrase in ``<strong class="qa-phrase">``.
+
+    The phrase is placed by offsets and only when it lies wholly inside ``text``
+    and matches it there; otherwise the text is escaped as it is.
+    """
+    if phrase is None or phrase.doc_id != doc_id:
+        return escape_text(text)
+    lo, hi = phrase.start - start, phrase.end - start
+    if not 0 <= lo < hi <= len(text) or text[lo:hi] != phrase.text:
+        return escape_text(text)
+    return f'{escape_text(text[:lo])}<strong class="qa-phrase">{escape_text(text[lo:hi])}</strong>{escape_text(text[hi:])}'
+
+
+def format_marked_answer(citations: Sequence[Citation], phrase: Span | None = None) -> str:
     """Render the answer sentences, each followed by its citation marker.
 
     Args:
         citations: The answer's citations (one per sentence, in answer order).
+        phrase: The answer phrase, emphasised inside its sentence.
 
     Returns:
         ``sentence [1] sentence [2]`` with every sentence escaped.
     """
-    return " ".join(f'{escape_text(c.quote)} <span class="qa-marker">[{int(c.number)}]</span>' for c in citations)
+    return " ".join(
+        f'{emphasise(c.quote, c.doc_id, c.start, phrase)} <span class="qa-marker">[{int(c.number)}]</span>' for c in citations
+    )
 
 
 def passage_for(citation: Citation, passages: Sequence[Passage]) -> Passage | None:
@@ -115,7 +136,7 @@ def passage_for(citation: Citation, passages: Sequence[Passage]) -> Passage | No
     return None
 
 
-def highlight_passage(passage: Passage, citation: Citation) -> str:
+def highlight_passage(passage: Passage, citation: Citation, phrase: Span | None = None) -> str:
     """Render a passage with the cited sentence wrapped in ``<mark>``.
 
     The highlight is computed from offsets: the passage text is split at
@@ -125,6 +146,7 @@ def highlight_passage(passage: Passage, citation: Citation) -> str:
     Args:
         passage: The passage the citation lies in.
         citation: The citation to highlight.
+        phrase: The answer phrase, emphasised inside the mark.
 
     Returns:
         Escaped passage text with one ``<mark>`` element.  When the offsets do
@@ -134,9 +156,10 @@ def highlight_passage(passage: Passage, citation: Citation) -> str:
     lo = citation.start - passage.start
     hi = citation.end - passage.start
     text = passage.text
+    marked = emphasise(citation.quote, citation.doc_id, citation.start, phrase)
     if passage.doc_id != citation.doc_id or not 0 <= lo <= hi <= len(text) or text[lo:hi] != citation.quote:
-        return f"<mark>{escape_text(citation.quote)}</mark>"
-    return f"{escape_text(text[:lo])}<mark>{escape_text(text[lo:hi])}</mark>{escape_text(text[hi:])}"
+        return f"<mark>{marked}</mark>"
+    return f"{escape_text(text[:lo])}<mark>{marked}</mark>{escape_text(text[hi:])}"
 
 
 def _source_title(title: str, doc_id: str) -> str:
@@ -158,10 +181,13 @@ def format_sources(answer: Answer) -> str:
     items = []
     for c in answer.citations:
         passage = passage_for(c, answer.passages)
-        body = highlight_passage(passage, c) if passage is not None else f"<mark>{escape_text(c.quote)}</mark>"
+        body = (
+            highlight_passage(passage, c, answer.phrase) if passage is not None
+            else f"<mark>{emphasise(c.quote, c.doc_id, c.start, answer.phrase)}</mark>"
+        )
         items.append(
             '<div class="qa-source">'
-            f'<div class="qa-source-head"><span class="qa-marker">[{int(c.number)}]</span> {_source_title(c.title, c.doc_id)}</div>'
+            f'<div class="qa-source-head"><span class="qa-marker">[{int(c.number)}]</span> {_source_title(c.title, c.doc_id)}{_page_label(c)}</div>'
             f'<blockquote class="qa-passage">{body}</blockquote>'
             "</div>"
         )
@@ -206,7 +232,7 @@ def format_answer(answer: Answer, max_related: int = MAX_RELATED) -> str:
     if answer.abstained or not answer.citations:
         blocks = [f'<p class="qa-abstain">{NO_ANSWER}</p>', format_related(answer.passages, max_related)]
     else:
-        blocks = [f'<p class="qa-answer">{format_marked_answer(answer.citations)}</p>', format_sources(answer)]
+        blocks = [f'<p class="qa-answer">{format_marked_answer(answer.citations, answer.phrase)}</p>', format_sources(answer)]
     return "\n\n".join(b for b in blocks if b)
 
 
@@ -293,3 +319,241 @@ def format_info(info: Mapping[str, Any]) -> str:
         '<div class="qa-info"><div class="qa-info-head"><strong>What is indexed</strong></div>'
         f'<ul class="qa-info-docs">{titles}</ul><table class="qa-info-table">{table}</table></div>'
     )
+
+
+# --------------------------------------------------------------------------------------------
+# the documents panel (uploads and removals in the web chat)
+
+UPLOADS_OFF = (
+    "Uploads are off: the chat is served on {host}, not on the loopback interface. "
+    "Start app.py with --allow-uploads to let readers add and remove documents."
+)
+"""Shown in the documents panel when uploads are disabled (formatted with the bound host)."""
+NO_FILES = "Choose one or more files first (.pdf, .docx, .txt, .md, .html)."
+"""Shown when "Add to index" is clicked with no file chosen."""
+
+
+def format_page(page: int | None) -> str:
+    """The page label of a citation: ``"p. 3"``, or ``""`` when the source has no pages.
+
+    Args:
+        page: A 1-based page number (PDF sources), or None.
+
+    Returns:
+        ``"p. N"`` for a positive integer page, else the empty string.
+    """
+    if isinstance(page, bool) or not isinstance(page, int) or page < 1:
+        return ""
+    return f"p. {page}"
+
+
+def _page_label(citation: Citation) -> str:
+    label = format_page(citation.page)
+    return f' <span class="qa-page">{label}</span>' if label else ""
+
+
+def _doc_field(doc: Any, name: str) -> str:
+    value = doc.get(name) if isinstance(doc, Mapping) else getattr(doc, name, None)
+    return "" if value is None else str(value)
+
+
+def format_document(doc: Mapping[str, Any] | Any) -> str:
+    """Render one entry of the documents panel: its title (else its ``doc_id``) and its ``doc_id``.
+
+    Args:
+        doc: A ``{"doc_id": ..., "title": ..., "pages": ...}`` mapping (an entry of
+            ``bot.info["documents"]``; ``pages`` optional) or an object with those attributes.
+
+    Returns:
+        A single-line HTML block with every piece of text escaped.
+    """
+    doc_id = _doc_field(doc, "doc_id")
+    title = _doc_field(doc, "title").strip() or doc_id or "untitled"
+    pages = doc.get("pages") if isinstance(doc, Mapping) else getattr(doc, "pages", None)
+    count = ""
+    if isinstance(pages, int) and not isinstance(pages, bool) and pages > 0:
+        count = f' <span class="qa-pages">{pages} page{"s" if pages != 1 else ""}</span>'
+    return (
+        f'<div class="qa-doc"><strong class="qa-title">{escape_text(title)}</strong> '
+        f'<span class="qa-docid">{escape_text(doc_id)}</span>{count}</div>'
+    )
+
+
+def format_documents(docs: Sequence[Mapping[str, Any] | Any]) -> str:
+    """Render the whole documents list (used where no remove buttons are shown).
+
+    Args:
+        docs: The indexed documents, as for :func:`format_document`.
+
+    Returns:
+        A single-line HTML list, or a "no documents" line when ``docs`` is empty.
+    """
+    if not docs:
+        return '<p class="qa-notice qa-docs-empty">No documents are indexed.</p>'
+    return '<ul class="qa-docs">' + "".join(f"<li>{format_document(d)}</li>" for d in docs) + "</ul>"
+
+
+def format_uploads_off(host: str) -> str:
+    """The notice shown instead of the upload and remove controls when uploads are disabled.
+
+    Args:
+        host: The address the server is bound to.
+
+    Returns:
+        One escaped paragraph naming the address and the ``--allow-uploads`` flag.
+    """
+    return f'<p class="qa-notice qa-uploads-off">{escape_text(UPLOADS_OFF.format(host=host))}</p>'
+
+
+def _file_name(path: Any) -> str:
+    """The last component of a path as given (never the server's temporary folders)."""
+    text = str(path).replace("\\", "/").rstrip("/")
+    return text.rsplit("/", 1)[-1] or text
+
+
+def format_build_progress(action: str, names: Sequence[str], noun: str = "file") -> str:
+    """The status line shown while a build runs.
+
+    Args:
+        action: What is being done, e.g. ``"Adding"`` or ``"Removing"``.
+        names: The file names or document ids involved (shown escaped, at most five).
+        noun: What ``names`` are, singular (``"file"``, ``"document"``).
+
+    Returns:
+        One paragraph, e.g. ``Adding 2 files (a.pdf, b.docx)\u2026``.
+    """
+    shown = [_file_name(n) for n in names]
+    listed = ", ".join(shown[:5]) + (f" and {len(shown) - 5} more" if len(shown) > 5 else "")
+    count = f"{len(shown)} {escape_text(noun)}{'s' if len(shown) != 1 else ''}"
+    return (
+        f'<p class="qa-notice qa-progress">{escape_text(action)} {count} ({escape_text(listed)})\u2026 '
+        "the index is being rebuilt; questions are still answered from the current documents.</p>"
+    )
+
+
+def _report_list(css: str, heading: str, entries: Sequence[str]) -> str:
+    """A headed list of already-escaped entries (empty string when there are none)."""
+    if not entries:
+        return ""
+    rows = "".join(f"<li>{e}</li>" for e in entries)
+    return f'<div class="qa-report-{css}"><strong>{heading} ({len(entries)})</strong><ul>{rows}</ul></div>'
+
+
+def _doc_id_entry(doc_id: str) -> str:
+    return f'<span class="qa-docid">{escape_text(doc_id)}</span>'
+
+
+def format_skipped(skipped: Sequence[Skipped]) -> str:
+    """Render skipped files with their reasons.
+
+    Only a file's name is shown, never the folder it was uploaded to.
+
+    Args:
+        skipped: The files passed over (:class:`qa.ingest.Skipped`: ``path`` and ``reason``).
+
+    Returns:
+        A single-line HTML block ``Skipped (n)`` listing ``file \u2014 reason`` (empty string when none).
+    """
+    entries = [
+        f'<span class="qa-file">{escape_text(_file_name(s.path))}</span> \u2014 <span class="qa-reason">{escape_text(s.reason)}</span>'
+        for s in skipped
+    ]
+    return _report_list("skipped", "Skipped", entries)
+
+
+def format_add_report(report: AddReport) -> str:
+    """Render what an upload did: documents added, replaced, already indexed, files skipped with reasons.
+
+    Args:
+        report: The report of :func:`qa.add_documents`.
+
+    Returns:
+        A single-line HTML block; its first line says how many documents were indexed.
+    """
+    new = [format_document(d) for d in report.added if not d.replaced]
+    replaced = [format_document(d) for d in report.added if d.replaced]
+    if report.added:
+        n = len(report.added)
+        summary = f"Indexed {n} document{'s' if n != 1 else ''}; the chat now answers from {'it' if n == 1 else 'them'}."
+    elif report.unchanged and not report.skipped:
+        summary = "Nothing changed: these files are already indexed."
+    else:
+        summary = "No document was added."
+    blocks = [
+        f'<p class="qa-report-summary">{summary}</p>',
+        _report_list("added", "Added", new),
+        _report_list("replaced", "Replaced by the new version", replaced),
+        _report_list("unchanged", "Already indexed, unchanged", [_doc_id_entry(d) for d in report.unchanged]),
+        format_skipped(report.skipped),
+    ]
+    return '<div class="qa-report">' + "".join(blocks) + "</div>"
+
+
+def format_remove_report(report: RemoveReport) -> str:
+    """Render what a removal did.
+
+    Args:
+        report: The report of :func:`qa.remove_documents`.
+
+    Returns:
+        A single-line HTML block naming the removed documents.
+    """
+    n = len(report.removed)
+    if n:
+        summary = f"Removed {n} document{'s' if n != 1 else ''}; the chat no longer answers from {'it' if n == 1 else 'them'}."
+    else:
+        summary = "No document was removed."
+    blocks = [
+        f'<p class="qa-report-summary">{summary}</p>',
+        _report_list("removed", "Removed", [_doc_id_entry(d) for d in report.removed]),
+    ]
+    return '<div class="qa-report">' + "".join(blocks) + "</div>"
+
+
+def build_error_message(error: BaseException, action: str = "add the documents") -> str:
+    """The plain-text message for a failed upload or removal; never a traceback.
+
+    Args:
+        error: The exception raised by :func:`qa.add_documents`, :func:`qa.remove_documents`
+            or :meth:`qa.QA.reload`.
+        action: What was attempted, completing "Could not ...".
+
+    Returns:
+        One line of plain text (not escaped): the message of a ``QAError`` or
+        ``ValueError`` (written for people), else only the exception's type.
+        (A failed build leaves the index as it was: builds are swapped in atomically.)
+    """
+    from qa.errors import IndexLockedError, QAError
+
+    if isinstance(error, IndexLockedError):
+        return f"Could not {action}: another build of this index is running. Try again when it has finished. ({error})"
+    if isinstance(error, (QAError, ValueError)):
+        return f"Could not {action}: {error}"
+    if isinstance(error, OSError):
+        return f"Could not {action}: a file could not be read or written ({type(error).__name__}). Please try again."
+    return f"Could not {action} ({type(error).__name__}). Please try again."
+
+
+def format_build_error(error: BaseException, action: str = "add the documents") -> str:
+    """The documents panel's status for a failed build: :func:`build_error_message`, escaped.
+
+    Args:
+        error: The exception.
+        action: What was attempted.
+
+    Returns:
+        One paragraph.
+    """
+    return f'<p class="qa-notice qa-error">{escape_text(build_error_message(error, action))}</p>'
+
+
+def format_notice(message: str) -> str:
+    """Render a plain status message for the documents panel.
+
+    Args:
+        message: Plain text.
+
+    Returns:
+        One escaped paragraph.
+    """
+    return f'<p class="qa-notice">{escape_text(message)}</p>'

@@ -95,3 +95,29 @@ def article_bot(tmp_path_factory: pytest.TempPathFactory, real_embedder: object)
     path = tmp_path_factory.mktemp("article") / "index"
     qa.build_index(default_documents(), path, model=real_embedder)  # type: ignore[arg-type]
     return qa.load(path, model=real_embedder)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def sample_pdfs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Real PDFs printed by headless chromium (skips when chromium is missing; see tests/documents.py).
+
+    ``report``: 3 pages, with chromium's own header and footer on every page;
+    ``report_v2``: a changed 2-page version, without an HTML title; ``layout``: a two-column page and a
+    narrow one with soft hyphens; ``scanned``: one page with a canvas drawing only.
+    """
+    from tests import documents
+
+    browser = documents.chromium()
+    if browser is None:
+        pytest.skip("chromium is not installed (`make chromium`)")
+    folder = tmp_path_factory.mktemp("pdfs")
+    return {
+        "report": documents.print_pdf(
+            documents.pages_html("Harbour Report 2031", documents.REPORT_PAGES), folder / "report.pdf", header_footer=True, browser=browser
+        ),
+        "report_v2": documents.print_pdf(
+            documents.pages_html(None, documents.REPORT_V2_PAGES), folder / "report_v2.pdf", browser=browser
+        ),
+        "layout": documents.print_pdf(documents.pages_html("Layout test", documents.LAYOUT_PAGES), folder / "layout.pdf", browser=browser),
+        "scanned": documents.print_pdf(documents.scanned_html(), folder / "scanned.pdf", browser=browser),
+    }

@@ -3,8 +3,10 @@ Chromium (Playwright) and by ``gradio_client``.
 
 Two servers are started, once each for the module: one on the bundled article, one on an
 index of a hostile document (HTML, script and ``javascript:`` link in its text and title).
-Timings (start-up, time per answer) are written to ``artifacts/app_timings.json`` and a
-screenshot of the chat to ``artifacts/chat.png``.
+A third, on a private copy of the article index, takes a PDF (printed by chromium) and a fake
+DOCX through the documents panel, answers from the PDF with its page, and removes it again.
+Timings (start-up, time per answer, upload) are written to ``artifacts/app_timings.json`` and
+screenshots to ``artifacts/chat.png`` and ``artifacts/upload.png``.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import html
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -341,6 +344,188 @@ def test_hostile_document_and_question_show_as_text(hostile_server: Server, watc
     assert page.locator("#chat a").count() == 0  # no Markdown link was made from document text
     assert watched.errors == []
     assert watched.foreign() == []
+
+
+# --------------------------------------------------------------------------------------------
+# documents panel: upload a PDF, ask it, remove it (browser)
+
+PDF_TITLE = f"Varnholm Lighthouse Keeper's Log {HOSTILE_IMG}"  # uploaded text is shown as text
+PDF_FACT = "The lantern room of the Varnholm lighthouse is painted saffron yellow so that fishing crews can see it in fog."
+PDF_QUESTION = "What colour is the lantern room of the Varnholm lighthouse painted?"
+PDF_PAGE_1 = [
+    "Varnholm is a small rocky island in the northern sound, reached by a ferry that runs twice a week in summer.",
+    "The island has one harbour, a chapel built from driftwood, and a weather station run by volunteers.",
+    "Its keepers have kept a handwritten log since the first tower was raised on the western cliffs.",
+    "Most entries record the wind, the tides and the ships that passed on their way to the mainland ports.",
+]
+PDF_PAGE_2 = [
+    "The present tower replaced the first one after a winter storm cracked its foundations.",
+    PDF_FACT,
+    "The keepers replace the lamp's wick every spring and polish the brass fittings every month.",
+]
+
+
+def print_pdf(folder: Path, name: str, title: str, pages: list[list[str]]) -> Path:
+    """Print an HTML page that the test writes to a PDF with Debian's chromium, one ``pages`` entry per PDF page."""
+    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    if executable is None:
+        pytest.skip("chromium is not installed (make chromium)")
+    body = "".join(
+        f'<section style="{"break-before: page;" if i else ""}"><h2>Part {i + 1}</h2>'
+        + "".join(f"<p>{html.escape(s)}</p>" for s in sentences)
+        + "</section>"
+        for i, sentences in enumerate(pages)
+    )
+    page = folder / f"{Path(name).stem}.html"
+    page.write_text(
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title></head>"
+        f"<body style='font-family: serif; font-size: 14pt'><h1>{html.escape(title)}</h1>{body}</body></html>",
+        encoding="utf-8",
+    )
+    out = folder / name
+    profile = folder / f"chromium-profile-{Path(name).stem}"
+    done = subprocess.run(
+        [
+            executable, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--no-pdf-header-footer", f"--user-data-dir={profile}", f"--print-to-pdf={out}", page.as_uri(),
+        ],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0 and out.exists() and out.stat().st_size > 0, done.stderr[-2000:]
+    shutil.rmtree(profile, ignore_errors=True)
+    return out
+
+
+def pdf_page_count(path: Path) -> int:
+    """Pages of a PDF, read by pypdf (the ingest library) or else counted from its page objects."""
+    try:
+        from pypdf import PdfReader
+    except ImportError:
+        import re
+
+        return len(re.findall(rb"/Type\s*/Page(?![a-z])", path.read_bytes()))
+    return len(PdfReader(str(path)).pages)
+
+
+@pytest.fixture
+def upload_server(article_index: Path, tmp_path: Path) -> Iterator[Server]:
+    """The app on a private copy of the article index (uploads change it; the module's index stays as built)."""
+    index = tmp_path / "served" / "index"
+    shutil.copytree(article_index, index)
+    server = start_app(index, tmp_path / "upload.log")
+    TIMINGS["startup_seconds_upload"] = round(server.startup_s, 2)
+    yield server
+    stop_app(server)
+
+
+def _record_status(page: Any) -> None:
+    """Keep every text the documents status line shows (progress lines pass too fast to poll for)."""
+    page.evaluate(
+        """() => {
+            window.__status = [];
+            const target = document.querySelector('#doc-status');
+            const seen = () => { const t = target.innerText.trim(); if (t && window.__status.at(-1) !== t) window.__status.push(t); };
+            new MutationObserver(seen).observe(target, {subtree: true, childList: true, characterData: true});
+        }"""
+    )
+
+
+@pytest.mark.browser
+def test_upload_a_pdf_ask_it_with_its_page_then_remove_it(upload_server: Server, tmp_path: Path, watched: Watched) -> None:
+    from gradio_client import Client
+    from playwright.sync_api import expect
+
+    pdf = print_pdf(tmp_path, "varnholm-log.pdf", PDF_TITLE, [PDF_PAGE_1, PDF_PAGE_2])
+    assert pdf_page_count(pdf) >= 2
+    fake = tmp_path / "minutes.docx"  # text under a Word name: skipped with its reason, the PDF still indexed
+    fake.write_text("These minutes are plain text, not a Word document.\n", encoding="utf-8")
+
+    page = watched.page
+    page.goto(upload_server.url)
+    documents = page.locator("#doc-list")
+    expect(documents).to_contain_text("EU and Japan sign security and defence partnership", timeout=30000)
+    expect(documents).not_to_contain_text(PDF_TITLE)
+    expect(page.locator("#uploads-off")).to_have_count(0)
+
+    # before the upload the article does not answer the question
+    ask(page, PDF_QUESTION)
+    expect(bot_messages(page).nth(0)).to_contain_text(ui.NO_ANSWER, timeout=30000)
+
+    # questions sent while the build runs are all answered
+    client = Client(upload_server.url, verbose=False)
+    during: list[str] = []
+    failures: list[str] = []
+    stop = threading.Event()
+
+    def keep_asking() -> None:
+        while not stop.is_set():
+            try:
+                during.append(client.predict(PACT, api_name="/chat"))
+            except Exception as exc:  # noqa: BLE001 - recorded and asserted below
+                failures.append(f"{type(exc).__name__}: {exc}")
+
+    # 1. upload two files: progress while the build runs, then the report (the fake DOCX skipped with
+    #    its reason); the panel lists the PDF's title
+    _record_status(page)
+    page.locator("#uploads input[type=file]").set_input_files([str(pdf), str(fake)])
+    asker = threading.Thread(target=keep_asking, daemon=True)
+    started = time.perf_counter()
+    asker.start()
+    page.locator("#add-docs").click()
+    status = page.locator("#doc-status")
+    try:
+        expect(status).to_contain_text("Indexed 1 document", timeout=180000)
+    finally:
+        stop.set()
+        asker.join(timeout=60)
+    TIMINGS["upload_pdf_seconds"] = round(time.perf_counter() - started, 2)
+    shown = page.evaluate("() => window.__status")
+    assert any(s.startswith("Adding 2 files (varnholm-log.pdf, minutes.docx)") for s in shown), shown
+    expect(status).to_contain_text("varnholm-log.pdf")
+    expect(status.locator(".qa-report-skipped")).to_contain_text("Skipped (1)")
+    expect(status.locator(".qa-report-skipped li")).to_have_count(1)
+    expect(status.locator(".qa-report-skipped .qa-file")).to_have_text("minutes.docx")
+    expect(status.locator(".qa-report-skipped .qa-reason")).not_to_be_empty()
+    expect(documents).not_to_contain_text("minutes")
+    expect(status).to_contain_text(PDF_TITLE)  # the report names it, as text
+    assert page.locator("#documents img[onerror], #info img[onerror]").count() == 0
+    expect(documents).to_contain_text(PDF_TITLE)
+    expect(page.locator("#info")).to_contain_text(PDF_TITLE)
+    # none failed; each is the article's answer (the ones after the swap may cite other passage numbers)
+    assert failures == [] and during, (failures, len(during))
+    shown_text = [html.unescape(re.sub(r"<[^>]+>", "", d)) for d in during]
+    assert all(DRILLS in t and '<p class="qa-answer">' in d for d, t in zip(during, shown_text)), [d[:300] for d in during]
+
+    # 2. a question only the PDF answers: its sentence, cited with the PDF's title and page 2
+    ask(page, PDF_QUESTION)
+    reply = bot_messages(page).nth(1)
+    expect(reply.locator(".qa-answer")).to_contain_text("saffron yellow", timeout=30000)
+    source = reply.locator(".qa-source").first
+    expect(source.locator(".qa-title")).to_have_text(PDF_TITLE)
+    expect(source.locator(".qa-page")).to_have_text("p. 2")
+    expect(source.locator("blockquote mark")).to_contain_text("saffron yellow")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "upload.png"), full_page=True)
+
+    # 3. remove it: the panel and the info no longer list it, and the question is not answered any more
+    _record_status(page)
+    documents.locator(".qa-doc-row", has_text=PDF_TITLE).get_by_role("button", name="Remove").click()
+    expect(status).to_contain_text("Removed 1 document", timeout=120000)
+    expect(documents).not_to_contain_text(PDF_TITLE)
+    expect(page.locator("#info")).not_to_contain_text(PDF_TITLE)
+    expect(documents).to_contain_text("EU and Japan sign security and defence partnership")
+    ask(page, PDF_QUESTION)
+    again = bot_messages(page).nth(2)
+    expect(again).to_contain_text(ui.NO_ANSWER, timeout=30000)
+    expect(again).not_to_contain_text("saffron")
+    for selector in ["img[onerror]", "img[src='x']", "script"]:
+        assert page.locator(f"#chat {selector}, #documents {selector}, #info {selector}").count() == 0, selector
+
+    expect(page.locator("body")).not_to_contain_text("Traceback")
+    assert "Traceback" not in upload_server.output()
+    assert watched.foreign() == [], f"requests left the machine: {watched.foreign()}"
+    assert watched.dialogs == [] and watched.errors == []
 
 
 # --------------------------------------------------------------------------------------------

@@ -70,3 +70,30 @@ def test_ask_prints_the_phrase_first_and_in_json(tmp_path: Path) -> None:
     assert "Nov. 1" in phrase["text"] and phrase["end"] - phrase["start"] == len(phrase["text"])
     plain = run_cli("ask", "When was the pact signed?", "--json", "--no-reader", env_dir=tmp_path / "default")
     assert json.loads(plain.stdout)["phrase"] is None
+
+
+def test_add_list_ask_with_page_and_remove(tmp_path: Path, sample_pdfs: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    index = tmp_path / "idx"
+    assert main(["add", str(sample_pdfs["report"]), str(sample_pdfs["scanned"]), "--index", str(index)]) == 0
+    out = capsys.readouterr().out
+    assert "added report.pdf: Harbour Report 2031, 3 pages" in out
+    assert "skipped " in out and "scanned.pdf: no text layer — scanned image? OCR is not supported" in out
+    assert main(["add", str(sample_pdfs["report"]), "--index", str(index)]) == 0
+    assert "unchanged report.pdf (already indexed with the same content)" in capsys.readouterr().out
+    assert main(["list", "--index", str(index)]) == 0
+    assert capsys.readouterr().out == "report.pdf\tHarbour Report 2031, 3 pages, added\n"
+    assert main(["ask", "When was the lighthouse painted green?", "--index", str(index), "--no-reader"]) == 0
+    out = capsys.readouterr().out
+    assert "March 2031" in out and "[1] Harbour Report 2031 — report.pdf, p. 2, characters" in out
+    assert main(["ask", "When was the lighthouse painted green?", "--index", str(index), "--no-reader", "--json"]) == 0
+    citations = json.loads(capsys.readouterr().out)["citations"]
+    assert [c["page"] for c in citations if "lighthouse" in c["quote"]] == [2]
+    assert main(["add", str(sample_pdfs["layout"]), "--index", str(index)]) == 0
+    capsys.readouterr()
+    assert main(["remove", "report.pdf", "--index", str(index)]) == 0
+    assert "removed 1 document(s)" in capsys.readouterr().out and not (index / "files" / "report.pdf").exists()
+    assert main(["remove", "nope.pdf", "--index", str(index)]) == 1
+    assert "no document 'nope.pdf'" in capsys.readouterr().err
+    assert main(["add", str(sample_pdfs["scanned"]), "--index", str(index)]) == 1  # only skipped files: an error status
+    assert main(["list", "--index", str(tmp_path / "missing")]) == 1
+    assert "no index in" in capsys.readouterr().err

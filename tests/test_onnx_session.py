@@ -149,10 +149,6 @@ def _qa_imports(path: Path) -> set[str]:
     return found
 
 
-@pytest.mark.xfail(
-    not (Path(qa.__file__).parent / "files.py").is_file(), strict=True,
-    reason="until qa/files.py exists, qa.onnx_cache imports file_sha256 from qa.store, which imports qa.embedding",
-)
 def test_onnx_modules_import_no_module_that_imports_them_back() -> None:
     package = Path(qa.__file__).parent
     graph = {f"qa.{p.stem}": _qa_imports(p) for p in package.glob("*.py") if p.stem != "__init__"}

@@ -309,9 +309,9 @@ def test_old_format_index_is_refused_on_load_and_rebuilt_in_full(fake_index: Pat
 def test_vectors_are_memory_mapped_and_large_files_checked_by_sample(
     tmp_path: Path, small_docs: list[qa.Document], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import qa.store
+    import qa.manifest
 
-    monkeypatch.setattr(qa.store, "HASH_MAX_BYTES", 100)  # every file counts as "large"
+    monkeypatch.setattr(qa.manifest, "HASH_MAX_BYTES", 100)  # every file counts as "large"
     path = tmp_path / "idx"
     qa.build_index(small_docs, path, model=HashingEmbedder())
     manifest = read_manifest(path)

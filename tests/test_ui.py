@@ -9,6 +9,7 @@ would really create from it.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import html
 import importlib
 import logging
@@ -545,3 +546,338 @@ def test_examples_are_the_pact_question_and_three_more(app: ModuleType) -> None:
 def test_main_defaults_are_loopback(app: ModuleType) -> None:
     assert (app.DEFAULT_HOST, app.DEFAULT_PORT) == ("127.0.0.1", 7860)
     assert isinstance(app.parse_args([]), argparse.Namespace)
+
+
+# --------------------------------------------------------------------------------------------
+# documents panel: page labels, document list, upload/remove reports, errors (qa/ui.py)
+
+
+def paged_citation(number: int, sentence: str, pid: int, page: int | None) -> Citation:
+    """A citation on a PDF page (``Citation.page``)."""
+    return dataclasses.replace(citation(number, sentence, pid), page=page)
+
+
+def test_document_entry_shows_the_page_count_of_pdfs() -> None:
+    assert ui.format_document({"doc_id": "r.pdf", "title": "R", "pages": 3}).endswith('<span class="qa-pages">3 pages</span></div>')
+    assert "1 page<" in ui.format_document({"doc_id": "r.pdf", "title": "R", "pages": 1})
+    for pages in (None, 0, True, "3"):
+        assert "qa-pages" not in ui.format_document({"doc_id": "r.txt", "title": "R", "pages": pages})
+
+
+@pytest.mark.parametrize(("page", "label"), [(1, "p. 1"), (3, "p. 3"), (None, ""), (0, ""), (-2, ""), (True, ""), ("3", "")])
+def test_format_page(page: Any, label: str) -> None:
+    assert ui.format_page(page) == label
+
+
+def test_sources_show_the_page_of_pdf_citations_only() -> None:
+    c1, c2 = paged_citation(1, S1, 0, 2), paged_citation(2, S2, 1, None)
+    out = ui.format_sources(Answer("q", f"{S1} {S2}", False, 0.8, [c1, c2], [P0, P1]))
+    first, second = out.split('<div class="qa-source">')[1:]
+    assert '<span class="qa-page">p. 2</span></div>' in first
+    assert "qa-page" not in second and "p. " not in second
+    tags, _, text = browser_view(out)
+    assert tags <= SAFE_TAGS and f"{TITLE} {DOC} p. 2" in text
+
+
+def test_document_entry_escapes_title_and_doc_id_and_falls_back_to_doc_id() -> None:
+    hostile = {"doc_id": "../<img src=x onerror=alert(1)>.pdf", "title": HOSTILE_TITLE}
+    out = ui.format_document(hostile)
+    tags, attrs, text = browser_view(out)
+    assert tags <= SAFE_TAGS and attrs == {"class"}
+    assert html.unescape(text) == f"{HOSTILE_TITLE} {hostile['doc_id']}"
+    assert ui.format_document({"doc_id": "a.txt", "title": "  "}) == (
+        '<div class="qa-doc"><strong class="qa-title">a.txt</strong> <span class="qa-docid">a.txt</span></div>'
+    )
+    assert ">untitled<" in ui.format_document({"doc_id": "", "title": ""})
+
+
+def test_document_list_and_empty_list() -> None:
+    out = ui.format_documents(INFO["documents"])
+    assert out.count("<li>") == 2 and "First &lt;doc&gt;" in out
+    assert "No documents are indexed." in ui.format_documents([])
+
+
+def test_uploads_off_notice_names_the_host_and_the_flag() -> None:
+    out = ui.format_uploads_off("0.0.0.0")
+    _, _, text = browser_view(out)
+    assert "served on 0.0.0.0" in text and "--allow-uploads" in text
+
+
+def test_build_progress_names_the_files_escaped_and_at_most_five() -> None:
+    out = ui.format_build_progress("Adding", ["/tmp/gradio/abc/<img src=x onerror=alert(1)>.pdf", "b.docx"])
+    tags, _, text = browser_view(out)
+    assert text.startswith("Adding 2 files (<img src=x onerror=alert(1)>.pdf, b.docx)\u2026") and "/tmp/gradio" not in text
+    assert tags == {"p"}
+    many = ui.format_build_progress("Adding", [f"f{i}.txt" for i in range(8)])
+    assert "f4.txt and 3 more" in many and "f5.txt" not in many
+    assert "Removing 1 document (a.txt)" in ui.format_build_progress("Removing", ["a.txt"], noun="document")
+
+
+def _add_report(added: Any = (), unchanged: Any = (), skipped: Any = ()) -> Any:
+    from pathlib import Path
+
+    from qa.library import AddReport
+
+    return AddReport(Path("/tmp/idx"), tuple(added), tuple(unchanged), tuple(skipped), 1 + len(added))
+
+
+def _added(doc_id: str, title: str, pages: int | None = None, replaced: bool = False) -> Any:
+    from qa.library import AddedDocument
+
+    return AddedDocument(doc_id, title, pages, replaced)
+
+
+def test_add_report_lists_added_and_skipped_files_with_reasons() -> None:
+    from qa.ingest import Skipped
+
+    report = _add_report(
+        added=[_added("report.pdf", "Annual <report>", pages=12), _added("notes.txt", "Notes", replaced=True)],
+        skipped=[
+            Skipped("/tmp/gradio/0f3a/scan.pdf", "no text layer \u2014 scanned image? OCR is not supported"),
+            Skipped("/tmp/gradio/77aa/<img src=x onerror=alert(1)>.docx", "not a DOCX file (it is a ZIP without word/document.xml)"),
+        ],
+    )
+    out = ui.format_add_report(report)
+    tags, attrs, text = browser_view(out)
+    assert tags <= SAFE_TAGS and attrs == {"class"}
+    assert text.startswith("Indexed 2 documents; the chat now answers from them.")
+    assert "Added (1)Annual <report> report.pdf 12 pages" in text
+    assert "Replaced by the new version (1)Notes notes.txt" in text
+    assert "Skipped (2)scan.pdf \u2014 no text layer \u2014 scanned image? OCR is not supported" in text
+    assert "<img src=x onerror=alert(1)>.docx \u2014 not a DOCX file" in text
+    assert "/tmp/gradio" not in text  # server paths are never shown
+    _, _, one = browser_view(ui.format_add_report(_add_report(added=[_added("a.pdf", "A", pages=1)])))
+    assert one.startswith("Indexed 1 document; the chat now answers from it.") and "A a.pdf 1 page" in one
+
+
+def test_add_report_for_nothing_new() -> None:
+    from qa.ingest import Skipped
+
+    _, _, text = browser_view(ui.format_add_report(_add_report(unchanged=["a.pdf"])))
+    assert text.startswith("Nothing changed: these files are already indexed.") and "Already indexed, unchanged (1)a.pdf" in text
+    _, _, text = browser_view(ui.format_add_report(_add_report(skipped=[Skipped("x.exe", "unsupported file type '.exe'")])))
+    assert text.startswith("No document was added.") and "x.exe \u2014 unsupported file type '.exe'" in text
+
+
+def test_remove_report() -> None:
+    from pathlib import Path
+
+    from qa.library import RemoveReport
+
+    _, _, text = browser_view(ui.format_remove_report(RemoveReport(Path("/tmp/idx"), ("<b>a</b>.pdf",), 1)))
+    assert text.startswith("Removed 1 document; the chat no longer answers from it.") and "Removed (1)<b>a</b>.pdf" in text
+    _, _, text = browser_view(ui.format_remove_report(RemoveReport(Path("/tmp/idx"), ("a.pdf", "b.txt"), 1)))
+    assert text.startswith("Removed 2 documents; the chat no longer answers from them.")
+
+
+@pytest.mark.parametrize(
+    ("exc", "expected"),
+    [
+        (qa.IndexLockedError("index is locked by pid 7"), "Could not add the documents: another build of this index is running. Try again when it has finished. (index is locked by pid 7)"),
+        (qa.IngestError("no usable documents"), "Could not add the documents: no usable documents"),
+        (ValueError("too many files: 30 (at most 20)"), "Could not add the documents: too many files: 30 (at most 20)"),
+        (PermissionError("/secret/index"), "Could not add the documents: a file could not be read or written (PermissionError). Please try again."),
+        (RuntimeError("boom /secret"), "Could not add the documents (RuntimeError). Please try again."),
+    ],
+)
+def test_build_errors_are_one_line_without_traceback(exc: BaseException, expected: str) -> None:
+    err = _raised(exc)
+    assert ui.build_error_message(err) == expected
+    out = ui.format_build_error(err)
+    tags, _, text = browser_view(out)
+    assert tags == {"p"} and text == expected and "Traceback" not in out
+    assert "remove the document" in ui.build_error_message(err, "remove the document")
+
+
+# --------------------------------------------------------------------------------------------
+# app.py: the upload network rule, the upload and remove actions (fake engine and API)
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True), ("127.0.0.2", True), ("localhost", True), ("LOCALHOST", True), ("::1", True), ("[::1]", True),
+        ("0.0.0.0", False), ("::", False), ("[::]", False), ("192.168.1.20", False), ("10.0.0.1", False),
+        ("example.org", False), ("localhost.example.org", False),
+    ],
+)
+def test_uploads_are_on_for_loopback_only_unless_allowed(app: ModuleType, host: str, loopback: bool) -> None:
+    assert app.is_loopback(host) is loopback
+    assert app.uploads_allowed(host) is loopback
+    assert app.uploads_allowed(host, False) is loopback
+    assert app.uploads_allowed(host, True) is True
+
+
+@pytest.mark.parametrize("host", ["", "  ", None, 7])
+def test_upload_rule_rejects_a_missing_host(app: ModuleType, host: Any) -> None:
+    with pytest.raises(ValueError, match="host must be a non-empty address"):
+        app.uploads_allowed(host)
+
+
+def test_allow_uploads_flag(app: ModuleType) -> None:
+    assert app.parse_args([]).allow_uploads is False
+    assert app.parse_args(["--host", "0.0.0.0", "--allow-uploads"]).allow_uploads is True
+
+
+class LibraryBot(InfoBot):
+    """A fake engine whose index can be reloaded (counts the reloads, or fails)."""
+
+    def __init__(self, reload_error: BaseException | None = None) -> None:
+        super().__init__()
+        self.reloads = 0
+        self.reload_error = reload_error
+
+    def reload(self) -> None:
+        self.reloads += 1
+        if self.reload_error is not None:
+            raise self.reload_error
+
+
+@pytest.fixture
+def library(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """Replace qa.add_documents / qa.remove_documents by recorders; set "error" to make them raise."""
+    calls: dict[str, Any] = {"add": [], "remove": [], "error": None}
+
+    def add_documents(paths: Any, index: Any = None, **kwargs: Any) -> Any:
+        calls["add"].append((list(paths), index))
+        if calls["error"] is not None:
+            raise calls["error"]
+        return _add_report(added=[_added(p.name, p.stem) for p in paths])
+
+    def remove_documents(doc_ids: Any, index: Any = None) -> Any:
+        from pathlib import Path
+
+        from qa.library import RemoveReport
+
+        calls["remove"].append((list(doc_ids), index))
+        if calls["error"] is not None:
+            raise calls["error"]
+        return RemoveReport(Path(index), tuple(doc_ids), 1)
+
+    monkeypatch.setattr(qa, "add_documents", add_documents, raising=False)
+    monkeypatch.setattr(qa, "remove_documents", remove_documents, raising=False)
+    return calls
+
+
+def test_upload_paths(app: ModuleType, tmp_path: Any) -> None:
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    assert app.upload_paths(None) == [] and app.upload_paths([]) == []
+    assert app.upload_paths("a.pdf") == [Path("a.pdf")]
+    assert app.upload_paths(["a.pdf", Path("b.txt"), "a.pdf", SimpleNamespace(path="c.md")]) == [Path("a.pdf"), Path("b.txt"), Path("c.md")]
+    with pytest.raises(ValueError, match="an uploaded file must be given as a path, not 3"):
+        app.upload_paths([3])
+
+
+def test_add_uploads_builds_into_the_served_index_then_reloads(app: ModuleType, library: dict[str, Any]) -> None:
+    from pathlib import Path
+
+    bot = LibraryBot()
+    out = app.add_uploads(bot, ["/tmp/gradio/1/report.pdf", "/tmp/gradio/2/notes.docx"])
+    assert library["add"] == [([Path("/tmp/gradio/1/report.pdf"), Path("/tmp/gradio/2/notes.docx")], INFO["path"])]
+    assert bot.reloads == 1
+    assert "Indexed 2 documents" in out and "report.pdf" in out and "notes.docx" in out
+
+
+def test_add_uploads_without_files_does_not_build(app: ModuleType, library: dict[str, Any]) -> None:
+    bot = LibraryBot()
+    assert app.add_uploads(bot, None) == ui.format_notice(ui.NO_FILES)
+    assert library["add"] == [] and bot.reloads == 0
+
+
+@pytest.mark.parametrize("error", [qa.IndexLockedError("locked"), ValueError("too many files"), OSError("disk full /secret")])
+def test_a_failed_upload_is_a_message_and_keeps_the_index(
+    app: ModuleType, library: dict[str, Any], error: BaseException, caplog: pytest.LogCaptureFixture
+) -> None:
+    library["error"] = error
+    bot = LibraryBot()
+    with caplog.at_level(logging.INFO, logger="qa.app"):
+        out = app.add_uploads(bot, ["a.pdf"])
+    assert out == ui.format_build_error(error)
+    assert bot.reloads == 0 and "Traceback" not in out and "secret" not in out
+    if isinstance(error, OSError):  # unexpected failures are logged with their traceback for the operator
+        assert any(r.exc_info for r in caplog.records)
+
+
+def test_a_failed_reload_says_the_old_index_still_serves(app: ModuleType, library: dict[str, Any]) -> None:
+    bot = LibraryBot(reload_error=qa.CorruptIndexError("index.faiss is truncated"))
+    out = app.add_uploads(bot, ["a.pdf"])
+    assert "Indexed 1 document" in out
+    assert "Could not switch the chat to the new index (it keeps answering from the previous one): index.faiss is truncated" in out
+
+
+def test_remove_document_removes_from_the_served_index_then_reloads(app: ModuleType, library: dict[str, Any]) -> None:
+    bot = LibraryBot()
+    out = app.remove_document(bot, "report.pdf")
+    assert library["remove"] == [(["report.pdf"], INFO["path"])] and bot.reloads == 1
+    assert "Removed 1 document" in out
+    assert "doc_id must be a non-empty string, not ''" in html.unescape(app.remove_document(bot, ""))
+    library["error"] = qa.IndexLockedError("locked")
+    assert app.remove_document(bot, "a.pdf") == ui.format_build_error(qa.IndexLockedError("locked"), "remove the document")
+    assert bot.reloads == 1
+
+
+def test_documents_of_lists_the_served_documents(app: ModuleType) -> None:
+    assert app.documents_of(InfoBot()) == [
+        {"doc_id": "a.txt", "title": "First <doc>", "pages": None},
+        {"doc_id": "b.txt", "title": "", "pages": None},
+    ]
+
+
+def test_build_demo_has_upload_events_only_when_uploads_are_on(app: ModuleType) -> None:
+    off = app.build_demo(InfoBot())
+    assert not any(f.name in ("add_files", "remove_one") for f in off.fns.values())
+    assert "uploads" not in {getattr(b, "elem_id", None) for b in off.blocks.values()}
+    assert "uploads-off" in {getattr(b, "elem_id", None) for b in off.blocks.values()}
+
+    on = app.build_demo(InfoBot(), uploads=True)
+    add = [f for f in on.fns.values() if f.name == "add_files"]
+    assert len(add) == 1 and add[0].concurrency_id == "build" and add[0].concurrency_limit == app.BUILD_CONCURRENCY_LIMIT == 1
+    assert add[0].api_visibility == "private"
+    ids = {getattr(b, "elem_id", None) for b in on.blocks.values()}
+    assert {"uploads", "add-docs", "documents", "doc-status"} <= ids and "uploads-off" not in ids
+    upload = next(b for b in on.blocks.values() if getattr(b, "elem_id", None) == "uploads")
+    assert upload.file_count == "multiple" and {".pdf", ".docx", ".txt", ".md", ".html"} <= set(upload.file_types)
+
+
+@pytest.mark.parametrize(
+    ("argv", "uploads", "max_file_size", "line"),
+    [
+        ([], True, "50mb", "uploads: on (loopback)"),
+        (["--host", "::1"], True, "50mb", "uploads: on (loopback)"),
+        (["--host", "0.0.0.0"], False, 0, "uploads: off (bound to 0.0.0.0; start with --allow-uploads to enable them)"),
+        (["--host", "0.0.0.0", "--allow-uploads"], True, "50mb", "uploads: on (--allow-uploads)"),
+    ],
+)
+def test_main_applies_the_upload_rule(
+    app: ModuleType, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    argv: list[str], uploads: bool, max_file_size: Any, line: str,
+) -> None:
+    seen: dict[str, Any] = {}
+
+    class Demo:
+        def launch(self, **kwargs: Any) -> None:
+            seen["launch"] = kwargs
+            raise OSError("stop here")  # main() reports it and returns 1 before serving
+
+    def build_demo(bot: Any, *, uploads: bool = False, host: str = "") -> Demo:
+        seen["demo"] = (uploads, host)
+        return Demo()
+
+    monkeypatch.delenv("GRADIO_SERVER_NAME", raising=False)
+    monkeypatch.setattr(qa, "load", lambda path=None: InfoBot(), raising=False)
+    monkeypatch.setattr(app, "build_demo", build_demo)
+    assert app.main([*argv, "--port", "7999"]) == 1
+    host = argv[1] if argv else "127.0.0.1"
+    assert seen["demo"] == (uploads, host)
+    assert seen["launch"]["server_name"] == host and seen["launch"]["max_file_size"] == max_file_size
+    assert line in capsys.readouterr().err
+
+
+def test_the_server_upload_limit_is_the_library_limit(app: ModuleType) -> None:
+    from qa.library import DEFAULT_MAX_FILE_MB
+
+    assert app.UPLOAD_MAX_FILE_MB == DEFAULT_MAX_FILE_MB
+    assert app.build_demo(InfoBot(), uploads=True).delete_cache == (app.UPLOAD_CACHE_SECONDS,) * 2
+    assert app.build_demo(InfoBot()).delete_cache is None
