@@ -68,10 +68,10 @@ DEFAULT_PORT = 7860
 DEFAULT_TOP_K = 5
 MAX_TOP_K = 10
 EXAMPLES = [
-    "What does the pact cover?",
-    "Where does Borrell head after the Tokyo talks?",
     "When will the new fighter jet be airborne?",
-    "What naval cooperation will the EU and Japan promote?",
+    "Where does Borrell head after the Tokyo talks?",
+    "Who is Japan's foreign minister?",
+    "When was the pact signed?",
 ]
 """Example questions shown under the chat; each is answered by one sentence of the bundled article."""
 

@@ -13,12 +13,13 @@ Fitted on data never trained on and never reported as held-out:
 For every question and each candidate depth, the engine's retrieval and the
 reader run as in :meth:`qa.QA.ask`; the label is "the answer sentence is
 right" (it covers a gold answer span; for the article set, it contains an
-accepted answer).  A logistic regression of the label on
-:data:`qa.extract.FEATURES` (each set weighing the same) gives the calibration;
-the threshold maximises the mean decision accuracy of the sets (a right
-answer, or an abstention on an unanswerable question); the depth is the
-shallowest whose accuracy is within ``DEPTH_GAIN`` of the deeper ones (each
-passage read costs ~7-10 ms).  The result is written into the reader folder's
+accepted answer).  A logistic regression of the label on the reader's
+scores, alone or stacked with the sentence scorer's signals (:data:`qa.extract.FEATURES`;
+each set weighing the same), gives the calibration; the threshold maximises the
+mean decision accuracy of the sets (a right answer, or an abstention on an
+unanswerable question).  The depth and the feature set are those of the best
+5-fold cross-validated decision accuracy, a deeper read or more features only
+when they gain more than ``DEPTH_GAIN`` (each passage read costs ~10-15 ms).  The result is written into the reader folder's
 ``reader.json`` and its card's hashes are renewed.
 """
 
@@ -101,10 +102,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reader", type=Path, default=default_reader_path())
     parser.add_argument("--top-k", type=int, default=5)
     parser.add_argument("--limit", type=int, default=None, help="questions per set (a quick check of the script)")
+    parser.add_argument("--save", type=Path, default=ROOT / "eval" / "out" / "reader-calibration-features.json",
+                        help="write the collected features here")
+    parser.add_argument("--reuse", type=Path, default=None, help="fit on features saved by an earlier run (no reading)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     config_path = args.reader / "reader.json"
     config = json.loads(config_path.read_text())
+    if args.reuse:
+        saved = json.loads(args.reuse.read_text())
+        return finish(args, config, config_path, {n: {int(d): rows for d, rows in v.items()} for n, v in saved.items()})
     config.pop("calibration", None)  # collect with the raw scores
     config_path.write_text(json.dumps(config, indent=1) + "\n")
     write_card(args.reader, {}, {})
@@ -120,43 +127,77 @@ def main(argv: list[str] | None = None) -> int:
             bot = qa.engine.QA(qa.engine.load_store(Path(tmp) / name, None), embedder, reader=reader)
             collected[name] = collect(bot, evalset, name == "article_tune", args.top_k)
             logger.info("%s: %d questions read", name, len(evalset.items))
+    if args.save:
+        args.save.parent.mkdir(parents=True, exist_ok=True)
+        args.save.write_text(json.dumps({n: {str(d): rows for d, rows in v.items()} for n, v in collected.items()}))
+    return finish(args, config, config_path, collected)
+
+
+def fit(sets: list[list[tuple]], columns: list[int]) -> tuple[np.ndarray, float, list[float]]:
+    """Logistic calibration on ``columns`` of the features (the others weigh 0), each set weighing the same;
+    the threshold of the best mean decision accuracy.  Returns (bias + weights, threshold, accuracy per set)."""
+    x = np.array([r[0] for rows in sets for r in rows])[:, columns]
+    y = np.array([float(r[2]) for rows in sets for r in rows])
+    w = np.concatenate([np.full(len(rows), 1.0 / len(rows)) for rows in sets])
+    coef = fit_logistic(x, y, sample_weight=w * len(w) / w.sum())
+    full = np.zeros(len(FEATURES) + 1)
+    full[0] = coef[0]
+    full[[c + 1 for c in columns]] = coef[1:]
+    thresholds = np.linspace(0.05, 0.95, 91)
+    per_set = np.array([[decision_accuracy(probabilities(full, rows), *labels(rows), t) for t in thresholds] for rows in sets])
+    i = int(np.argmax(per_set.mean(axis=0)))
+    return full, float(thresholds[i]), [float(a) for a in per_set[:, i]]
+
+
+def probabilities(coef: np.ndarray, rows: list[tuple]) -> np.ndarray:
+    xs = np.array([r[0] for r in rows])
+    return 1 / (1 + np.exp(-(coef[0] + xs @ coef[1:])))
+
+
+def labels(rows: list[tuple]) -> tuple[np.ndarray, np.ndarray]:
+    return np.array([bool(r[1]) for r in rows]), np.array([bool(r[2]) for r in rows])
+
+
+def cross_validated(sets: list[list[tuple]], columns: list[int], folds: int = 5) -> float:
+    """Mean decision accuracy of :func:`fit` on held-out folds (every question in one fold, by position)."""
+    scores = []
+    for k in range(folds):
+        train = [[r for i, r in enumerate(rows) if i % folds != k] for rows in sets]
+        test = [[r for i, r in enumerate(rows) if i % folds == k] for rows in sets]
+        coef, threshold, _ = fit(train, columns)
+        scores.append(np.mean([decision_accuracy(probabilities(coef, rows), *labels(rows), threshold) for rows in test]))
+    return float(np.mean(scores))
+
+
+FEATURE_SETS = {"reader": list(range(4)), "reader+sentence": list(range(len(FEATURES)))}
+"""Candidate calibrations: the reader's four scores alone, or stacked with the sentence scorer's signals."""
+
+
+def finish(args: argparse.Namespace, config: dict, config_path: Path, collected: dict) -> int:
+    """Choose depth and feature set by 5-fold cross-validated decision accuracy, refit on everything, write."""
     best = None
     for depth in DEPTHS:
-        x, y, w, sets = [], [], [], []
-        for name, by_depth in collected.items():
-            rows = by_depth[depth]
-            x += [r[0] for r in rows]
-            y += [float(r[2]) for r in rows]
-            w += [1.0 / len(rows)] * len(rows)
-            sets.append(rows)
-        weights = np.array(w) * len(w) / sum(w)
-        coef = fit_logistic(np.array(x), np.array(y), sample_weight=weights)
-        thresholds = np.linspace(0.05, 0.95, 91)
-        per_set = []
-        for rows in sets:
-            xs = np.array([r[0] for r in rows])
-            p = 1 / (1 + np.exp(-(coef[0] + xs @ coef[1:])))
-            answerable = np.array([r[1] for r in rows])
-            right = np.array([r[2] for r in rows])
-            per_set.append([decision_accuracy(p, answerable, right, t) for t in thresholds])
-        mean = np.mean(per_set, axis=0)
-        i = int(np.argmax(mean))
-        logger.info("depth %d: decision accuracy %s at threshold %.2f (mean %.3f)", depth,
-                    [round(float(s[i]), 3) for s in per_set], thresholds[i], mean[i])
-        if best is None or mean[i] > best[0] + DEPTH_GAIN:  # a deeper read costs latency: only for a real gain
-            best = (float(mean[i]), depth, coef, float(thresholds[i]), [float(s[i]) for s in per_set])
+        sets = [by_depth[depth] for by_depth in collected.values()]
+        for name, columns in FEATURE_SETS.items():
+            score = cross_validated(sets, columns)
+            logger.info("depth %d, %s: cross-validated decision accuracy %.3f", depth, name, score)
+            if best is None or score > best[0] + DEPTH_GAIN:  # deeper or richer only for a real gain
+                best = (score, depth, name)
     assert best is not None
-    score, depth, coef, threshold, per_set_acc = best
+    score, depth, chosen = best
+    coef, threshold, per_set_acc = fit([by_depth[depth] for by_depth in collected.values()], FEATURE_SETS[chosen])
     config["read_depth"] = depth
     config["calibration"] = {
         "features": list(FEATURES), "weights": [round(float(c), 6) for c in coef[1:]], "bias": round(float(coef[0]), 6),
         "threshold": round(threshold, 4),
+        "feature_set": chosen,
+        "cross_validated_decision_accuracy": round(score, 4),
         "fitted_on": {name: len(next(iter(v.values()))) for name, v in collected.items()},
         "decision_accuracy": dict(zip(collected, [round(a, 4) for a in per_set_acc])),
     }
     config_path.write_text(json.dumps(config, indent=1) + "\n")
     write_card(args.reader, {}, {"calibration_fit": config["calibration"]})
-    logger.info("wrote %s: depth %d, threshold %.2f, mean decision accuracy %.3f", config_path, depth, threshold, score)
+    logger.info("wrote %s: depth %d, %s, threshold %.2f, cross-validated decision accuracy %.3f", config_path, depth, chosen, threshold, score)
     return 0
 
 

@@ -398,7 +398,7 @@ def load(
     top_k: int = DEFAULT_TOP_K,
     retrieval: str = "hybrid",
     backend: str | None = None,
-    reader: bool | str | os.PathLike[str] = False,
+    reader: bool | str | os.PathLike[str] = True,
     read_depth: int | None = None,
 ) -> QA:
     """Load an index and its model.

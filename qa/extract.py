@@ -23,6 +23,8 @@ from qa.store import Store
 from qa.types import Span
 
 
+TRAILING = ",;:."
+"""Punctuation stripped from the end of a phrase (a word piece span may end on the sentence's full stop)."""
 READER_FEATURES = ("answerable_logit", "span_minus_null", "first_passage", "runner_up_gap")
 FEATURES = READER_FEATURES + SENTENCE_FEATURES
 """Calibration features of the chosen passage, in order: the answerable head's logit, the best
@@ -77,7 +79,7 @@ def _phrase(store: Store, hit: Hit, read: ReadPassage) -> tuple[Span, int] | Non
     start, end = max(start, sentence.start), min(end, sentence.end)
     while start < end and text[start].isspace():
         start += 1
-    while end > start and text[end - 1].isspace():
+    while end > start and (text[end - 1].isspace() or text[end - 1] in TRAILING):
         end -= 1
     if end <= start:
         return None

@@ -27,7 +27,7 @@ def test_confidence_is_a_monotone_probability() -> None:
 
 
 def test_citations_point_at_exact_characters(fake_index: Path, fake_embedder: object) -> None:
-    bot = qa.load(fake_index, model=fake_embedder)  # type: ignore[arg-type]
+    bot = qa.load(fake_index, model=fake_embedder, reader=False)  # type: ignore[arg-type]
     bot.params = AnswerParams(threshold=0.0)
     ans = bot.ask("Do kittens drink milk?")
     assert not ans.abstained
@@ -39,7 +39,7 @@ def test_citations_point_at_exact_characters(fake_index: Path, fake_embedder: ob
 
 
 def test_threshold_one_always_abstains(fake_index: Path, fake_embedder: object) -> None:
-    bot = qa.load(fake_index, model=fake_embedder)  # type: ignore[arg-type]
+    bot = qa.load(fake_index, model=fake_embedder, reader=False)  # type: ignore[arg-type]
     bot.params = AnswerParams(threshold=1.01)
     ans = bot.ask("Do kittens drink milk?")
     assert ans.abstained and ans.text == "" and ans.passages
@@ -48,7 +48,7 @@ def test_threshold_one_always_abstains(fake_index: Path, fake_embedder: object) 
 def test_markdown_headings_are_never_cited(tmp_path: Path, fake_embedder: object) -> None:
     doc = qa.Document("notes.md", "Kittens", "# Kittens drink milk\nKittens drink milk every morning.\n## Milk\nCats like it.", "<memory>")
     qa.build_index([doc], tmp_path / "idx", model=fake_embedder)  # type: ignore[arg-type]
-    bot = qa.load(tmp_path / "idx", model=fake_embedder)  # type: ignore[arg-type]
+    bot = qa.load(tmp_path / "idx", model=fake_embedder, reader=False)  # type: ignore[arg-type]
     bot.params = AnswerParams(threshold=0.0, relative_margin=0.0)
     ans = bot.ask("Do kittens drink milk?")
     assert ans.citations

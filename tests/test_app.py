@@ -41,11 +41,12 @@ pytestmark = pytest.mark.slow  # every test here uses the real embedding model (
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "artifacts"
 STARTUP_TIMEOUT = 120.0
-PACT = "What does the pact cover?"
+PACT = "When will the new fighter jet be airborne?"  # answered by the reader with the phrase "2035"
 DRILLS = (
-    "Borrell and his Japanese counterpart Takeshi Iwaya unveiled the pact to develop cooperation on joint "
-    "military drills, the exchange of information related to the defense industry and space security among other matters."
+    "Japan, which for decades has relied on the United States for military hardware, is also developing a new "
+    "fighter jet with EU member Italy and Britain set to be airborne by 2035."
 )
+PHRASE = "2035"
 UNANSWERABLE = "What is the population of Japan?"
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 TIMINGS: dict[str, Any] = {}
@@ -262,7 +263,8 @@ def test_chat_answers_with_citations_abstains_and_runs_examples(article_server: 
     started = time.perf_counter()
     ask(page, PACT)
     first = bot_messages(page).nth(0)
-    expect(first.locator(".qa-answer")).to_contain_text("joint military drills", timeout=30000)
+    expect(first.locator(".qa-answer")).to_contain_text("fighter jet", timeout=30000)
+    expect(first.locator(".qa-answer .qa-phrase")).to_have_text(PHRASE)
     answer_ms = [(time.perf_counter() - started) * 1000]
     expect(first.locator(".qa-answer")).to_contain_text(f"{DRILLS} [1]")
     expect(first.locator(".qa-answer .qa-marker").first).to_have_text("[1]")
@@ -540,8 +542,9 @@ def test_api_returns_the_chat_answer_with_citations(article_server: Server, arti
     result = client.predict(PACT, api_name="/chat")
     first_ms = (time.perf_counter() - started) * 1000
     assert isinstance(result, str)
-    assert DRILLS in html.unescape(result) and "[1]" in result
-    assert f"<mark>{html.escape(DRILLS)}</mark>" in result
+    assert DRILLS in re.sub(r"<[^>]+>", "", html.unescape(result)) and "[1]" in result
+    before, after = DRILLS.split(PHRASE)
+    assert f'<mark>{html.escape(before)}<strong class="qa-phrase">{PHRASE}</strong>{html.escape(after)}</mark>' in result
 
     times = []
     for _ in range(5):

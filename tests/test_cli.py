@@ -39,7 +39,7 @@ def test_index_info_ask_round_trip(tmp_path: Path) -> None:
 
 
 def test_ask_prints_citations_and_abstains(tmp_path: Path) -> None:
-    out = run_cli("ask", "What does the pact cover?", env_dir=tmp_path / "default")
+    out = run_cli("ask", "What does the pact cover?", "--no-reader", env_dir=tmp_path / "default")
     assert out.returncode == 0, out.stderr
     assert "joint military drills" in out.stdout and "[1]" in out.stdout and "characters 371-588" in out.stdout
     out = run_cli("ask", "What is the population of Japan?", env_dir=tmp_path / "default")

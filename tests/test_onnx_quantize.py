@@ -40,4 +40,4 @@ def test_int8_is_a_different_model_identity(onnx_embedder: OnnxEmbedder, st_mode
     with pytest.raises(qa.ModelMismatchError):
         qa.load(tmp_path / "fp32", backend="onnx-int8")
     bot = qa.load(tmp_path / "int8")  # the manifest's name picks the int8 backend
-    assert bot.info["backend"] == "onnx-int8" and "joint military drills" in bot.ask("What does the pact cover?").text
+    assert bot.info["backend"] == "onnx-int8" and "2035" in bot.ask("When will the new fighter jet be airborne?").text

@@ -538,9 +538,11 @@ def test_build_demo_shares_one_bounded_queue_between_chat_and_api(app: ModuleTyp
     assert all(f.api_visibility == "private" for f in respond)
 
 
-def test_examples_are_the_pact_question_and_three_more(app: ModuleType) -> None:
-    assert app.EXAMPLES[0] == "What does the pact cover?" and len(app.EXAMPLES) == 4
-    assert len(set(app.EXAMPLES)) == 4
+def test_examples_are_four_questions_the_engine_answers(app: ModuleType, article_bot: object) -> None:
+    assert len(app.EXAMPLES) == 4 and len(set(app.EXAMPLES)) == 4
+    for question in app.EXAMPLES:
+        ans = article_bot.ask(question)  # type: ignore[attr-defined]
+        assert not ans.abstained and ans.phrase is not None, question
 
 
 def test_main_defaults_are_loopback(app: ModuleType) -> None:
@@ -881,3 +883,22 @@ def test_the_server_upload_limit_is_the_library_limit(app: ModuleType) -> None:
     assert app.UPLOAD_MAX_FILE_MB == DEFAULT_MAX_FILE_MB
     assert app.build_demo(InfoBot(), uploads=True).delete_cache == (app.UPLOAD_CACHE_SECONDS,) * 2
     assert app.build_demo(InfoBot()).delete_cache is None
+
+
+def test_answer_phrase_is_emphasised_inside_the_marked_sentence() -> None:
+    from qa import ui
+    from qa.types import Answer, Citation, Passage, Span
+
+    text = "Intro. The jet <b>flies</b> by 2035. End."
+    start = text.index("The jet")
+    end = text.index(" End.")
+    cite = Citation(1, "d", "Doc", text[start:end], start, end, 0.9, 0)
+    phrase = Span("d", text.index("2035"), text.index("2035") + 4, "2035")
+    passage = Passage("d", 0, text, 0, len(text), 1.0, "Doc")
+    out = ui.format_answer(Answer("q", cite.quote, False, 0.8, [cite], [passage], phrase))
+    assert '<p class="qa-answer">The jet &lt;b&gt;flies&lt;/b&gt; by <strong class="qa-phrase">2035</strong>.' in out
+    assert '<mark>The jet &lt;b&gt;flies&lt;/b&gt; by <strong class="qa-phrase">2035</strong>.</mark>' in out
+    # a phrase that does not match its offsets is not emphasised (the text is still escaped)
+    wrong = Span("d", phrase.start, phrase.end, "2036")
+    assert "qa-phrase" not in ui.emphasise(cite.quote, "d", start, wrong)
+    assert ui.emphasise("<i>", "d", 0, None) == "&lt;i&gt;"
