@@ -32,6 +32,7 @@ import json
 import logging
 import math
 import os
+import platform
 import random
 import shutil
 import sys
@@ -294,6 +295,7 @@ def train(args: argparse.Namespace) -> dict | None:
     record = {"steps": total, "batches_in_pass": len(order), "batch_size": args.batch_size, "lr": args.lr,
               "warmup": args.warmup, "max_length": args.max_length, "seed": args.seed,
               "train_seconds": round(elapsed, 1), "threads": args.threads, "device": "cpu",
+              "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}",
               "examples_seen": sum(len(order[i]) for i in range(total))}
     record_path.write_text(json.dumps(record, indent=1))
     return record
