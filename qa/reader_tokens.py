@@ -68,14 +68,6 @@ class PairBatch:
     offsets: np.ndarray
 
 
-def cut_question(tokenizer: PairTokenizer, question: str) -> str:
-    """The question, cut after :data:`MAX_QUESTION_TOKENS` word pieces."""
-    enc = tokenizer.tokenizer.encode(question, add_special_tokens=False)  # type: ignore[attr-defined]
-    if len(enc.ids) <= MAX_QUESTION_TOKENS:
-        return question
-    return question[: enc.offsets[MAX_QUESTION_TOKENS - 1][1]]
-
-
 def encode_pairs(tokenizer: PairTokenizer, question: str | Sequence[str], passages: Sequence[str]) -> PairBatch:
     """Tokenise ``(question, passage)`` pairs for the reader.
 

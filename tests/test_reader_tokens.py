@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from qa.embedding import default_model_path
-from qa.reader_tokens import MAX_QUESTION_TOKENS, answer_positions, best_span, cut_question, encode_pairs, load_tokenizer
+from qa.reader_tokens import MAX_QUESTION_TOKENS, answer_positions, best_span, encode_pairs, load_tokenizer
 
 PASSAGE = "The EU and Japan signed the pact in Tokyo on Nov. 1, 2024. It covers maritime security."
 
@@ -48,8 +48,10 @@ def test_answer_cut_off_by_truncation_has_no_position(tokenizer: object) -> None
 
 def test_long_question_is_cut(tokenizer: object) -> None:
     question = "why " * 100
-    cut = cut_question(tokenizer, question)
-    assert len(tokenizer.tokenizer.encode(cut, add_special_tokens=False).ids) == MAX_QUESTION_TOKENS
+    batch = encode_pairs(tokenizer, question, [PASSAGE])
+    first_passage_token = int(np.flatnonzero(batch.context_mask[0])[0])
+    assert first_passage_token == MAX_QUESTION_TOKENS + 2  # [CLS], the cut question, [SEP]
+    assert batch.input_ids[0, first_passage_token - 1] == tokenizer.sep_id
 
 
 def test_best_span_respects_order_and_length(tokenizer: object) -> None:
