@@ -53,6 +53,9 @@ logger = logging.getLogger("calibrate_reader")
 DEPTHS = (1, 2, 3, 4, 5)
 DEPTH_GAIN = 0.005
 """A deeper read is chosen only when it raises the mean decision accuracy by more than this."""
+MAX_DEPTH = 1
+"""The deepest read the choice may take: ``eval/bench.py`` measured ``ask()`` on the bundled article at
+p50 18 ms reading one passage and 39-47 ms reading two, against a budget of 30 ms."""
 
 
 def calibration_sets(data: Path, work: Path) -> dict[str, qasets.EvalSet]:
@@ -105,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--save", type=Path, default=ROOT / "eval" / "out" / "reader-calibration-features.json",
                         help="write the collected features here")
     parser.add_argument("--reuse", type=Path, default=None, help="fit on features saved by an earlier run (no reading)")
+    parser.add_argument("--max-depth", type=int, default=MAX_DEPTH, choices=DEPTHS,
+                        help="deepest read to choose (every depth is still cross-validated and reported)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     config_path = args.reader / "reader.json"
@@ -171,27 +176,38 @@ def cross_validated(sets: list[list[tuple]], columns: list[int], folds: int = 5)
 
 FEATURE_SETS = {"reader": list(range(4)), "reader+sentence": list(range(len(FEATURES)))}
 """Candidate calibrations: the reader's four scores alone, or stacked with the sentence scorer's signals."""
+ACROSS_PASSAGES = (FEATURES.index("first_passage"), FEATURES.index("runner_up_gap"))
+"""Features that compare the passages read: constant reading one (but for empty reads), so left out at
+depth 1, where they would only move the bias and make the calibration wrong for a caller reading deeper."""
+
+
+def columns_for(name: str, depth: int) -> list[int]:
+    return [c for c in FEATURE_SETS[name] if depth > 1 or c not in ACROSS_PASSAGES]
 
 
 def finish(args: argparse.Namespace, config: dict, config_path: Path, collected: dict) -> int:
     """Choose depth and feature set by 5-fold cross-validated decision accuracy, refit on everything, write."""
     best = None
+    scores: dict[str, float] = {}
     for depth in DEPTHS:
         sets = [by_depth[depth] for by_depth in collected.values()]
-        for name, columns in FEATURE_SETS.items():
-            score = cross_validated(sets, columns)
+        for name in FEATURE_SETS:
+            score = cross_validated(sets, columns_for(name, depth))
+            scores[f"depth {depth}, {name}"] = round(score, 4)
             logger.info("depth %d, %s: cross-validated decision accuracy %.3f", depth, name, score)
-            if best is None or score > best[0] + DEPTH_GAIN:  # deeper or richer only for a real gain
+            if depth <= args.max_depth and (best is None or score > best[0] + DEPTH_GAIN):  # deeper or richer only for a real gain
                 best = (score, depth, name)
     assert best is not None
     score, depth, chosen = best
-    coef, threshold, per_set_acc = fit([by_depth[depth] for by_depth in collected.values()], FEATURE_SETS[chosen])
+    coef, threshold, per_set_acc = fit([by_depth[depth] for by_depth in collected.values()], columns_for(chosen, depth))
     config["read_depth"] = depth
     config["calibration"] = {
         "features": list(FEATURES), "weights": [round(float(c), 6) for c in coef[1:]], "bias": round(float(coef[0]), 6),
         "threshold": round(threshold, 4),
         "feature_set": chosen,
         "cross_validated_decision_accuracy": round(score, 4),
+        "max_depth": args.max_depth,
+        "cross_validated_by_choice": scores,
         "fitted_on": {name: len(next(iter(v.values()))) for name, v in collected.items()},
         "decision_accuracy": dict(zip(collected, [round(a, 4) for a in per_set_acc])),
     }

@@ -179,6 +179,7 @@ def examples_from(
     swap_rate: float = 0.0,
     real_negatives: bool = True,
     skip_ambiguous: bool = True,
+    exclude: set[tuple[str, str]] | None = None,
 ) -> list[Example]:
     """Examples from SQuAD articles.
 
@@ -190,6 +191,7 @@ def examples_from(
         swap_rate: Share of kept answerable questions that also yield a ``swap`` negative.
         real_negatives: Keep the file's unanswerable questions (SQuAD 2.0).
         skip_ambiguous: Drop answers whose position in the paragraph is unknown.
+        exclude: ``(article title, question)`` keys never to sample (those an earlier round used).
 
     Returns:
         The examples, in file order.
@@ -197,6 +199,8 @@ def examples_from(
     chosen: set[tuple[str, str]] | None = None
     if max_questions is not None:
         keys = [(q.article, q.question) for _, _, qs in _articles(data) for q in qs if q.answers]
+        if exclude:
+            keys = [k for k in keys if k not in exclude]
         chosen = set(rng.sample(keys, min(max_questions, len(keys))))
     out: list[Example] = []
     for title, contexts, questions in _articles(data):

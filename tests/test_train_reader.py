@@ -29,28 +29,47 @@ def test_tiny_run_writes_a_loadable_verified_model(tmp_path: Path) -> None:
     out, work = run(tmp_path, "a", "--max-steps", "4", "--checkpoint-every", "2")
     card = verify_reader(out)
     assert card["licence"] == "CC BY-SA 4.0" and "SQuAD" in card["attribution"]
-    assert card["training"]["steps"] == 4 and card["training"]["seed"] == 13
+    rounds = card["training"]["rounds"]
+    n = len(train_reader.SCHEDULE)
+    assert n >= 2 and [r["round"] for r in rounds] == list(range(1, n + 1)) and all(r["steps"] == 4 for r in rounds)
+    assert card["training"]["steps"] == 4 * n and card["training"]["seed"] == 13
+    assert rounds[1]["init"] == "round 1's weights" and rounds[1]["lr"] == train_reader.SCHEDULE[1].lr
     assert card["training"]["onnx_export_check"]["max_abs_diff"] <= train_reader.EXPORT_ATOL
     assert set(card["metrics"]["calibration_articles_gold_paragraph"]) >= {"reader.onnx", "reader-int8.onnx", "chosen"}
     reads = Reader(out).read("When was the pact signed?", [train_reader.TINY_CONTEXT, "Nothing here."])
     assert len(reads) == 2 and all(r.span is not None for r in reads)
     for r, text in zip(reads, [train_reader.TINY_CONTEXT, "Nothing here."]):
         assert 0 <= r.span.start < r.span.end <= len(text)
-    assert "step 4/4" in (work / "train.log").read_text()
+    for number in range(1, n + 1):
+        assert f"round {number} step 4/4" in (work / f"round{number}" / "train.log").read_text()
 
 
 def test_training_is_deterministic_and_resumable(tmp_path: Path) -> None:
     import torch
 
-    _, work_a = run(tmp_path, "a", "--max-steps", "4", "--checkpoint-every", "3")
-    # b: killed after 2 steps (checkpointed), then resumed to the same 4 steps
-    out_b, work_b = run(tmp_path, "b", "--max-steps", "4", "--checkpoint-every", "3", "--stop-after", "2")
-    assert not (work_b / "final.pt").exists() and not out_b.exists()
-    assert torch.load(work_b / "checkpoint.pt", weights_only=False)["step"] == 2
-    run(tmp_path, "b", "--max-steps", "4", "--checkpoint-every", "3")
-    a = torch.load(work_a / "final.pt", weights_only=True)
-    b = torch.load(work_b / "final.pt", weights_only=True)
-    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
-    record = json.loads((work_b / "train_record.json").read_text())
-    assert record["steps"] == 4 and record["examples_seen"] == 16
+    _, work_a = run(tmp_path, "a", "--max-steps", "4", "--checkpoint-every", "3", "--rounds", "2")
+    # b: killed after 2 steps of round 1, then after 3 of round 2 (both checkpointed), then resumed to the end
+    out_b, work_b = run(tmp_path, "b", "--max-steps", "4", "--checkpoint-every", "3", "--stop-after", "2", "--rounds", "2")
+    assert not (work_b / "round1" / "final.pt").exists() and not out_b.exists()
+    assert torch.load(work_b / "round1" / "checkpoint.pt", weights_only=False)["step"] == 2
+    run(tmp_path, "b", "--max-steps", "4", "--checkpoint-every", "3", "--stop-after", "5", "--rounds", "2")
+    assert (work_b / "round1" / "final.pt").exists() and not (work_b / "round2" / "final.pt").exists()
+    assert torch.load(work_b / "round2" / "checkpoint.pt", weights_only=False)["step"] == 3
+    run(tmp_path, "b", "--max-steps", "4", "--checkpoint-every", "3", "--rounds", "2")
+    for number in (1, 2):
+        a = torch.load(work_a / f"round{number}" / "final.pt", weights_only=True)
+        b = torch.load(work_b / f"round{number}" / "final.pt", weights_only=True)
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+        record = json.loads((work_b / f"round{number}" / "train_record.json").read_text())
+        assert record["steps"] == 4 and record["examples_seen"] == 16
+    first = torch.load(work_a / "round1" / "final.pt", weights_only=True)
+    second = torch.load(work_a / "round2" / "final.pt", weights_only=True)
+    assert not all(torch.equal(first[k], second[k]) for k in first)  # round 2 trained on from round 1
     assert verify_reader(out_b)
+
+
+def test_rounds_outside_the_schedule_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    for bad in ("0", str(len(train_reader.SCHEDULE) + 1)):
+        with pytest.raises(SystemExit):
+            train_reader.parse_args(["--rounds", bad])
+        assert f"--rounds {bad}: the schedule has rounds 1 to {len(train_reader.SCHEDULE)}" in capsys.readouterr().err
