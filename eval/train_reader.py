@@ -284,8 +284,6 @@ def train(args: argparse.Namespace, number: int, plan: Round, stop_after: int | 
     order = batch_order(tokenizer, examples, args.batch_size, seed)
     total = len(order) if args.max_steps is None else min(args.max_steps, len(order))
     model = make_model()
-    if number > 1:  # start from the previous round's weights
-        model.load_state_dict(torch.load(round_dir(args.work, number - 1) / "final.pt", weights_only=True))
     no_decay = ("bias", "LayerNorm.weight")
     groups = [
         {"params": [p for n, p in model.named_parameters() if not any(k in n for k in no_decay)], "weight_decay": 0.01},
@@ -305,6 +303,8 @@ def train(args: argparse.Namespace, number: int, plan: Round, stop_after: int | 
         scheduler.load_state_dict(state["scheduler"])
         step, elapsed = state["step"], state["elapsed"]
         logger.info("resumed at step %d of %d (%.0f s trained so far)", step, total, elapsed)
+    elif number > 1:  # a fresh round starts from the previous round's weights
+        model.load_state_dict(torch.load(round_dir(args.work, number - 1) / "final.pt", weights_only=True))
     model.train()
     ce = torch.nn.CrossEntropyLoss()
     bce = torch.nn.BCEWithLogitsLoss()
