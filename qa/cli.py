@@ -1,4 +1,4 @@
-"""Command line: ``qa index``, ``qa ask``, ``qa info``, ``qa add``, ``qa remove``, ``qa list``."""
+"""Command line: ``qa index``, ``qa ask``, ``qa info``, ``qa add``, ``qa remove``, ``qa list``, ``qa serve``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
-from dataclasses import asdict
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -44,6 +43,11 @@ def _parser() -> argparse.ArgumentParser:
 
     listing = sub.add_parser("list", help="list the documents of an index")
     listing.add_argument("--index", help="index folder (default: $QA_INDEX_DIR or ./index)")
+
+    from qa.server import add_arguments
+
+    serve = sub.add_parser("serve", help="serve the JSON API and the web chat (see README: HTTP API)")
+    add_arguments(serve)
     return parser
 
 
@@ -80,6 +84,10 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.command in ("add", "remove", "list"):
         return _run_library(args)
+    if args.command == "serve":
+        from qa.server import run
+
+        return run(args, prog="qa serve")
     if args.command == "info":
         path = args.index or qa.default_index_dir()
         manifest = read_manifest(path)
@@ -98,7 +106,9 @@ def _run(args: argparse.Namespace) -> int:
     bot = qa.load(args.index, reader=not args.no_reader)
     answer = bot.ask(args.question, top_k=args.top_k)
     if args.json:
-        print(json.dumps(asdict(answer), ensure_ascii=False, indent=2))
+        from qa.serialize import answer_to_json
+
+        print(json.dumps(answer_to_json(answer), ensure_ascii=False, indent=2))
     else:
         _print_answer(answer)
     return 0

@@ -121,3 +121,36 @@ def sample_pdfs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "layout": documents.print_pdf(documents.pages_html("Layout test", documents.LAYOUT_PAGES), folder / "layout.pdf", browser=browser),
         "scanned": documents.print_pdf(documents.scanned_html(), folder / "scanned.pdf", browser=browser),
     }
+
+
+API_KEY = "test-key-0123456789abcdef"
+"""The bearer key of the API test servers."""
+
+
+@pytest.fixture(scope="session")
+def api_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three small documents indexed with the hashing embedder, once per session (copy it before writing)."""
+    docs = [
+        qa.Document("cats.txt", "Cats", "Cats sleep most of the day. A cat purrs when it is content.\nKittens drink milk.", "<memory>"),
+        qa.Document("ships.txt", "Ships", "The harbour hosts large container ships. Ships unload cargo at the port.", "<memory>"),
+        qa.Document("jets.txt", "Jets", "The fighter jet will fly by 2035. Engineers test the engines every week.", "<memory>"),
+    ]
+    path = tmp_path_factory.mktemp("api") / "index"
+    qa.build_index(docs, path, model=HashingEmbedder())
+    return path
+
+
+@pytest.fixture(scope="session")
+def api_bot(api_index: Path) -> qa.QA:
+    """The shared API test index, loaded with the shipped reader (read-only: tests must not write to it)."""
+    return qa.load(api_index, model=HashingEmbedder())
+
+
+@pytest.fixture
+def writable_api_index(api_index: Path, tmp_path: Path) -> Path:
+    """A private copy of the API test index, for tests that add or remove documents."""
+    import shutil
+
+    copy = tmp_path / "index"
+    shutil.copytree(api_index, copy)
+    return copy

@@ -843,38 +843,7 @@ def test_build_demo_has_upload_events_only_when_uploads_are_on(app: ModuleType) 
     assert upload.file_count == "multiple" and {".pdf", ".docx", ".txt", ".md", ".html"} <= set(upload.file_types)
 
 
-@pytest.mark.parametrize(
-    ("argv", "uploads", "max_file_size", "line"),
-    [
-        ([], True, "50mb", "uploads: on (loopback)"),
-        (["--host", "::1"], True, "50mb", "uploads: on (loopback)"),
-        (["--host", "0.0.0.0"], False, 0, "uploads: off (bound to 0.0.0.0; start with --allow-uploads to enable them)"),
-        (["--host", "0.0.0.0", "--allow-uploads"], True, "50mb", "uploads: on (--allow-uploads)"),
-    ],
-)
-def test_main_applies_the_upload_rule(
-    app: ModuleType, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-    argv: list[str], uploads: bool, max_file_size: Any, line: str,
-) -> None:
-    seen: dict[str, Any] = {}
-
-    class Demo:
-        def launch(self, **kwargs: Any) -> None:
-            seen["launch"] = kwargs
-            raise OSError("stop here")  # main() reports it and returns 1 before serving
-
-    def build_demo(bot: Any, *, uploads: bool = False, host: str = "") -> Demo:
-        seen["demo"] = (uploads, host)
-        return Demo()
-
-    monkeypatch.delenv("GRADIO_SERVER_NAME", raising=False)
-    monkeypatch.setattr(qa, "load", lambda path=None: InfoBot(), raising=False)
-    monkeypatch.setattr(app, "build_demo", build_demo)
-    assert app.main([*argv, "--port", "7999"]) == 1
-    host = argv[1] if argv else "127.0.0.1"
-    assert seen["demo"] == (uploads, host)
-    assert seen["launch"]["server_name"] == host and seen["launch"]["max_file_size"] == max_file_size
-    assert line in capsys.readouterr().err
+# main()'s upload rule and address checks: tests/test_server.py
 
 
 def test_the_server_upload_limit_is_the_library_limit(app: ModuleType) -> None:
