@@ -51,6 +51,8 @@ What is measured (keys of the JSON written by ``--json``):
   a new process that loads the index file, memory-maps the float32 vectors and
   runs 200 searches (FAISS index + the re-ranking pages touched; ``file_mb`` is
   the size of ``index.faiss``).
+* ``http``: answers/s and p50/p95 through ``qa serve``'s ``POST /v1/ask`` at 1 and 2 workers against
+  the engine's own answers/s in this process (see ``eval/bench_http.py``).
 * ``ingest``: reading PDF (``pages_per_s``) and Word files (``documents_per_s``,
   ``paragraphs_per_s``) made by real tools (see ``eval/bench_ingest.py``).
 
@@ -242,6 +244,10 @@ def format_table(result: dict) -> str:
             f"{'incremental':<32}{inc.get('passages')} passages: full {inc.get('full_build_s')} s, "
             f"one doc changed {inc.get('incremental_s')} s, re-embedded {inc.get('reembedded_passages')} passages"
         )
+    if result.get("http"):
+        from eval.bench_http import format_http
+
+        lines += format_http(result["http"])
     if result.get("ingest"):
         from eval.bench_ingest import format_ingest
 
@@ -741,7 +747,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--build-passages", type=int, default=None, help="passages of the build benchmark")
     parser.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "qa-bench-cache"),
                         help="folder caching the real-text vectors of the scale test ('' for none)")
-    parser.add_argument("--skip", default="", help="comma-separated sections to skip: build, ask, cold, ingest, records, scale")
+    parser.add_argument("--skip", default="", help="comma-separated sections to skip: build, ask, cold, http, ingest, records, scale")
     return parser.parse_args(argv)
 
 
@@ -779,6 +785,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if cold_path is not None and "cold" not in skip:
             logger.info("cold starts")
             result.update(bench_cold_starts(cold_path, article_questions()[0]))
+        if article_path is not None and "http" not in skip:
+            from eval.bench_http import DEFAULT_REQUESTS, QUICK_REQUESTS, bench_http
+
+            logger.info("HTTP throughput of qa serve against the engine")
+            result["http"] = bench_http(article_path, article_questions(), QUICK_REQUESTS if args.quick else DEFAULT_REQUESTS)
         if "ingest" not in skip:
             from eval.bench_ingest import bench_ingest
 

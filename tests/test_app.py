@@ -608,6 +608,22 @@ def test_concurrent_clients_get_the_serial_answers(article_server: Server) -> No
         assert result == serial[questions[i % len(questions)]], i
 
 
+def test_the_json_api_is_served_beside_the_chat(article_server: Server, article_index: Path) -> None:
+    """One process serves people and programs: POST /v1/ask on the chat's port gives `qa ask --json`'s answer."""
+    from qa.serialize import answer_to_json
+
+    request = urllib.request.Request(
+        f"{article_server.url}v1/ask", data=json.dumps({"question": PACT}).encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        assert response.status == 200
+        body = json.loads(response.read())
+    assert body == answer_to_json(qa.load(article_index).ask(PACT))
+    assert body["phrase"]["text"] == PHRASE
+    with urllib.request.urlopen(f"{article_server.url}openapi.json", timeout=30) as response:
+        assert "/v1/ask" in json.loads(response.read())["paths"]
+
+
 # --------------------------------------------------------------------------------------------
 # process level
 
