@@ -1,4 +1,4 @@
-# Two entry points: `make chat` starts the web chat, `make test` runs every test.
+# Two entry points: `make chat` serves the web chat and the JSON API, `make test` runs every test.
 # Both create (or reuse) .venv/ at the repo root and install what they need.
 PYTHON ?= python3
 VENV := .venv
