@@ -19,6 +19,7 @@ from qa.errors import (
     DocumentNotFoundError,
     IndexLockedError,
     IndexNotFoundError,
+    IndexUnavailableError,
     IndexVersionError,
     IngestError,
     ModelLoadError,
@@ -57,6 +58,6 @@ __all__ = [
     "QA", "AddReport", "AddedDocument", "Answer", "BuildReport", "Citation", "CorruptIndexError", "Document",
     "DocumentNotFoundError", "IndexLockedError", "IndexedDocument", "RemoveReport", "add_documents", "list_documents",
     "remove_documents",
-    "IndexNotFoundError", "IndexVersionError", "IngestError", "ModelLoadError", "ModelMismatchError",
+    "IndexNotFoundError", "IndexUnavailableError", "IndexVersionError", "IngestError", "ModelLoadError", "ModelMismatchError",
     "Passage", "QAError", "Span", "StaleIndexError", "build_index", "default_index_dir", "load",
 ]

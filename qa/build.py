@@ -290,6 +290,25 @@ def pool_passages(plan: _Plan, sentence_vectors: np.ndarray) -> np.ndarray:
     return normalize(out)
 
 
+def plan_documents(documents: Sequence[Document], max_words: int = DEFAULT_MAX_WORDS, overlap: int = DEFAULT_OVERLAP) -> _Plan:
+    """Segment and chunk documents (every one new): the chunking step of any backend's build."""
+    return _plan(documents, None, max_words, overlap)
+
+
+def embed_plan(plan: _Plan, sentence_texts: Sequence[str], embedder: Embedder, batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """Embed the sentences of a plan made by :func:`plan_documents` and pool its passages (see :func:`pool_passages`).
+
+    Returns:
+        ``(passage_vectors, sentence_vectors)``, float32 unit vectors.
+    """
+    texts = [sentence_texts[i] for i in plan.new_sentences]
+    if not texts:
+        dim = int(embedder.dimension)
+        return np.zeros((0, dim), dtype=np.float32), np.zeros((0, dim), dtype=np.float32)
+    fresh = np.asarray(embedder.encode(texts, batch_size=batch_size, show_progress=len(texts) >= 256), dtype=np.float32)
+    return pool_passages(plan, fresh), fresh
+
+
 def _plan(documents: Sequence[Document], previous: _Previous | None, max_words: int, overlap: int) -> _Plan:
     """Segment and chunk the new or changed documents; take the others' records from the old index."""
     plan = _Plan()

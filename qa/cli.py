@@ -10,6 +10,10 @@ from collections.abc import Sequence
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
+INDEX_HELP = (
+    "index location: a folder, a Milvus Lite path ending in .db, or http(s)://host:port of a Milvus server "
+    "(token from $QA_MILVUS_TOKEN), each Milvus one optionally ending in #COLLECTION (default: $QA_INDEX_DIR or ./index)"
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -19,30 +23,30 @@ def _parser() -> argparse.ArgumentParser:
 
     index = sub.add_parser("index", help="index files and folders of .txt, .md, .html, .pdf, .docx")
     index.add_argument("paths", nargs="+", help="files or folders (searched recursively)")
-    index.add_argument("--index", help="index folder (default: $QA_INDEX_DIR or ./index)")
+    index.add_argument("--index", help=INDEX_HELP)
     index.add_argument("--model", help="sentence-transformers model name or folder (default: bundled all-MiniLM-L6-v2)")
 
     ask = sub.add_parser("ask", help="ask a question")
     ask.add_argument("question")
-    ask.add_argument("--index", help="index folder (default: the bundled article's index in ./index)")
+    ask.add_argument("--index", help=INDEX_HELP + "; the bundled article is indexed there when it holds no index")
     ask.add_argument("--top-k", type=int, default=None, help="passages retrieved (default 5)")
     ask.add_argument("--json", action="store_true", help="print the answer as JSON")
     ask.add_argument("--no-reader", action="store_true", help="answer with the sentence scorer alone (no reader model)")
 
     info = sub.add_parser("info", help="describe an index without loading the model")
-    info.add_argument("--index", help="index folder (default: $QA_INDEX_DIR or ./index)")
+    info.add_argument("--index", help=INDEX_HELP)
 
     add = sub.add_parser("add", help="add files to an index (a copy of each is kept with it)")
     add.add_argument("paths", nargs="+", metavar="FILE", help=".txt, .md, .html, .pdf or .docx files, or folders of them")
-    add.add_argument("--index", help="index folder (default: $QA_INDEX_DIR or ./index)")
+    add.add_argument("--index", help=INDEX_HELP)
     add.add_argument("--max-file-mb", type=float, default=None, help="skip files larger than this (default 50)")
 
     remove = sub.add_parser("remove", help="remove documents from an index")
     remove.add_argument("doc_ids", nargs="+", metavar="DOC_ID", help="document ids, as `qa list` shows them")
-    remove.add_argument("--index", help="index folder (default: $QA_INDEX_DIR or ./index)")
+    remove.add_argument("--index", help=INDEX_HELP)
 
     listing = sub.add_parser("list", help="list the documents of an index")
-    listing.add_argument("--index", help="index folder (default: $QA_INDEX_DIR or ./index)")
+    listing.add_argument("--index", help=INDEX_HELP)
 
     from qa.server import add_arguments
 
@@ -89,8 +93,16 @@ def _run(args: argparse.Namespace) -> int:
 
         return run(args, prog="qa serve")
     if args.command == "info":
-        path = args.index or qa.default_index_dir()
-        manifest = read_manifest(path)
+        from qa.location import parse_location
+
+        where = parse_location(args.index)
+        path = str(where)
+        if where.is_milvus:
+            from qa.milvus_store import load_milvus_store
+
+            manifest = load_milvus_store(where).manifest
+        else:
+            manifest = read_manifest(where.path)
         print(f"index:     {path}")
         print(f"model:     {manifest['model']['name']} ({manifest['model']['dimension']} dimensions)")
         print(f"type:      {manifest['index']['type']}")

@@ -30,7 +30,9 @@ from qa.errors import IndexVersionError, IngestError, ModelMismatchError, QAErro
 from qa.ingest import Skipped, default_documents, load_documents
 from qa.extract import read_hits
 from qa.lexical import tokenize
+from qa.location import INDEX_ENV, Location, default_index_dir, parse_location
 from qa.retrieve import check_method, retrieve
+from qa.seam import IndexStore, open_store
 from qa.store import (
     DEFAULT_EXACT_MAX,
     MANIFEST,
@@ -51,19 +53,12 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-INDEX_ENV = "QA_INDEX_DIR"
-"""Environment variable naming the default index folder (default ``./index``)."""
 DEFAULT_TOP_K = 5
 MAX_QUESTION_CHARS = 2000
 """Longer questions are cut to this many characters (the model reads at most 256 tokens)."""
 DEFAULT_CORPUS_TAG = "default"
 RELOAD_CHECK_SECONDS = 1.0
 """A loaded :class:`QA` looks at most this often whether its index folder was rebuilt (see :meth:`QA.reload`)."""
-
-
-def default_index_dir() -> Path:
-    """The default index folder: ``$QA_INDEX_DIR``, else ``./index``."""
-    return Path(os.environ.get(INDEX_ENV) or "index")
 
 
 def _check_top_k(top_k: int) -> int:
@@ -97,8 +92,8 @@ class BuildReport:
     """What :func:`build_index` did.
 
     Attributes:
-        path: The index folder written.
-        documents: Number of documents indexed.
+        path: The index folder written, or the Milvus location string (see :mod:`qa.location`).
+        documents: Number of documents indexed (by this build; a Milvus index may hold more, see ``shard``).
         passages: Number of passages indexed.
         skipped: Files passed over, with the reason.
         backend: What ran the model: ``"onnx"``, ``"onnx-int8"``, ``"torch"``, or ``"custom"`` for an :class:`Embedder` object.
@@ -106,7 +101,7 @@ class BuildReport:
         reused_documents: Unchanged documents whose stored vectors were reused.
     """
 
-    path: Path
+    path: Path | str
     documents: int
     passages: int
     skipped: list[Skipped] = field(default_factory=list)
@@ -142,7 +137,7 @@ class QA:
 
     def __init__(
         self,
-        store: Store,
+        store: IndexStore,
         embedder: Embedder,
         top_k: int = DEFAULT_TOP_K,
         retrieval: str = "hybrid",
@@ -164,7 +159,7 @@ class QA:
         self.read_depth = read_depth
         self.auto_reload = auto_reload
         self._reload_lock = threading.Lock()
-        self._stamp = _manifest_stamp(store.path)
+        self._stamp = store.stamp()
         self._checked = time.monotonic()
 
     def reload(self) -> bool:
@@ -181,8 +176,8 @@ class QA:
             return self._reload()
 
     def _reload(self) -> bool:
-        stamp = _manifest_stamp(self.store.path)
-        store = load_store(self.store.path, self.embedder.name)
+        stamp = self.store.stamp()
+        store = open_store(self.store.location, self.embedder.name)
         if store.manifest["model"]["dimension"] != self.embedder.dimension:
             raise ModelMismatchError(
                 f"index {str(store.path)!r} now has {store.manifest['model']['dimension']} dimensions, not "
@@ -194,13 +189,13 @@ class QA:
             logger.info("reloaded index %s (built %s)", store.path, store.manifest.get("built_at"))
         return changed
 
-    def _current_store(self) -> Store:
+    def _current_store(self) -> IndexStore:
         """The store to answer from: reloaded first when the folder's manifest was replaced (checked once a second)."""
         now = time.monotonic()
         if not self.auto_reload or now - self._checked < RELOAD_CHECK_SECONDS:
             return self.store
         self._checked = now
-        stamp = _manifest_stamp(self.store.path)
+        stamp = self.store.stamp()
         if stamp is not None and stamp != self._stamp and self._reload_lock.acquire(blocking=False):
             try:
                 self._reload()
@@ -319,8 +314,9 @@ def build_index(
     exact_max: int = DEFAULT_EXACT_MAX,
     backend: str | None = None,
     incremental: bool = True,
+    dense_index: str = "HNSW",
 ) -> BuildReport:
-    """Read documents, embed them and write an index folder (atomically).
+    """Read documents, embed them and write an index folder (atomically), or a Milvus index.
 
     When ``path`` already holds an index built with the same model, chunking
     settings and qa version, only new or changed documents (by content hash) are
@@ -331,7 +327,11 @@ def build_index(
 
     Args:
         inputs: Files, folders (recursive) and/or :class:`Document` objects.
-        path: Index folder; None means :func:`default_index_dir`.
+        path: Index location (see :mod:`qa.location`): a folder, a Milvus Lite ``.db`` path, or
+            ``http(s)://host:port`` of a Milvus server, each Milvus one optionally ``#COLLECTION``;
+            None means :func:`default_index_dir`.  A Milvus index is written document by document
+            (see :mod:`qa.milvus_build`): unchanged documents are kept, the others replaced, and
+            documents not among ``inputs`` removed.
         model: Model name or folder, an :class:`Embedder`, or None for the bundled default.
         max_words: Word budget of a passage.
         overlap: Sentences shared by consecutive passages.
@@ -341,6 +341,7 @@ def build_index(
             ``"auto"`` (ONNX Runtime when possible, else torch), ``"torch"``, ``"onnx"``
             or ``"onnx-int8"`` (recorded as model ``NAME#int8``).  Ignored for an :class:`Embedder`.
         incremental: Reuse the vectors of unchanged documents from the index in ``path``.
+        dense_index: Dense index type of a new Milvus index: ``"HNSW"``, ``"IVF_SQ8"`` or ``"FLAT"``.
 
     Returns:
         What was indexed, embedded and skipped.
@@ -356,12 +357,25 @@ def build_index(
     if overlap < 0:
         raise ValueError(f"overlap must be 0 or more. Currently, overlap is {overlap}.")
     check_backend(backend)
-    target = Path(path) if path is not None else default_index_dir()
+    where = parse_location(path)
+    if where.is_milvus:
+        from qa.milvus_build import check_dense_index
+
+        check_dense_index(dense_index)
     report = load_documents(list(inputs))
     if not report.documents:
         reasons = "; ".join(f"{s.path}: {s.reason}" for s in report.skipped[:5]) or "no .txt, .md, .html, .pdf or .docx files found"
         raise IngestError(f"nothing to index ({reasons}); pass files or folders of .txt, .md, .html, .pdf or .docx documents")
     embedder = load_embedder(model, backend)
+    if where.is_milvus:
+        from qa.milvus_build import write_documents
+
+        written = write_documents(report.documents, where, embedder, max_words, overlap, dense_index=dense_index)
+        return BuildReport(
+            str(where), len(report.documents), written.passages, report.skipped, getattr(embedder, "backend", "custom"),
+            embedded_passages=written.embedded_passages, reused_documents=len(written.unchanged),
+        )
+    target = where.path
     write_index(report.documents, target, embedder, max_words, overlap, exact_max, reuse=incremental)
     manifest = read_manifest(target)
     build = manifest.get("build", {})
@@ -437,8 +451,11 @@ def load(
     embedder = None if isinstance(model, str) or model is None else model
     if embedder is None and backend == "onnx-int8" and (requested is not None or path is None):
         requested = with_backend(requested or DEFAULT_MODEL, backend)
-    if path is None:
-        target = default_index_dir()
+    where = parse_location(path)
+    if where.is_milvus:
+        store = _open_milvus(where, requested, path is None, model, backend)
+    elif path is None:
+        target = where.path
         try:
             store = load_store(target, requested)
             reasons = outdated(store.manifest, chunking_settings()) if _is_default_corpus(store.manifest) else []
@@ -448,7 +465,7 @@ def load(
             embedder = _rebuild_default_index(target, exc, model, backend)
             store = load_store(target, requested)
     else:
-        store = load_store(path, requested)
+        store = load_store(where.path, requested)
     if embedder is None:
         embedder = load_embedder(store.model if model is None else model, backend)
     if canonical_model_name(embedder.name) != store.model or embedder.dimension != store.manifest["model"]["dimension"]:
@@ -457,6 +474,22 @@ def load(
             f"{store.model!r} ({store.manifest['model']['dimension']}); rebuild the index with that model"
         )
     return QA(store, embedder, top_k=top_k, retrieval=retrieval, reader=answer_reader, read_depth=read_depth)
+
+
+def _open_milvus(where: Location, requested: str | None, default: bool, model: str | Embedder | None, backend: str | None) -> IndexStore:
+    """Open a Milvus index; the default location (``$QA_INDEX_DIR``) without one gets the bundled article first."""
+    from qa.errors import IndexNotFoundError
+
+    try:
+        return open_store(where, requested)
+    except IndexNotFoundError as exc:
+        if not default:
+            raise
+        logger.info("building the default index in %s (%s)", where, exc)
+        from qa.milvus_build import write_documents
+
+        write_documents(default_documents(), where, load_embedder(model, backend))
+        return open_store(where, requested)
 
 
 def _rebuild_default_index(target: Path, error: QAError, model: str | Embedder | None, backend: str | None) -> Embedder:

@@ -41,3 +41,7 @@ class ModelLoadError(QAError):
 
 class DocumentNotFoundError(QAError):
     """A document id given to remove is not in the index."""
+
+
+class IndexUnavailableError(QAError):
+    """A Milvus index cannot be reached: the server is down or refuses the token, or Milvus Lite's directory is open elsewhere."""

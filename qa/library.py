@@ -34,6 +34,7 @@ from qa.errors import DocumentNotFoundError, IndexNotFoundError, IngestError, Mo
 from qa.files import file_sha256
 from qa.filetype import PDF, sniff
 from qa.ingest import SUFFIXES, Skipped, default_documents, iter_files, read_file
+from qa.location import Location, default_index_dir, parse_location
 from qa.manifest import STORED_FILES, check_stored_files, read_manifest, stored_files
 from qa.store import read_documents
 from qa.types import Document
@@ -76,14 +77,14 @@ class AddReport:
     """What :func:`add_documents` did.
 
     Attributes:
-        path: The index folder.
+        path: The index folder, or the Milvus location string.
         added: Documents indexed (new, or replacing a version of the same name).
         unchanged: Ids of the files given that the index already held with the same content.
         skipped: Files not indexed, each with the reason.
         documents: Documents in the index afterwards.
     """
 
-    path: Path
+    path: Path | str
     added: tuple[AddedDocument, ...]
     unchanged: tuple[str, ...]
     skipped: tuple[Skipped, ...]
@@ -95,12 +96,12 @@ class RemoveReport:
     """What :func:`remove_documents` did.
 
     Attributes:
-        path: The index folder.
+        path: The index folder, or the Milvus location string.
         removed: Ids of the documents removed (and their kept files deleted).
         documents: Documents left in the index.
     """
 
-    path: Path
+    path: Path | str
     removed: tuple[str, ...]
     documents: int
 
@@ -143,11 +144,7 @@ def _check_limit(name: str, value: object, kind: type = int) -> None:
 
 
 def _target(index: str | os.PathLike[str] | None) -> Path:
-    if index is not None:
-        return Path(index)
-    from qa.engine import default_index_dir
-
-    return default_index_dir()
+    return Path(index) if index is not None else default_index_dir()
 
 
 def _embedder(manifest: dict | None, model: str | Embedder | None, backend: str | None) -> Embedder:
@@ -251,8 +248,11 @@ def add_documents(
         raise IngestError(
             f"{len(files)} files given, over the limit of max_files={max_files}; add them in several calls, or raise max_files"
         )
-    target = _target(index)
     max_bytes = int(max_file_mb * 2**20)
+    where = parse_location(index)
+    if where.is_milvus:
+        return _add_milvus(files, where, index is None, model, backend, max_bytes, max_file_mb, max_pages, skipped)
+    target = where.path
     with build_lock(target) as held:
         try:
             manifest: dict | None = read_manifest(target)
@@ -261,69 +261,9 @@ def add_documents(
         documents = read_documents(target, manifest) if manifest is not None else (default_documents() if index is None else [])
         stored = {name: target / STORED_FILES / name for name in (stored_files(manifest) if manifest else {})}
         kept = stored_files(manifest) if manifest else {}
-        by_sha = {info["sha256"]: name for name, info in kept.items()}
-        by_id = {doc.doc_id: doc for doc in documents}
-        by_text = {doc.sha256: doc.doc_id for doc in documents}
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.build-upload-", dir=target.parent))
         try:
-            added: list[AddedDocument] = []
-            unchanged: list[str] = []
-            names_seen: set[str] = set()
-            pages_left = max_pages
-            for path in files:
-                name = safe_name(path.name)
-                reason = None
-                try:
-                    size = path.stat().st_size
-                    if name in names_seen:
-                        reason = f"another file of this call has the name {name!r}; rename one of them"
-                    elif Path(name).suffix not in SUFFIXES:
-                        reason = f"unsupported file type {Path(name).suffix!r}: use one of {sorted(SUFFIXES)}"
-                    elif size > max_bytes:
-                        reason = (
-                            f"file is {size / 2**20:,.1f} MB, over the limit of max_file_mb={max_file_mb:g}; "
-                            "split it, or raise max_file_mb"
-                        )
-                    if reason is None:
-                        names_seen.add(name)
-                        copy = staging / name
-                        shutil.copyfile(path, copy)  # what is read is what is kept
-                        digest = file_sha256(copy)
-                        if kept.get(name, {}).get("sha256") == digest:
-                            unchanged.append(name)
-                            continue
-                        if digest in by_sha and by_sha[digest] != name:
-                            reason = f"same content as {by_sha[digest]!r}, already in the index"
-                        elif sniff(copy) == PDF:
-                            from qa.pdf import page_count
-
-                            count = page_count(copy)
-                            if count > pages_left:
-                                reason = (
-                                    f"the PDF has {count:,} pages, over the {pages_left:,} left of max_pages={max_pages:,} "
-                                    "in this call; add it in a separate call, or raise max_pages"
-                                )
-                    if reason is None:
-                        doc = read_file(copy, name, max_bytes=max_bytes)
-                        doc = Document(doc.doc_id, doc.title, doc.text, f"{STORED_FILES}/{name}", doc.page_starts)
-                        same_text = by_text.get(doc.sha256)
-                        if same_text is not None and same_text != name:
-                            reason = f"same text as {same_text!r}, already in the index"
-                except IngestError as exc:
-                    reason = str(exc)
-                except OSError as exc:
-                    reason = f"cannot read: {exc.strerror or exc}"
-                if reason is not None:
-                    logger.warning("skipping %s: %s", path, reason)
-                    skipped.append(Skipped(str(path), reason))
-                    continue
-                pages_left -= len(doc.page_starts)
-                replaced = name in by_id
-                by_id[name] = doc
-                by_text[doc.sha256] = name
-                by_sha[digest] = name
-                stored[name] = staging / name
-                added.append(AddedDocument(name, doc.title, len(doc.page_starts) or None, replaced))
+            added, unchanged, by_id = _vet_files(files, staging, documents, kept, stored, max_bytes, max_file_mb, max_pages, skipped)
             if added:
                 order = [d.doc_id for d in documents] + [a.doc_id for a in added if a.doc_id not in {d.doc_id for d in documents}]
                 _build(target, [by_id[i] for i in order], stored, manifest, _embedder(manifest, model, backend), held)
@@ -331,6 +271,95 @@ def add_documents(
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return AddReport(target, tuple(added), tuple(unchanged), tuple(skipped), len(by_id))
+
+
+def _vet_files(
+    files: list[Path],
+    staging: Path,
+    documents: list[Document],
+    kept: dict[str, dict],
+    stored: dict[str, Path],
+    max_bytes: int,
+    max_file_mb: float,
+    max_pages: int,
+    skipped: list[Skipped],
+) -> tuple[list[AddedDocument], list[str], dict[str, Document]]:
+    """Copy each file into ``staging``, check it and read it from the copy (the checks of :func:`add_documents`).
+
+    Args:
+        files: The files given.
+        staging: Folder for the copies.
+        documents: The documents of the index now.
+        kept: The index's kept files (name: ``{"sha256": ...}``).
+        stored: Kept files by name; the copies of the files added are put in it.
+        max_bytes, max_file_mb, max_pages: The limits.
+        skipped: Where the files not added are recorded, with the reason.
+
+    Returns:
+        ``(added, unchanged, documents by id afterwards)``.
+    """
+    by_sha = {info["sha256"]: name for name, info in kept.items()}
+    by_id = {doc.doc_id: doc for doc in documents}
+    by_text = {doc.sha256: doc.doc_id for doc in documents}
+    added: list[AddedDocument] = []
+    unchanged: list[str] = []
+    names_seen: set[str] = set()
+    pages_left = max_pages
+    for path in files:
+        name = safe_name(path.name)
+        reason = None
+        try:
+            size = path.stat().st_size
+            if name in names_seen:
+                reason = f"another file of this call has the name {name!r}; rename one of them"
+            elif Path(name).suffix not in SUFFIXES:
+                reason = f"unsupported file type {Path(name).suffix!r}: use one of {sorted(SUFFIXES)}"
+            elif size > max_bytes:
+                reason = (
+                    f"file is {size / 2**20:,.1f} MB, over the limit of max_file_mb={max_file_mb:g}; "
+                    "split it, or raise max_file_mb"
+                )
+            if reason is None:
+                names_seen.add(name)
+                copy = staging / name
+                shutil.copyfile(path, copy)  # what is read is what is kept
+                digest = file_sha256(copy)
+                if kept.get(name, {}).get("sha256") == digest:
+                    unchanged.append(name)
+                    continue
+                if digest in by_sha and by_sha[digest] != name:
+                    reason = f"same content as {by_sha[digest]!r}, already in the index"
+                elif sniff(copy) == PDF:
+                    from qa.pdf import page_count
+
+                    count = page_count(copy)
+                    if count > pages_left:
+                        reason = (
+                            f"the PDF has {count:,} pages, over the {pages_left:,} left of max_pages={max_pages:,} "
+                            "in this call; add it in a separate call, or raise max_pages"
+                        )
+            if reason is None:
+                doc = read_file(copy, name, max_bytes=max_bytes)
+                doc = Document(doc.doc_id, doc.title, doc.text, f"{STORED_FILES}/{name}", doc.page_starts)
+                same_text = by_text.get(doc.sha256)
+                if same_text is not None and same_text != name:
+                    reason = f"same text as {same_text!r}, already in the index"
+        except IngestError as exc:
+            reason = str(exc)
+        except OSError as exc:
+            reason = f"cannot read: {exc.strerror or exc}"
+        if reason is not None:
+            logger.warning("skipping %s: %s", path, reason)
+            skipped.append(Skipped(str(path), reason))
+            continue
+        pages_left -= len(doc.page_starts)
+        replaced = name in by_id
+        by_id[name] = doc
+        by_text[doc.sha256] = name
+        by_sha[digest] = name
+        stored[name] = staging / name
+        added.append(AddedDocument(name, doc.title, len(doc.page_starts) or None, replaced))
+    return added, unchanged, by_id
 
 
 def remove_documents(
@@ -363,7 +392,10 @@ def remove_documents(
     wanted = list(dict.fromkeys(doc_ids))
     if not wanted:
         raise ValueError("doc_ids is empty: give the id of at least one document to remove (see `qa list`)")
-    target = _target(index)
+    where = parse_location(index)
+    if where.is_milvus:
+        return _remove_milvus(wanted, where)
+    target = where.path
     with build_lock(target) as held:
         manifest = read_manifest(target)
         documents = read_documents(target, manifest)
@@ -392,7 +424,21 @@ def list_documents(index: str | os.PathLike[str] | None = None) -> list[IndexedD
     Raises:
         IndexNotFoundError, CorruptIndexError, IndexVersionError: No readable index in the folder.
     """
-    manifest = read_manifest(_target(index))
+    where = parse_location(index)
+    if where.is_milvus:
+        from qa.milvus_store import Connection, read_documents as read_milvus_documents, read_manifest_row
+
+        conn = Connection(where)
+        try:
+            read_manifest_row(conn)
+            entries = read_milvus_documents(conn)
+        finally:
+            conn.close()
+        return [
+            IndexedDocument(e.document.doc_id, e.document.title, e.document.source, len(e.document.page_starts) or None, bool(e.meta.get("file")))
+            for e in entries
+        ]
+    manifest = read_manifest(where.path)
     kept = {info["doc_id"] for info in stored_files(manifest).values()}
     return [
         IndexedDocument(d["doc_id"], d["title"], d["source"], d.get("pages"), d["doc_id"] in kept) for d in manifest["documents"]
@@ -430,3 +476,83 @@ def stored_documents(target: Path, manifest: dict) -> list[Document]:
                 "rebuild it with `qa index` and `qa add`"
             )
     return documents
+
+
+def _add_milvus(
+    files: list[Path],
+    where: Location,
+    default: bool,
+    model: str | Embedder | None,
+    backend: str | None,
+    max_bytes: int,
+    max_file_mb: float,
+    max_pages: int,
+    skipped: list[Skipped],
+) -> AddReport:
+    """:func:`add_documents` into a Milvus index: the same checks; each file kept in the documents collection.
+
+    Each added document is written under a new version and becomes visible at once when
+    its head row is written (see :mod:`qa.milvus_build`); there is no lock: two writers of the
+    same ``doc_id`` at once leave the one that committed last.
+    """
+    from qa.milvus_build import write_documents
+    from qa.milvus_store import Connection, read_documents as read_milvus_documents, read_manifest_row
+
+    conn = Connection(where, create=True)
+    try:
+        try:
+            manifest: dict | None = read_manifest_row(conn)
+        except IndexNotFoundError:
+            manifest = None
+        entries = read_milvus_documents(conn) if manifest is not None else []
+    finally:
+        conn.close()
+    documents = [e.document for e in entries] or (default_documents() if default and manifest is None else [])
+    kept = {e.meta["file"]["name"]: {"sha256": e.meta["file"]["sha256"]} for e in entries if e.meta.get("file")}
+    stored: dict[str, Path] = {}
+    staging = Path(tempfile.mkdtemp(prefix="qa-upload-"))
+    try:
+        added, unchanged, by_id = _vet_files(files, staging, documents, kept, stored, max_bytes, max_file_mb, max_pages, skipped)
+        if added:
+            chunking = (manifest or {}).get("chunking", {})
+            new = [by_id[a.doc_id] for a in added]
+            if manifest is None:  # a new index: the bundled article first when it is the default location
+                new = [d for d in documents if d.doc_id not in stored] + new
+            write_documents(
+                new, where, _embedder(manifest, model, backend),
+                max_words=int(chunking.get("max_words", DEFAULT_MAX_WORDS)), overlap=int(chunking.get("overlap", DEFAULT_OVERLAP)),
+                prune=False, kept={name: stored[name] for name in stored},
+            )
+            logger.info("added %d document(s) to %s", len(added), where)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return AddReport(str(where), tuple(added), tuple(unchanged), tuple(skipped), len(by_id))
+
+
+def _remove_milvus(wanted: list[str], where: Location) -> RemoveReport:
+    """:func:`remove_documents` from a Milvus index: heads first (readers stop seeing them), then the rows."""
+    from qa.milvus_build import bump_generation, delete_documents
+    from qa.milvus_store import Connection, read_manifest_row, read_heads_ids
+
+    conn = Connection(where)
+    try:
+        read_manifest_row(conn)
+        known = read_heads_ids(conn)
+        unknown = [d for d in wanted if d not in known]
+        if unknown:
+            shown = ", ".join(repr(d) for d in sorted(known)[:10]) + (" ..." if len(known) > 10 else "")
+            raise DocumentNotFoundError(
+                f"no document {', '.join(map(repr, unknown))} in index {str(where)!r}; its documents are {shown} (see `qa list`)"
+            )
+        remaining = [d for d in known if d not in wanted]
+        if not remaining:
+            raise QAError(
+                f"removing {len(wanted)} document(s) would leave index {str(where)!r} empty; an index needs at least one "
+                "document: remove fewer, or build it again with `qa index`"
+            )
+        delete_documents(conn, wanted)
+        bump_generation(conn)
+    finally:
+        conn.close()
+    logger.info("removed %d document(s) from %s", len(wanted), where)
+    return RemoveReport(str(where), tuple(wanted), len(remaining))

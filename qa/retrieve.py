@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from qa.store import Store
+if TYPE_CHECKING:
+    from qa.seam import IndexStore
+    from qa.store import Store
 
 Method = Literal["hybrid", "dense", "bm25"]
 METHODS: tuple[str, ...] = ("hybrid", "dense", "bm25")
@@ -105,6 +107,33 @@ def fuse(
 
 
 def retrieve(
+    store: IndexStore,
+    query_vector: np.ndarray,
+    query_tokens: list[str],
+    top_k: int,
+    method: str = "hybrid",
+    candidates: int = 50,
+) -> list[Hit]:
+    """Retrieve the ``top_k`` best passages with the chosen method, the store's own way (see :mod:`qa.seam`).
+
+    A local :class:`qa.store.Store` searches with :func:`local_retrieve`; a Milvus store
+    with one ``hybrid_search`` call.
+
+    Args:
+        store: The index.
+        query_vector: Unit vector of the question.
+        query_tokens: Tokens of the question (see :func:`qa.lexical.tokenize`).
+        top_k: Passages to return.
+        method: ``"hybrid"``, ``"dense"`` or ``"bm25"``.
+        candidates: Depth of each ranked list before fusion.
+
+    Returns:
+        Hits, best first.
+    """
+    return store.search(query_vector, query_tokens, top_k, method, candidates)
+
+
+def local_retrieve(
     store: Store,
     query_vector: np.ndarray,
     query_tokens: list[str],
@@ -112,7 +141,7 @@ def retrieve(
     method: str = "hybrid",
     candidates: int = 50,
 ) -> list[Hit]:
-    """Retrieve the ``top_k`` best passages with the chosen method.
+    """Retrieve the ``top_k`` best passages of a local index: FAISS and BM25 fused by weighted RRF.
 
     Args:
         store: The index.

@@ -73,6 +73,7 @@ from qa.manifest import (
     verify_index,
 )
 from qa.records import PassageRecord, RecordTable, parse_records
+from qa.retrieve import Hit, local_retrieve
 from qa.types import Document, Sentence
 from qa.vectors import (
     BATCH_THREADS_MIN,
@@ -132,6 +133,25 @@ class Store:
     def model(self) -> str:
         """Name of the embedding model the index was built with."""
         return str(self.manifest["model"]["name"])
+
+    @property
+    def location(self) -> str:
+        """The folder it was loaded from, as a location string (see :mod:`qa.location`)."""
+        return str(self.path)
+
+    def search(
+        self, query_vector: np.ndarray, query_tokens: list[str], top_k: int, method: str = "hybrid", candidates: int = 50
+    ) -> list[Hit]:
+        """The ``top_k`` best passages: FAISS and BM25 fused by weighted RRF (see :func:`qa.retrieve.local_retrieve`)."""
+        return local_retrieve(self, query_vector, query_tokens, top_k, method, candidates)
+
+    def stamp(self) -> tuple[int, int, int] | None:
+        """Identity of the manifest file now in the folder (a build swaps in a new one); None when there is none."""
+        try:
+            stat = (self.path / MANIFEST).stat()
+        except OSError:
+            return None
+        return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
 
 
 def load_store(path: str | os.PathLike[str], model: str | None = None, check_sources: bool = True) -> Store:

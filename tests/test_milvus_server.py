@@ -1,0 +1,110 @@
+"""Across processes: milvus-lite's own server on loopback, reached by URI as a cluster would be.
+
+This process builds an index through ``http://127.0.0.1:PORT`` and loads it; a second
+process adds a document, asks about it and removes it; this process's engine sees the
+upload and the removal (it reloads when the index's generation changes).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import qa
+from tests.conftest import HashingEmbedder
+
+ROOT = Path(__file__).parents[1]
+DOCS = [
+    qa.Document("cats.txt", "Cats", "Cats sleep most of the day. A cat purrs when it is content.", "<memory>"),
+    qa.Document("ships.txt", "Ships", "The harbour hosts large container ships. Ships unload cargo at the port.", "<memory>"),
+]
+CHILD = """
+import json, sys
+import qa
+from tests.conftest import HashingEmbedder
+uri, note = sys.argv[1], sys.argv[2]
+embedder = HashingEmbedder()
+report = qa.add_documents([note], uri, model=embedder)
+bot = qa.load(uri, model=embedder, reader=False)
+answer = bot.ask("When does the lighthouse keeper retire?")
+print(json.dumps({"added": [a.doc_id for a in report.added], "cited": answer.citations[0].doc_id, "quote": answer.citations[0].quote}), flush=True)
+sys.stdin.readline()
+removed = qa.remove_documents(["note.txt"], uri)
+print(json.dumps({"removed": list(removed.removed), "left": removed.documents}), flush=True)
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def milvus_server(tmp_path: Path) -> Iterator[str]:
+    """``milvus-lite server`` on loopback (always --host: its default is 0.0.0.0), stopped with SIGTERM."""
+    port = _free_port()
+    program = Path(sys.executable).parent / "milvus-lite"
+    server = subprocess.Popen(
+        [str(program), "server", "--data-dir", str(tmp_path / "data"), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"milvus-lite server did not start: {server.stderr.read().decode() if server.stderr else ''}")
+                time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def test_a_second_process_adds_asks_and_removes_through_the_server(milvus_server: str, tmp_path: Path) -> None:
+    uri = milvus_server + "#shared"
+    embedder = HashingEmbedder()
+    report = qa.build_index(DOCS, uri, model=embedder)
+    assert (report.path, report.documents) == (uri, 2)
+    bot = qa.load(uri, model=embedder, reader=False)
+    note = tmp_path / "note.txt"
+    note.write_text("The lighthouse keeper retires in April. Gulls nest on the old pier.", encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, uri, str(note)], cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert child.stdout is not None and child.stdin is not None
+        first = json.loads(child.stdout.readline())
+        assert first == {"added": ["note.txt"], "cited": "note.txt", "quote": "The lighthouse keeper retires in April."}
+        time.sleep(1.1)  # the engine looks at most once a second whether the index changed
+        answer = bot.ask("When does the lighthouse keeper retire?")
+        assert answer.citations[0].doc_id == "note.txt" and bot.document("note.txt").text.startswith("The lighthouse")
+        child.stdin.write("go\n")
+        child.stdin.flush()
+        assert json.loads(child.stdout.readline()) == {"removed": ["note.txt"], "left": 2}
+        assert child.wait(timeout=60) == 0
+    finally:
+        if child.poll() is None:
+            child.kill()
+    time.sleep(1.1)
+    bot.ask("Where do ships unload?")
+    assert sorted(bot.store.documents) == ["cats.txt", "ships.txt"]
+    assert [d.doc_id for d in qa.list_documents(uri)] == ["cats.txt", "ships.txt"]
