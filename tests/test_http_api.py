@@ -68,20 +68,31 @@ def test_ask_returns_the_same_json_as_qa_ask_json(
     assert response.status_code == 200
     body = response.json()
     assert set(body) >= {"question", "text", "abstained", "confidence", "phrase", "citations", "passages"}
-    assert body["abstained"] is False and "2035" in body["text"]
-    cited = body["citations"][0]
-    assert api_bot.document(cited["doc_id"]).text[cited["start"]:cited["end"]] == cited["quote"]
-    assert body["phrase"] is not None and body["phrase"]["text"] in cited["quote"]
+    assert body["question"] == JET and body["text"] == " ".join(c["quote"] for c in body["citations"])
+    assert body["abstained"] is (not body["citations"]) and 0.0 <= body["confidence"] <= 1.0
+    for cited in body["citations"]:
+        assert api_bot.document(cited["doc_id"]).text[cited["start"]:cited["end"]] == cited["quote"]
+    assert len(body["passages"]) == 3
 
     monkeypatch.setattr(qa, "load", lambda *args, **kwargs: api_bot)
     assert main(["ask", JET, "--top-k", "3", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == body
 
 
-def test_ask_abstains_with_related_passages(client: TestClient) -> None:
-    body = client.post("/v1/ask", json={"question": "What is the population of Mars?"}).json()
+def test_an_abstention_keeps_its_related_passages(api_bot: qa.QA, api_index: Path) -> None:
+    related = api_bot.retrieve("Do cats drink milk?", top_k=2)
+
+    class Abstaining:  # the decision is the engine's; the API must carry it as it is
+        info = api_bot.info
+
+        def ask(self, question: str, top_k: int | None = None) -> qa.Answer:
+            return qa.Answer(question, "", True, 0.12, [], related)
+
+    with client_for(Abstaining(), api_index) as c:
+        body = c.post("/v1/ask", json={"question": "What is the population of Mars?"}, headers=AUTH).json()
     assert body["abstained"] is True and body["text"] == "" and body["citations"] == [] and body["phrase"] is None
-    assert body["passages"] and all(set(p) >= {"doc_id", "passage_id", "text", "start", "end", "score", "title"} for p in body["passages"])
+    assert body["confidence"] == 0.12 and [p["passage_id"] for p in body["passages"]] == [p.passage_id for p in related]
+    assert all(set(p) >= {"doc_id", "passage_id", "text", "start", "end", "score", "title"} for p in body["passages"])
 
 
 def test_a_field_added_to_answer_appears_in_the_response(api_bot: qa.QA, api_index: Path) -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from qa import network
 from qa.network import (
     API_KEY_ENV,
     ServerSettings,
@@ -15,13 +16,10 @@ from qa.network import (
     uploads_allowed,
     uploads_line,
 )
+from qa.server import parse_args
+
 
 KEY = "k" * 24
-
-
-@pytest.mark.parametrize(("host", "loopback"), [("127.0.0.1", True), ("[::1]", True), ("localhost", True), ("0.0.0.0", False), ("::", False)])
-def test_loopback_and_the_upload_rule(host: str, loopback: bool) -> None:
-    assert is_loopback(host) is loopback and uploads_allowed(host) is loopback and uploads_allowed(host, True) is True
 
 
 def test_uploads_line() -> None:
@@ -85,3 +83,44 @@ def test_settings_travel_to_workers_without_the_key() -> None:
         ServerSettings.from_json("[]", {})
     with pytest.raises(ValueError, match="server settings do not fit"):
         ServerSettings.from_json('{"colour": "red"}', {})
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "expected"),
+    [
+        ([], {}, ("127.0.0.1", 7860)),
+        ([], {"GRADIO_SERVER_NAME": "0.0.0.0", "GRADIO_SERVER_PORT": "9000"}, ("0.0.0.0", 9000)),
+        (["--host", "::1", "--port", "8001"], {"GRADIO_SERVER_NAME": "0.0.0.0", "GRADIO_SERVER_PORT": "9000"}, ("::1", 8001)),
+        (["--port", "8002"], {"GRADIO_SERVER_PORT": "9000"}, ("127.0.0.1", 8002)),
+        ([], {"GRADIO_SERVER_PORT": ""}, ("127.0.0.1", 7860)),
+    ],
+)
+def test_resolve_address(argv: list[str], env: dict[str, str], expected: tuple[str, int]) -> None:
+    assert network.resolve_address(parse_args(argv), env) == expected
+
+
+@pytest.mark.parametrize(("argv", "env"), [([], {"GRADIO_SERVER_PORT": "http"}), (["--port", "0"], {}), (["--port", "70000"], {})])
+def test_resolve_address_rejects_bad_ports(argv: list[str], env: dict[str, str]) -> None:
+    with pytest.raises(ValueError, match="port"):
+        network.resolve_address(parse_args(argv), env)
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True), ("127.0.0.2", True), ("localhost", True), ("LOCALHOST", True), ("::1", True), ("[::1]", True),
+        ("0.0.0.0", False), ("::", False), ("[::]", False), ("192.168.1.20", False), ("10.0.0.1", False),
+        ("example.org", False), ("localhost.example.org", False),
+    ],
+)
+def test_uploads_are_on_for_loopback_only_unless_allowed(host: str, loopback: bool) -> None:
+    assert network.is_loopback(host) is loopback
+    assert network.uploads_allowed(host) is loopback
+    assert network.uploads_allowed(host, False) is loopback
+    assert network.uploads_allowed(host, True) is True
+
+
+@pytest.mark.parametrize("host", ["", "  ", None, 7])
+def test_upload_rule_rejects_a_missing_host(host: Any) -> None:
+    with pytest.raises(ValueError, match="host must be a non-empty address"):
+        network.uploads_allowed(host)

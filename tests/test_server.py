@@ -4,6 +4,7 @@ uvicorn with two workers on loopback: the key, a bounded load test, and an uploa
 
 from __future__ import annotations
 
+import argparse
 import http.client
 import json
 import os
@@ -22,7 +23,7 @@ from fastapi.testclient import TestClient
 
 import qa
 from qa import server
-from qa.network import ServerSettings
+from qa.network import DEFAULT_HOST, DEFAULT_PORT, ServerSettings
 from tests.conftest import API_KEY
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -127,7 +128,8 @@ def test_a_taken_port_is_one_line(api_bot: qa.QA, monkeypatch: pytest.MonkeyPatc
 def test_a_missing_index_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert server.main(["--index", str(tmp_path / "missing"), "--port", str(free_port())]) == 1
     err = capsys.readouterr().err
-    assert f"app.py: error: cannot load the index {tmp_path / 'missing'}:" in err and "Traceback" not in err
+    assert f"app.py: error: cannot load the index {tmp_path / 'missing'}:" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
 def test_app_py_and_qa_serve_take_the_same_options() -> None:
@@ -320,3 +322,28 @@ def test_workers_share_the_cores_out() -> None:
     assert server.worker_threads(1, 2) == min(QUERY_THREADS, 2)
     assert server.worker_threads(2, 2) == 1 and server.worker_threads(4, 2) == 1 and server.worker_threads(2, None) == 1
     assert server.worker_threads(2, 16) == QUERY_THREADS  # never more than one process would use
+
+
+def test_parse_args_defaults_and_flags() -> None:
+    args = server.parse_args([])
+    assert (args.host, args.port, args.index) == (None, None, None)
+    args = server.parse_args(["--host", "0.0.0.0", "--port", "8000", "--index", "idx"])
+    assert (args.host, args.port, args.index) == ("0.0.0.0", 8000, "idx")
+    with pytest.raises(SystemExit):
+        server.parse_args(["--port", "eighty"])
+
+
+def test_allow_uploads_flag() -> None:
+    assert server.parse_args([]).allow_uploads is False
+    assert server.parse_args(["--host", "0.0.0.0", "--allow-uploads"]).allow_uploads is True
+
+
+def test_main_defaults_are_loopback() -> None:
+    assert (DEFAULT_HOST, DEFAULT_PORT) == ("127.0.0.1", 7860)
+    assert isinstance(server.parse_args([]), argparse.Namespace)
+
+
+
+
+# --------------------------------------------------------------------------------------------
+# server.py: the upload network rule, the upload and remove actions (fake engine and API)
