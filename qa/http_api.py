@@ -86,6 +86,8 @@ class _Open(BaseModel):
 
 
 class SpanOut(_Open):
+    """The exact answer phrase: ``document.text[start:end] == text``."""
+
     doc_id: str
     start: int
     end: int
@@ -93,6 +95,8 @@ class SpanOut(_Open):
 
 
 class CitationOut(_Open):
+    """One quoted sentence with its document, character offsets and (for a PDF) 1-based page."""
+
     number: int
     doc_id: str
     title: str
@@ -105,6 +109,8 @@ class CitationOut(_Open):
 
 
 class PassageOut(_Open):
+    """A retrieved passage (evidence, or related when the answer is abstained)."""
+
     doc_id: str
     passage_id: int
     text: str
@@ -127,11 +133,15 @@ class AnswerOut(_Open):
 
 
 class RetrieveOut(BaseModel):
+    """The question and the passages that best match it, best first."""
+
     question: str
     passages: list[PassageOut]
 
 
 class DocumentOut(BaseModel):
+    """An indexed document."""
+
     doc_id: str
     title: str
     pages: int | None = None
@@ -139,10 +149,14 @@ class DocumentOut(BaseModel):
 
 
 class DocumentsOut(BaseModel):
+    """The indexed documents, in index order."""
+
     documents: list[DocumentOut]
 
 
 class AddedOut(BaseModel):
+    """A document added (or replacing one of the same name) by an upload."""
+
     doc_id: str
     title: str
     pages: int | None = None
@@ -150,11 +164,15 @@ class AddedOut(BaseModel):
 
 
 class SkippedOut(BaseModel):
+    """An uploaded file that was not indexed, with the reason."""
+
     file: str
     reason: str
 
 
 class AddReportOut(BaseModel):
+    """What an upload did."""
+
     added: list[AddedOut]
     unchanged: list[str]
     skipped: list[SkippedOut]
@@ -162,16 +180,22 @@ class AddReportOut(BaseModel):
 
 
 class RemoveReportOut(BaseModel):
+    """What a removal did."""
+
     removed: list[str]
     documents: int
 
 
 class InfoDocumentOut(BaseModel):
+    """A document of the index, as ``GET /v1/info`` lists it."""
+
     doc_id: str
     title: str
 
 
 class InfoOut(_Open):
+    """What is indexed and served."""
+
     version: str
     documents: list[InfoDocumentOut]
     passages: int
@@ -185,6 +209,8 @@ class InfoOut(_Open):
 
 
 class HealthOut(BaseModel):
+    """The server is up."""
+
     status: str
 
 

@@ -11,6 +11,9 @@ server with a one-line message.  With ``--workers N`` (N > 1) uvicorn runs N pro
 index (each loads it; an upload through any of them rebuilds it under the build lock and the others
 reload it by themselves within a second); the chat is then not mounted, because Gradio's queue
 keeps its sessions in one process.
+
+:func:`main` and :func:`run` are the command line of ``app.py`` and ``qa serve``: they print their
+start-up lines and one-line errors to stderr (like :mod:`qa.cli`); everything else logs.
 """
 
 from __future__ import annotations
