@@ -38,6 +38,7 @@ from qa.chat import (  # noqa: E402,F401 - re-exported: the chat's names as app.
     build_demo,
     make_theme,
     reply,
+    warm_up,
 )
 from qa.network import DEFAULT_HOST, DEFAULT_PORT, is_loopback, resolve_address, uploads_allowed  # noqa: E402,F401
 from qa.server import create_app, parse_args, serve  # noqa: E402,F401

@@ -11,6 +11,7 @@ Usage (from the repo root; ``eval/bench.py`` runs it as its ``http`` section)::
   kept-alive connection, sending ``POST /v1/ask`` until ``--requests`` answers came back:
   answers/s, p50/p95 ms of each request as the client saw it, errors, and
   ``per_worker_vs_engine`` = answers/s per worker / the engine's answers/s (goal: >= 0.8).
+  With one worker a single client is measured too (half the requests): the latency HTTP adds.
 
 The questions are those of ``eval/qa_article.jsonl`` on the bundled article (without ``--index``,
 an index of it is built in a temporary folder).  The clients run on the same machine and take
@@ -206,14 +207,17 @@ def bench_http(index: Path, questions: Sequence[str], requests: int = DEFAULT_RE
         for n in workers:
             logger.info("qa serve --workers %d", n)
             proc, port = start_server(index, n, key, Path(folder) / f"serve-{n}.log")
+            rows = []
             try:
                 drive(port, key, questions, WARMUP * n * 2, clients)  # every worker answers once before timing
-                row = {"workers": n, "clients": clients, **drive(port, key, questions, requests, clients)}
+                for count in ([1, clients] if n == 1 and clients > 1 else [clients]):  # one client: the latency HTTP adds
+                    rows.append({"workers": n, "clients": count, **drive(port, key, questions, requests // 2 if count == 1 else requests, count)})
             finally:
                 stop_server(proc)
-            if row["answers_per_s"] and engine["answers_per_s"]:
-                row["per_worker_vs_engine"] = round(row["answers_per_s"] / n / engine["answers_per_s"], 2)
-            result["http"].append(row)
+            for row in rows:
+                if row["answers_per_s"] and engine["answers_per_s"]:
+                    row["per_worker_vs_engine"] = round(row["answers_per_s"] / n / engine["answers_per_s"], 2)
+            result["http"].extend(rows)
     return result
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -401,3 +402,22 @@ def make_theme() -> Any:
     import gradio as gr
 
     return gr.themes.Default(font=SYSTEM_FONTS, font_mono=SYSTEM_MONO_FONTS)
+
+
+def warm_up(url: str) -> None:
+    """Send one question through the served ``/chat`` endpoint so the first reader does not pay Gradio's first-request cost.
+
+    Failures are logged and ignored: the page works without it.
+
+    Args:
+        url: The served page's local address.
+    """
+    started = time.perf_counter()
+    try:
+        from gradio_client import Client
+
+        Client(url, verbose=False).predict(EXAMPLES[0], api_name="/chat")
+    except Exception as exc:  # noqa: BLE001 - a warm-up must never stop the server
+        logger.warning("warm-up request failed (%s: %s); the first answer may be slower", type(exc).__name__, exc)
+        return
+    logger.info("warm-up request answered in %.2f s", time.perf_counter() - started)

@@ -23,6 +23,7 @@ import logging
 import os
 import socket
 import sys
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
@@ -283,8 +284,36 @@ def serve(settings: ServerSettings, bot: qa.QA | None, sock: socket.socket) -> i
         return 0
     assert bot is not None
     server = uvicorn.Server(uvicorn.Config(create_app(bot, settings), **common))
+    if settings.serves_chat:
+        threading.Thread(target=_warm_chat, args=(server, local_url(settings.host, settings.port)), daemon=True).start()
     server.run(sockets=[sock])
     return 0 if server.started else 1
+
+
+def local_url(host: str, port: int) -> str:
+    """The address this machine reaches the server at (``0.0.0.0`` and ``::`` are reached on loopback).
+
+    Args:
+        host: The bound address.
+        port: The bound port.
+
+    Returns:
+        ``http://HOST:PORT/``.
+    """
+    name = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    name = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(name, name)
+    return f"http://[{name}]:{port}/" if ":" in name else f"http://{name}:{port}/"
+
+
+def _warm_chat(server: object, url: str, timeout: float = 60.0) -> None:
+    """Once uvicorn serves, send one question through the chat's ``/chat`` endpoint (see :func:`qa.chat.warm_up`)."""
+    from qa.chat import warm_up
+
+    deadline = time.monotonic() + timeout
+    while not getattr(server, "started", False) and not getattr(server, "should_exit", False) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if getattr(server, "started", False):
+        warm_up(url)
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "app.py") -> int:

@@ -347,3 +347,12 @@ def test_main_defaults_are_loopback() -> None:
 
 # --------------------------------------------------------------------------------------------
 # server.py: the upload network rule, the upload and remove actions (fake engine and API)
+
+
+@pytest.mark.parametrize(
+    ("host", "url"),
+    [("127.0.0.1", "http://127.0.0.1:7860/"), ("0.0.0.0", "http://127.0.0.1:7860/"), ("::", "http://[::1]:7860/"),
+     ("[::1]", "http://[::1]:7860/"), ("localhost", "http://localhost:7860/"), ("192.168.1.4", "http://192.168.1.4:7860/")],
+)
+def test_local_url(host: str, url: str) -> None:
+    assert server.local_url(host, 7860) == url
