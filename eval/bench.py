@@ -789,7 +789,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from eval.bench_http import DEFAULT_REQUESTS, QUICK_REQUESTS, bench_http
 
             logger.info("HTTP throughput of qa serve against the engine")
-            result["http"] = bench_http(article_path, article_questions(), QUICK_REQUESTS if args.quick else DEFAULT_REQUESTS)
+            try:
+                result["http"] = bench_http(article_path, article_questions(), QUICK_REQUESTS if args.quick else DEFAULT_REQUESTS)
+            except RuntimeError as exc:  # a server that did not start: reported, the other figures still count
+                logger.warning("HTTP benchmark failed: %s", exc)
         if "ingest" not in skip:
             from eval.bench_ingest import bench_ingest
 
