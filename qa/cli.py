@@ -25,6 +25,9 @@ def _parser() -> argparse.ArgumentParser:
     index.add_argument("paths", nargs="+", help="files or folders (searched recursively)")
     index.add_argument("--index", help=INDEX_HELP)
     index.add_argument("--model", help="sentence-transformers model name or folder (default: bundled all-MiniLM-L6-v2)")
+    index.add_argument(
+        "--shard", metavar="I/N", help="Milvus only: index worker I's share of N (every N-th file from the I-th); run N workers"
+    )
 
     ask = sub.add_parser("ask", help="ask a question")
     ask.add_argument("question")
@@ -79,7 +82,7 @@ def _run(args: argparse.Namespace) -> int:
     from qa.store import read_manifest
 
     if args.command == "index":
-        report = qa.build_index(args.paths, args.index, model=args.model)
+        report = qa.build_index(args.paths, args.index, model=args.model, shard=args.shard)
         print(f"indexed {report.documents} document(s), {report.passages} passage(s) into {report.path}")
         if report.skipped:
             print(f"skipped {len(report.skipped)} file(s):")

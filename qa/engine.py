@@ -315,6 +315,7 @@ def build_index(
     backend: str | None = None,
     incremental: bool = True,
     dense_index: str = "HNSW",
+    shard: str | tuple[int, int] | None = None,
 ) -> BuildReport:
     """Read documents, embed them and write an index folder (atomically), or a Milvus index.
 
@@ -342,6 +343,9 @@ def build_index(
             or ``"onnx-int8"`` (recorded as model ``NAME#int8``).  Ignored for an :class:`Embedder`.
         incremental: Reuse the vectors of unchanged documents from the index in ``path``.
         dense_index: Dense index type of a new Milvus index: ``"HNSW"``, ``"IVF_SQ8"`` or ``"FLAT"``.
+        shard: ``"I/N"`` or ``(I, N)``: index only this worker's share of the files (every N-th,
+            from the I-th) into a Milvus index, keeping the other workers' documents; N workers
+            given the same inputs build the index one build would (see :func:`qa.milvus_build.read_shard`).
 
     Returns:
         What was indexed, embedded and skipped.
@@ -358,11 +362,20 @@ def build_index(
         raise ValueError(f"overlap must be 0 or more. Currently, overlap is {overlap}.")
     check_backend(backend)
     where = parse_location(path)
+    orders = None
     if where.is_milvus:
-        from qa.milvus_build import check_dense_index
+        from qa.milvus_build import check_dense_index, parse_shard, read_shard
 
         check_dense_index(dense_index)
-    report = load_documents(list(inputs))
+        if shard is not None:
+            report, orders = read_shard(list(inputs), parse_shard(shard))
+    elif shard is not None:
+        raise ValueError(
+            f"shard needs a Milvus location (a .db path or http://host:port), not the folder {str(where)!r}: "
+            "workers of a sharded build write one Milvus collection"
+        )
+    if orders is None:
+        report = load_documents(list(inputs))
     if not report.documents:
         reasons = "; ".join(f"{s.path}: {s.reason}" for s in report.skipped[:5]) or "no .txt, .md, .html, .pdf or .docx files found"
         raise IngestError(f"nothing to index ({reasons}); pass files or folders of .txt, .md, .html, .pdf or .docx documents")
@@ -370,7 +383,9 @@ def build_index(
     if where.is_milvus:
         from qa.milvus_build import write_documents
 
-        written = write_documents(report.documents, where, embedder, max_words, overlap, dense_index=dense_index)
+        written = write_documents(
+            report.documents, where, embedder, max_words, overlap, orders=orders, prune=shard is None, dense_index=dense_index
+        )
         return BuildReport(
             str(where), len(report.documents), written.passages, report.skipped, getattr(embedder, "backend", "custom"),
             embedded_passages=written.embedded_passages, reused_documents=len(written.unchanged),

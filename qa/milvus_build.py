@@ -33,6 +33,7 @@ import numpy as np
 from qa import __version__
 from qa.build import corpus_words, embed_plan, plan_documents
 from qa.files import file_sha256
+from qa.ingest import IngestReport, Skipped, iter_files, load_documents, read_file
 from qa.chunking import DEFAULT_MAX_WORDS, DEFAULT_OVERLAP
 from qa.embedding import Embedder
 from qa.errors import IndexNotFoundError, ModelMismatchError, QAError
@@ -90,6 +91,63 @@ class MilvusWrite:
     removed: tuple[str, ...]
     embedded_passages: int
     round_trips: int
+
+
+def parse_shard(text: str | tuple[int, int]) -> tuple[int, int]:
+    """Parse a shard ``"I/N"`` (1 <= I <= N): this worker takes files I, I+N, I+2N, ... of the list.
+
+    Raises:
+        ValueError: Not two whole numbers with 1 <= I <= N.
+    """
+    parts = text if isinstance(text, tuple) else tuple(str(text).split("/"))
+    try:
+        index, count = (int(p) for p in parts)
+    except (TypeError, ValueError):
+        index = count = 0
+    if len(parts) != 2 or not 1 <= index <= count:
+        raise ValueError(f"shard must be I/N with 1 <= I <= N, e.g. 1/4 (worker 1 of 4). Currently, shard is {text!r}.")
+    return index, count
+
+
+def read_shard(inputs: Sequence[str | Path | Document], shard: tuple[int, int]) -> tuple[IngestReport, list[int]]:
+    """Read this worker's share of the inputs: the files (and documents) at positions I-1, I-1+N, ... of the full list.
+
+    Every worker lists the same inputs in the same order (:func:`qa.ingest.iter_files`), so the
+    shares are disjoint and cover the list, and each document's place in the index is its
+    position in the full list: the index is ordered as one build would order it.
+
+    Returns:
+        The documents read (and skipped) and each document's position in the full list.
+
+    Raises:
+        IngestError: A path does not exist, or two documents of the share have the same ``doc_id``.
+    """
+    index, count = parse_shard(shard)
+    entries: list[Document | tuple[Path, str]] = []
+    skipped: list[Skipped] = []
+    for item in inputs:
+        if isinstance(item, Document):
+            entries.append(item)
+        else:
+            entries.extend(iter_files([item], skipped))
+    mine: list[Document] = []
+    positions: dict[str, int] = {}
+    for position in range(index - 1, len(entries), count):
+        entry = entries[position]
+        if isinstance(entry, Document):
+            doc = entry
+        else:
+            try:
+                doc = read_file(*entry)
+            except (QAError, OSError) as exc:
+                logger.warning("skipping %s: %s", entry[0], exc)
+                skipped.append(Skipped(str(entry[0]), str(exc)))
+                continue
+        mine.append(doc)
+        positions[doc.doc_id] = position
+    report = load_documents(mine)
+    report.skipped[:0] = skipped
+    return report, [positions[d.doc_id] for d in report.documents]
 
 
 def check_dense_index(dense_index: str) -> str:
@@ -257,7 +315,8 @@ def write_documents(
         embedder: The model (the index's own when it exists; another raises).
         max_words: Word budget of a passage.
         overlap: Sentences shared by consecutive passages.
-        orders: Place of each document in the index (default: after the documents there, in the order given).
+        orders: Place of each document in the index (default: the order given; after the documents
+            already there when ``prune`` is False).
         prune: Remove the documents of the index that are not in ``documents`` (a full build);
             False only adds or replaces (a shard of a build, or :func:`qa.add_documents`).
         kept: Files to keep with added documents (in the documents collection, ``kind == "file"``),
@@ -282,7 +341,7 @@ def write_documents(
     try:
         ensure_index(conn, embedder, chunking, dense_index)
         heads = read_heads(conn)
-        next_order = max((int(h.get("order", 0)) for h in heads.values()), default=-1) + 1
+        next_order = 0 if prune else max((int(h.get("order", 0)) for h in heads.values()), default=-1) + 1
         if orders is None:
             orders = [next_order + i for i in range(len(documents))]
         versions = [document_version(d, chunking, embedder.name, _entry(files.get(d.doc_id))) for d in documents]
@@ -392,10 +451,7 @@ def _run(records: Sequence[object], start: int, doc_id: str) -> object:
 
 def _write_words(conn: Connection, words: list[str], embedder: Embedder) -> None:
     """Store vectors of the corpus words the index has none for yet."""
-    known: set[str] = set()
-    for i in range(0, len(words), 1000):
-        rows = conn.call("get", conn.names["words"], ids=words[i : i + 1000], output_fields=["word"])
-        known.update(row["word"] for row in rows)  # type: ignore[union-attr]
+    known = {row["word"] for row in conn.rows(conn.names["words"], ["word"])}
     missing = [w for w in words if w not in known]
     if missing:
         vectors = np.asarray(embedder.encode(missing, batch_size=256, show_progress=len(missing) >= 2048), dtype=np.float16).astype(np.float32)

@@ -66,6 +66,26 @@ LOAD_RETRIES = 3
 MANIFEST_KEY = "|manifest"
 
 
+class _KnownNoise(logging.Filter):
+    """Drops two log records Milvus Lite makes on every normal use: it has no ``AllocTimestamp``
+    call (pymilvus asks for it when an index is created, and its in-process gRPC server logs a
+    traceback), so the record iterator warns that it uses the client's clock instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        return not ("failed to get mvccTs" in text or text.startswith("Exception calling application: Method not implemented"))
+
+
+_NOISE = _KnownNoise()
+
+
+def _quiet_lite_logs() -> None:
+    for name in ("pymilvus.client.iterator.query_iterator", "grpc._server"):
+        target = logging.getLogger(name)
+        if _NOISE not in target.filters:
+            target.addFilter(_NOISE)
+
+
 def collection_names(collection: str) -> dict[str, str]:
     """The four collection names of an index named ``collection``."""
     return {part: f"{collection}_{part}" for part in ("documents", "passages", "sentences", "words")}
@@ -93,6 +113,8 @@ class Connection:
                     f"no Milvus Lite index at {where.uri!r}; build one with `qa index DOCS --index {where}`, or check the path"
                 )
             where.path.parent.mkdir(parents=True, exist_ok=True)
+        if where.kind == "lite":
+            _quiet_lite_logs()
         self.where = where
         self.names = collection_names(where.collection)
         self.round_trips = 0
@@ -101,9 +123,9 @@ class Connection:
         try:
             self.client = MilvusClient(uri=where.uri, token=token, timeout=timeout)
         except Exception as exc:  # noqa: BLE001 - pymilvus and milvus-lite raise several kinds
-            raise self.unavailable(exc) from None
+            raise self.unavailable(exc, connecting=True) from None
 
-    def unavailable(self, exc: BaseException) -> QAError:
+    def unavailable(self, exc: BaseException, connecting: bool = False) -> QAError:
         """The :class:`QAError` for a failed connection or call, saying how to fix it."""
         text = f"{type(exc).__name__}: {exc}"
         chain, cause = [], exc
@@ -111,13 +133,15 @@ class Connection:
             chain.append(f"{type(cause).__name__}: {cause}")
             cause = cause.__cause__ or cause.__context__
         if self.where.kind == "lite":
-            if any("lock" in c.lower() for c in chain) or _locked(self.where.path):
+            if any("lock" in c.lower() for c in chain) or (connecting and _locked(self.where.path)):
                 return IndexUnavailableError(
                     f"Milvus Lite directory {self.where.uri!r} is open in another process ({text}); only one process may open it: "
                     f"serve it with `milvus-lite server --data-dir {self.where.uri} --host 127.0.0.1 --port 19530` and use "
                     "--index http://127.0.0.1:19530"
                 )
-            return IndexUnavailableError(f"cannot open Milvus Lite directory {self.where.uri!r} ({text}); check the path")
+            if connecting:
+                return IndexUnavailableError(f"cannot open Milvus Lite directory {self.where.uri!r} ({text}); check the path")
+            return IndexUnavailableError(f"Milvus Lite at {self.where.uri!r} refused a request ({text}); this may be a bug in qa, please report it")
         return IndexUnavailableError(
             f"cannot use the Milvus server at {self.where.uri!r} ({text}); check that it runs and is reachable, and that "
             f"${TOKEN_ENV} holds its token (user:password or an API key) when it needs one"
@@ -133,6 +157,16 @@ class Connection:
             raise
         except Exception as exc:  # noqa: BLE001
             raise self.unavailable(exc) from None
+
+    def fetch(self, part: str, keys: Sequence[str], output_fields: list[str], key_field: str = "pk") -> list[dict]:
+        """The rows of ``part`` (``"documents"``, ``"passages"``, ...) with these primary keys, in one query.
+
+        (pymilvus' ``get`` quotes keys itself and fails on a backslash or a newline; :func:`quote` escapes them.)
+        """
+        if not keys:
+            return []
+        expr = f"{key_field} in [{', '.join(quote(k) for k in keys)}]"
+        return list(self.call("query", self.names[part], filter=expr, output_fields=[key_field, *output_fields]))  # type: ignore[call-overload]
 
     def rows(self, collection: str, output_fields: list[str], filter: str = "") -> Iterator[dict]:
         """Every row of a collection matching ``filter``, page by page."""
@@ -214,7 +248,12 @@ def read_manifest_row(conn: Connection) -> dict:
             f"no qa index in collection {where.collection!r} of {where.uri!r}; build one with "
             f"`qa index DOCS --index {where}` (or qa.build_index(DOCS, {str(where)!r}))"
         )
-    rows = conn.call("get", conn.names["documents"], ids=[MANIFEST_KEY], output_fields=["body"])
+    rows = conn.fetch("documents", [MANIFEST_KEY], ["body"])
+    if not rows:
+        raise IndexNotFoundError(
+            f"collection {where.collection!r} of {where.uri!r} has no qa manifest (yet): a build may be creating it; "
+            f"wait for it, or build one with `qa index DOCS --index {where}`"
+        )
     try:
         manifest = json.loads(rows[0]["body"])  # type: ignore[index]
         version = manifest["format_version"]
@@ -338,7 +377,7 @@ class SentenceRows:
         out = np.zeros((len(ids), self.shape[1]), dtype=np.float32)
         if ids:
             keys = [self.keys(i) for i in ids]  # type: ignore[operator]
-            rows = self.conn.call("get", self.conn.names["sentences"], ids=list(dict.fromkeys(keys)), output_fields=["vector"])
+            rows = self.conn.fetch("sentences", list(dict.fromkeys(keys)), ["vector"])
             found = {row["pk"]: row["vector"] for row in rows}  # type: ignore[union-attr]
             missing = [k for k in keys if k not in found]
             if missing:
@@ -399,7 +438,7 @@ class MilvusStore:
     def stamp(self) -> Hashable | None:
         """The generation of the build now in Milvus (one round trip); None when there is no index."""
         try:
-            rows = self.conn.call("get", self.conn.names["documents"], ids=[MANIFEST_KEY], output_fields=["body"])
+            rows = self.conn.fetch("documents", [MANIFEST_KEY], ["body"])
             return json.loads(rows[0]["body"]).get("generation")  # type: ignore[index]
         except (QAError, IndexError, KeyError, TypeError, ValueError):
             return None

@@ -125,3 +125,29 @@ def test_cli_list_info_remove_with_a_milvus_location(tmp_path: Path, capsys: pyt
     assert "1 left" in capsys.readouterr().out
     assert main(["list", "--index", location + "#missing"]) == 1
     assert "no qa index in collection 'missing'" in capsys.readouterr().err
+
+
+def test_shards_split_the_files_without_overlap_in_the_order_of_one_build(tmp_path: Path) -> None:
+    from qa.milvus_build import parse_shard, read_shard
+
+    for name in "abcde":
+        (tmp_path / f"{name}.txt").write_text(f"Document {name} has one sentence.", encoding="utf-8")
+    first, second = read_shard([tmp_path], (1, 2)), read_shard([tmp_path], (2, 2))
+    assert [d.doc_id for d in first[0].documents] == ["a.txt", "c.txt", "e.txt"] and first[1] == [0, 2, 4]
+    assert [d.doc_id for d in second[0].documents] == ["b.txt", "d.txt"] and second[1] == [1, 3]
+    assert parse_shard("3/4") == (3, 4)
+    for bad in ("0/2", "3/2", "1", "a/b", "1/2/3"):
+        with pytest.raises(ValueError, match=f"shard must be I/N with 1 <= I <= N, e.g. 1/4 .*Currently, shard is '{bad}'"):
+            parse_shard(bad)
+    with pytest.raises(ValueError, match="shard needs a Milvus location .*not the folder"):
+        qa.build_index([tmp_path], tmp_path / "local", model=HashingEmbedder(), shard="1/2")
+
+
+def test_odd_doc_ids_survive_filters_and_keys(tmp_path: Path) -> None:
+    location = str(tmp_path / "odd.db")
+    odd = [qa.Document('back\\slash "quoted"\nline.txt', "Odd", "Herons wade in the shallow lake. They eat small fish.", "<memory>"), DOCS[0]]
+    write_documents(odd, parse_location(location), HashingEmbedder())
+    bot = qa.load(location, model=HashingEmbedder(), reader=False)
+    assert bot.ask("What do herons eat?").citations[0].doc_id == odd[0].doc_id
+    assert qa.remove_documents([odd[0].doc_id], location).documents == 1
+    assert [d.doc_id for d in qa.list_documents(location)] == ["cats.txt"]

@@ -108,3 +108,43 @@ def test_a_second_process_adds_asks_and_removes_through_the_server(milvus_server
     bot.ask("Where do ships unload?")
     assert sorted(bot.store.documents) == ["cats.txt", "ships.txt"]
     assert [d.doc_id for d in qa.list_documents(uri)] == ["cats.txt", "ships.txt"]
+
+
+WORKER = """
+import sys
+import qa
+from tests.conftest import HashingEmbedder
+report = qa.build_index([sys.argv[2]], sys.argv[1], model=HashingEmbedder(), shard=sys.argv[3])
+print(report.documents, flush=True)
+"""
+TOPICS = {
+    "cats.txt": "Cats sleep most of the day. A cat purrs when it is content.",
+    "ships.txt": "The harbour hosts large container ships. Ships unload cargo at the port.",
+    "jets.txt": "The fighter jet will fly by 2035. Engineers test the engines every week.",
+    "bees/hive.txt": "Bees build hives of wax. The queen lays eggs in spring.",
+    "bees/honey.md": "# Honey\\n\\nHoney is made from nectar. Beekeepers harvest it in late summer.",
+    "rivers.txt": "The river floods in March. Farmers plant rice on its banks.",
+    "trains.txt": "The night train leaves at ten. It reaches the coast by dawn.",
+}
+
+
+def test_two_workers_build_shards_of_one_index_that_answers_as_one_build(milvus_server: str, tmp_path: Path) -> None:
+    folder = tmp_path / "docs"
+    for name, text in TOPICS.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text.replace("\\\\n", "\\n"), encoding="utf-8")
+    sharded, single = milvus_server + "#sharded", milvus_server + "#single"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    workers = [
+        subprocess.Popen([sys.executable, "-c", WORKER, sharded, str(folder), f"{i}/2"], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+        for i in (1, 2)
+    ]
+    counts = [int(w.communicate(timeout=120)[0].strip()) for w in workers]
+    assert all(w.returncode == 0 for w in workers) and sorted(counts) == [3, 4]
+    embedder = HashingEmbedder()
+    qa.build_index([folder], single, model=embedder)
+    one, two = qa.load(single, model=embedder, reader=False), qa.load(sharded, model=embedder, reader=False)
+    assert list(two.store.documents.values()) == list(one.store.documents.values())
+    assert list(two.store.passages) == list(one.store.passages) and list(two.store.sentences) == list(one.store.sentences)
+    for question in ["When does the river flood?", "Who lays eggs?", "When does the night train leave?"]:
+        assert two.ask(question).citations == one.ask(question).citations
