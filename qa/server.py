@@ -191,25 +191,6 @@ def _warm_up(bot: qa.QA) -> None:
         logger.warning("warm-up question failed (%s: %s)", type(exc).__name__, exc)
 
 
-def worker_threads(workers: int, cpus: int | None) -> int:
-    """ONNX Runtime intra-op threads for each worker: the cores shared out, at least one.
-
-    One process already spreads a question's model runs over two cores
-    (:data:`qa.onnx_session.QUERY_THREADS`); N processes doing the same would each fight the others
-    for the same cores, so each worker gets ``cpus // workers`` threads (at most that default).
-
-    Args:
-        workers: Worker processes.
-        cpus: Cores of the machine (None: unknown, taken as 1).
-
-    Returns:
-        Threads per worker.
-    """
-    from qa.onnx_session import QUERY_THREADS
-
-    return max(1, min(QUERY_THREADS, (cpus or 1) // max(1, workers)))
-
-
 def app_from_env() -> FastAPI:
     """The app of one worker process (uvicorn's factory with ``--workers N``): settings from the parent.
 
@@ -224,10 +205,6 @@ def app_from_env() -> FastAPI:
     if raw is None:
         raise ValueError(f"{SETTINGS_ENV} is not set: start the server with `qa serve`, not uvicorn directly")
     settings = ServerSettings.from_json(raw, os.environ)
-    import qa.onnx_session
-
-    # the default thread count of the sessions this worker makes (the embedder's and the reader's)
-    qa.onnx_session.QUERY_THREADS = worker_threads(settings.workers, os.cpu_count())
     bot = load_engine(settings)
     _warm_up(bot)
     return create_app(bot, settings)

@@ -316,14 +316,6 @@ def test_an_upload_through_one_worker_is_answered_by_all_within_a_second(two_wor
     assert status == 200 and body["removed"] == ["lighthouse.txt"]
 
 
-def test_workers_share_the_cores_out() -> None:
-    from qa.onnx_session import QUERY_THREADS
-
-    assert server.worker_threads(1, 2) == min(QUERY_THREADS, 2)
-    assert server.worker_threads(2, 2) == 1 and server.worker_threads(4, 2) == 1 and server.worker_threads(2, None) == 1
-    assert server.worker_threads(2, 16) == QUERY_THREADS  # never more than one process would use
-
-
 def test_parse_args_defaults_and_flags() -> None:
     args = server.parse_args([])
     assert (args.host, args.port, args.index) == (None, None, None)
