@@ -118,6 +118,7 @@ class Connection:
         self.where = where
         self.names = collection_names(where.collection)
         self.round_trips = 0
+        self._loaded = False
         self._lock = threading.Lock()
         token = os.environ.get(TOKEN_ENV, "") if where.kind == "server" else ""
         try:
@@ -188,9 +189,19 @@ class Connection:
             iterator.close()
 
     def exists(self) -> bool:
-        """Whether the index's collections exist (all four)."""
+        """Whether the index's collections exist (all four); they are loaded, once per connection, when they do.
+
+        (Milvus keeps a collection released after a restart, and Milvus Lite after the process
+        that opened its directory ended: it must be loaded before a query.)
+        """
         present = set(self.call("list_collections"))  # type: ignore[arg-type]
-        return all(name in present for name in self.names.values())
+        if not all(name in present for name in self.names.values()):
+            return False
+        if not self._loaded:
+            for name in self.names.values():
+                self.call("load_collection", name)
+            self._loaded = True
+        return True
 
     def close(self) -> None:
         """Close the client."""
@@ -511,8 +522,6 @@ def load_milvus_store(location: str | Location, model: str | None = None) -> Mil
     for attempt in range(LOAD_RETRIES):
         manifest = read_manifest_row(conn)
         check_model(manifest, model, where)
-        for name in conn.names.values():
-            conn.call("load_collection", name)  # needed after a restart; cheap when loaded
         try:
             return _load(conn, manifest)
         except CorruptIndexError as exc:

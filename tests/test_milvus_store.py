@@ -158,3 +158,14 @@ def test_a_lite_directory_open_in_another_process_says_to_serve_it(tmp_path: Pat
     finally:
         holder.terminate()
         holder.wait(timeout=30)
+
+
+def test_an_index_written_by_a_process_that_ended_loads_and_answers(tmp_path: Path) -> None:
+    location = str(tmp_path / "restart.db")
+    code = (
+        "import qa; from tests.conftest import HashingEmbedder; from tests.test_milvus_store import SMALL; "
+        f"qa.build_index(SMALL, {location!r}, model=HashingEmbedder())"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parents[1], check=True, timeout=120)
+    bot = qa.load(location, model=HashingEmbedder(), reader=False)  # its collections were released: loaded again
+    assert bot.ask("Where do ships unload cargo?").citations[0].doc_id == "ships.txt"
