@@ -23,6 +23,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -68,6 +69,8 @@ WRITE_BATCH = 500
 """Rows per upsert call."""
 DELETE_BATCH = 100
 """Documents per delete filter."""
+CREATE_ATTEMPTS = 25
+"""Tries at creating (or finding made by another worker) a collection, 0.2 s apart."""
 
 
 @dataclass(frozen=True)
@@ -245,13 +248,29 @@ def _create(conn: Connection, dimension: int, dense_index: str) -> None:
         (names["words"], words, flat()),
     ]
     for name, schema, index in plan:
-        if not conn.call("has_collection", name):
-            try:
-                conn.call("create_collection", name, schema=schema, index_params=index, consistency_level="Strong")
-            except QAError:
-                if not conn.call("has_collection", name):  # not a worker that created it first
-                    raise
+        _make(conn, name, schema, index)
     logger.info("created the collections of index %s (%d dimensions, %s)", conn.where, dimension, dense_index)
+
+
+def _make(conn: Connection, name: str, schema: object, index: object) -> None:
+    """Create one collection with its index and load it; safe when other workers do the same at once.
+
+    The index is made without pymilvus' wait (it polls every 0.5 s, and the collection is
+    empty).  A worker that finds the collection half made by another (no index yet, not
+    loadable yet) tries again a moment later.
+    """
+    for attempt in range(CREATE_ATTEMPTS):
+        try:
+            if not conn.call("has_collection", name):
+                conn.call("create_collection", name, schema=schema, consistency_level="Strong")
+            if not conn.call("list_indexes", name):
+                conn.call("create_index", name, index, sync=False)
+            conn.call("load_collection", name)
+            return
+        except QAError:
+            if attempt == CREATE_ATTEMPTS - 1:
+                raise
+            time.sleep(0.2)
 
 
 def _row(pk: str, doc_id: str, kind: str, version: str, chunk: int, body: str) -> dict:
