@@ -151,3 +151,24 @@ def test_odd_doc_ids_survive_filters_and_keys(tmp_path: Path) -> None:
     assert bot.ask("What do herons eat?").citations[0].doc_id == odd[0].doc_id
     assert qa.remove_documents([odd[0].doc_id], location).documents == 1
     assert [d.doc_id for d in qa.list_documents(location)] == ["cats.txt"]
+
+
+@pytest.mark.slow
+def test_cli_index_and_ask_with_a_milvus_location_and_shards(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "herons.txt").write_text("Herons wade in the shallow lake. They eat small fish and frogs.", encoding="utf-8")
+    (docs / "owls.txt").write_text("Owls hunt at night. They swallow mice whole.", encoding="utf-8")
+    location = str(tmp_path / "cli.db") + "#birds"
+    assert main(["index", str(docs), "--index", location, "--shard", "2/2"]) == 0
+    assert f"indexed 1 document(s), 1 passage(s) into {location}" in capsys.readouterr().out
+    assert main(["index", str(docs), "--index", location, "--shard", "1/2"]) == 0
+    capsys.readouterr()
+    assert main(["list", "--index", location]) == 0
+    assert capsys.readouterr().out.splitlines() == ["herons.txt\therons", "owls.txt\towls"]
+    assert main(["ask", "What do herons eat?", "--index", location, "--no-reader"]) == 0
+    assert "They eat small fish and frogs." in capsys.readouterr().out
+    assert main(["index", str(docs), "--index", str(tmp_path / "folder"), "--shard", "1/2"]) == 2
+    assert "shard needs a Milvus location" in capsys.readouterr().err
+    assert main(["index", str(docs), "--index", location, "--shard", "3/2"]) == 2
+    assert "shard must be I/N with 1 <= I <= N" in capsys.readouterr().err
