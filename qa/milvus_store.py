@@ -38,7 +38,7 @@ import numpy as np
 from qa.errors import CorruptIndexError, IndexNotFoundError, IndexUnavailableError, IndexVersionError, ModelMismatchError, QAError
 from qa.location import TOKEN_ENV, Location, parse_location
 from qa.records import PassageRecord, RecordTable
-from qa.retrieve import Hit
+from qa.retrieve import DENSE_WEIGHT, Hit
 from qa.types import Document, Sentence
 
 logger = logging.getLogger(__name__)
@@ -473,11 +473,10 @@ class MilvusStore:
             return []
         vector = np.asarray(query_vector, dtype=np.float32).ravel().tolist()
         text = " ".join(query_tokens)
-        dense = {"metric_type": "IP", "params": self.manifest["index"].get("search_params", {})}
         if method == "bm25" and not text:
             return []
         if method == "hybrid" and text:
-            requests = [AnnSearchRequest([vector], "vector", {**dense, "params": {**dense["params"], **_ef(depth)}}, limit=depth)]
+            requests = [AnnSearchRequest([vector], "vector", self._dense_params(depth), limit=depth)]
             requests += [AnnSearchRequest([text], "sparse", {"metric_type": "BM25"}, limit=depth)] * BM25_REQUESTS
             result = self.conn.call("hybrid_search", self.conn.names["passages"], requests, RRFRanker(RRF_K), limit=limit, output_fields=[])
         elif method == "bm25":
@@ -485,7 +484,7 @@ class MilvusStore:
                 "search", self.conn.names["passages"], [text], anns_field="sparse", limit=limit, search_params={"metric_type": "BM25"}
             )
         else:
-            params = {**dense, "params": {**dense["params"], **_ef(limit)}}
+            params = self._dense_params(limit)
             result = self.conn.call("search", self.conn.names["passages"], [vector], anns_field="vector", limit=limit, search_params=params)
         hits = []
         for row in result[0]:  # type: ignore[index]
@@ -496,12 +495,18 @@ class MilvusStore:
                     score = abs(score)  # Lite's BM25 scores are negated
                 elif method == "hybrid" and text:
                     score /= BM25_REQUESTS
+                elif method == "hybrid":  # no term to match: the local fusion of the dense ranking alone
+                    score = DENSE_WEIGHT / (RRF_K + len(hits) + 1)
                 hits.append(Hit(position, score, len(hits) + 1))
         return hits[:top_k]
 
-
-def _ef(depth: int) -> dict:
-    return {"ef": max(64, depth)}
+    def _dense_params(self, depth: int) -> dict:
+        """Search parameters of the dense index (HNSW's ``ef`` at least the depth searched)."""
+        index = self.manifest["index"]
+        params = dict(index.get("search_params", {}))
+        if index.get("dense") == "HNSW":
+            params["ef"] = max(64, depth)
+        return {"metric_type": "IP", "params": params}
 
 
 def load_milvus_store(location: str | Location, model: str | None = None) -> MilvusStore:

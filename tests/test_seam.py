@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 import qa
 from qa.lexical import tokenize
@@ -33,3 +34,12 @@ def test_both_backends_follow_the_protocol_and_search_alike(fake_index: Path, sm
         if method != "bm25":  # Milvus' BM25 uses its own scale; dense and fused scores match
             assert np.allclose([h.score for h in a], [h.score for h in b], atol=1e-6)
     assert local_retrieve(local, vector, tokenize(question), 3) == local.search(vector, tokenize(question), 3)
+
+
+def test_a_question_without_content_words_ranks_and_scores_alike(fake_index: Path, small_docs: list[qa.Document], tmp_path: Path) -> None:
+    embedder = HashingEmbedder()
+    qa.build_index(small_docs, str(tmp_path / "nowords.db"), model=embedder)
+    local, milvus = open_store(fake_index), open_store(str(tmp_path / "nowords.db"))
+    vector = embedder.encode(["the of and"])[0]
+    a, b = local.search(vector, [], 3), milvus.search(vector, [], 3)
+    assert [h.score for h in a] == pytest.approx([h.score for h in b]) and len(a) == len(b) == 3
