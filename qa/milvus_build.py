@@ -69,6 +69,8 @@ WRITE_BATCH = 500
 """Rows per upsert call."""
 DELETE_BATCH = 100
 """Documents per delete filter."""
+DOCUMENT_BATCH = 200
+"""Documents embedded and written at a time (each batch is visible once written)."""
 CREATE_ATTEMPTS = 25
 """Tries at creating (or finding made by another worker) a collection, 0.2 s apart."""
 
@@ -367,8 +369,13 @@ def write_documents(
         changed = [i for i, d in enumerate(documents) if heads.get(d.doc_id, {}).get("version") != versions[i]]
         unchanged = tuple(documents[i].doc_id for i in range(len(documents)) if i not in set(changed))
         embedded = 0
-        if changed:
-            embedded = _write_changed(conn, [documents[i] for i in changed], [versions[i] for i in changed], [orders[i] for i in changed], files, embedder, max_words, overlap, batch_size, heads)
+        known = {row["word"] for row in conn.rows(conn.names["words"], ["word"])} if changed else set()
+        for first in range(0, len(changed), DOCUMENT_BATCH):  # bounded memory; each batch is committed when written
+            part = changed[first : first + DOCUMENT_BATCH]
+            embedded += _write_changed(
+                conn, [documents[i] for i in part], [versions[i] for i in part], [orders[i] for i in part], files,
+                embedder, max_words, overlap, batch_size, heads, known,
+            )
         removed: tuple[str, ...] = ()
         if prune:
             wanted = {d.doc_id for d in documents}
@@ -400,8 +407,12 @@ def _write_changed(
     overlap: int,
     batch_size: int,
     heads: dict[str, dict],
+    known: set[str],
 ) -> int:
-    """Embed and write new or changed documents, commit their heads, delete their old versions; the passages embedded."""
+    """Embed and write new or changed documents, commit their heads, delete their old versions; the passages embedded.
+
+    ``known`` (the words the index has vectors for) is updated with the words written.
+    """
     plan = plan_documents(documents, max_words, overlap)
     if not plan.passages:
         raise QAError("the documents contain no sentences to index")
@@ -409,7 +420,7 @@ def _write_changed(
     sentence_texts = [by_id[s.doc_id].text[s.start : s.end] for s in plan.sentences]
     passage_vectors, sentence_vectors = embed_plan(plan, sentence_texts, embedder, batch_size)
     sentence_vectors = sentence_vectors.astype(np.float16).astype(np.float32)  # as a local index stores them
-    _write_words(conn, corpus_words(sentence_texts), embedder)
+    _write_words(conn, corpus_words(sentence_texts), embedder, known)
     sentence_rows, passage_rows, doc_rows, head_rows = [], [], [], []
     s_base = p_base = 0
     for doc, version, order in zip(documents, versions, orders):
@@ -468,13 +479,13 @@ def _run(records: Sequence[object], start: int, doc_id: str) -> object:
         yield records[i]
 
 
-def _write_words(conn: Connection, words: list[str], embedder: Embedder) -> None:
-    """Store vectors of the corpus words the index has none for yet."""
-    known = {row["word"] for row in conn.rows(conn.names["words"], ["word"])}
+def _write_words(conn: Connection, words: list[str], embedder: Embedder, known: set[str]) -> None:
+    """Store vectors of the corpus words the index has none for yet (``known``, updated)."""
     missing = [w for w in words if w not in known]
     if missing:
         vectors = np.asarray(embedder.encode(missing, batch_size=256, show_progress=len(missing) >= 2048), dtype=np.float16).astype(np.float32)
         _upsert(conn, "words", [{"word": w, "vector": v.tolist()} for w, v in zip(missing, vectors)])
+        known.update(missing)
 
 
 def delete_documents(conn: Connection, doc_ids: Sequence[str]) -> None:

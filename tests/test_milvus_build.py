@@ -172,3 +172,16 @@ def test_cli_index_and_ask_with_a_milvus_location_and_shards(tmp_path: Path, cap
     assert "shard needs a Milvus location" in capsys.readouterr().err
     assert main(["index", str(docs), "--index", location, "--shard", "3/2"]) == 2
     assert "shard must be I/N with 1 <= I <= N" in capsys.readouterr().err
+
+
+def test_a_build_in_several_batches_equals_one_batch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import qa.milvus_build as milvus_build
+
+    docs = [qa.Document(f"d{i}.txt", f"D{i}", f"Item {i} is stored in bay {i}. The bay number {i} is painted blue.", "<memory>") for i in range(7)]
+    write_documents(docs, parse_location(str(tmp_path / "one.db")), HashingEmbedder())
+    monkeypatch.setattr(milvus_build, "DOCUMENT_BATCH", 3)
+    report = write_documents(docs, parse_location(str(tmp_path / "three.db")), HashingEmbedder())
+    assert report.documents == 7 and len(report.written) == 7
+    one, three = load_milvus_store(str(tmp_path / "one.db")), load_milvus_store(str(tmp_path / "three.db"))
+    assert one.documents == three.documents and list(one.passages) == list(three.passages)
+    assert one.words == three.words and one.bm25 == three.bm25
