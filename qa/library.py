@@ -426,7 +426,8 @@ def list_documents(index: str | os.PathLike[str] | None = None) -> list[IndexedD
     """
     where = parse_location(index)
     if where.is_milvus:
-        from qa.milvus_store import Connection, read_documents as read_milvus_documents, read_manifest_row
+        from qa.milvus_client import Connection
+        from qa.milvus_store import read_documents as read_milvus_documents, read_manifest_row
 
         conn = Connection(where)
         try:
@@ -496,7 +497,8 @@ def _add_milvus(
     same ``doc_id`` at once leave the one that committed last.
     """
     from qa.milvus_build import write_documents
-    from qa.milvus_store import Connection, read_documents as read_milvus_documents, read_manifest_row
+    from qa.milvus_client import Connection
+    from qa.milvus_store import read_documents as read_milvus_documents, read_manifest_row
 
     conn = Connection(where, create=True)
     try:
@@ -532,7 +534,8 @@ def _add_milvus(
 def _remove_milvus(wanted: list[str], where: Location) -> RemoveReport:
     """:func:`remove_documents` from a Milvus index: heads first (readers stop seeing them), then the rows."""
     from qa.milvus_build import bump_generation, delete_documents
-    from qa.milvus_store import Connection, read_manifest_row, read_heads_ids
+    from qa.milvus_client import Connection
+    from qa.milvus_store import read_heads_ids, read_manifest_row
 
     conn = Connection(where)
     try:

@@ -41,6 +41,7 @@ from qa.errors import IndexNotFoundError, ModelMismatchError, QAError
 from qa.lexical import tokenize
 from qa.location import Location
 from qa.manifest import chunking_settings, source_info
+from qa.milvus_client import Connection, quote
 from qa.milvus_store import (
     BODY_CHARS,
     KEY_CHARS,
@@ -48,8 +49,6 @@ from qa.milvus_store import (
     MAX_VARCHAR,
     MILVUS_FORMAT,
     PLACEHOLDER_DIM,
-    Connection,
-    quote,
     read_manifest_row,
 )
 from qa.types import Document

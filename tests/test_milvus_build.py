@@ -11,7 +11,8 @@ from qa.cli import main
 from qa.errors import DocumentNotFoundError, QAError
 from qa.location import parse_location
 from qa.milvus_build import check_dense_index, read_heads, read_kept_file, write_documents
-from qa.milvus_store import Connection, load_milvus_store
+from qa.milvus_client import Connection
+from qa.milvus_store import load_milvus_store
 from tests.conftest import HashingEmbedder
 
 DOCS = [

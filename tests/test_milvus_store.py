@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 
 import qa
-from qa.errors import CorruptIndexError, IndexNotFoundError, IndexUnavailableError, IndexVersionError, ModelMismatchError
+from qa.errors import CorruptIndexError, IndexNotFoundError, IndexVersionError, ModelMismatchError
 from qa.ingest import default_documents
 from qa.location import parse_location
 from qa.milvus_build import write_documents
-from qa.milvus_store import MANIFEST_KEY, Connection, MilvusStore, load_milvus_store
+from qa.milvus_client import Connection
+from qa.milvus_store import MANIFEST_KEY, MilvusStore, load_milvus_store
 from qa.seam import IndexStore, open_store
 from tests.conftest import HashingEmbedder
 
@@ -140,24 +141,6 @@ def test_missing_records_are_a_corrupt_index(tmp_path: Path) -> None:
     conn.client.delete(conn.names["passages"], filter='doc_id == "ships.txt"')
     with pytest.raises(CorruptIndexError, match="inconsistent .*'ships.txt' has 0 passages .*rebuild it with `qa index DOCS --index"):
         load_milvus_store(location)
-
-
-def test_an_unreachable_server_says_what_to_check() -> None:
-    with pytest.raises(IndexUnavailableError, match=r"cannot use the Milvus server at 'http://127.0.0.1:9'.*\$QA_MILVUS_TOKEN"):
-        qa.load("http://127.0.0.1:9", model=HashingEmbedder())
-
-
-def test_a_lite_directory_open_in_another_process_says_to_serve_it(tmp_path: Path) -> None:
-    location = tmp_path / "locked.db"
-    code = f"from pymilvus import MilvusClient; import time; c = MilvusClient({str(location)!r}); c.list_collections(); print('ready', flush=True); time.sleep(60)"
-    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
-        with pytest.raises(IndexUnavailableError, match="is open in another process.*milvus-lite server --data-dir"):
-            load_milvus_store(str(location))
-    finally:
-        holder.terminate()
-        holder.wait(timeout=30)
 
 
 def test_an_index_written_by_a_process_that_ended_loads_and_answers(tmp_path: Path) -> None:
