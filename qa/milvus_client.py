@@ -109,6 +109,15 @@ class Connection:
         except QAError:
             raise
         except Exception as exc:  # noqa: BLE001
+            if "released" not in str(exc) or method == "load_collection":
+                raise self.unavailable(exc) from None
+        # the server (or Lite's) restarted and released the collections: load them, try once more
+        logger.info("collections of %s were released; loading them again", self.where)
+        for name in self.names.values():
+            self.call("load_collection", name)
+        try:
+            return getattr(self.client, method)(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001
             raise self.unavailable(exc) from None
 
     def fetch(self, part: str, keys: Sequence[str], output_fields: list[str], key_field: str = "pk") -> list[dict]:
@@ -184,3 +193,22 @@ def _locked(directory: os.PathLike[str]) -> bool:
 def quote(value: str) -> str:
     """A string literal for a Milvus filter expression."""
     return json.dumps(value, ensure_ascii=False)
+
+
+_SHARED: dict[tuple[str, str, str, str], Connection] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_connection(where: Location) -> Connection:
+    """The connection loaded indexes of ``where`` share in this process (one client, not one per reload).
+
+    Raises:
+        IndexNotFoundError, IndexUnavailableError: See :class:`Connection`.
+    """
+    token = os.environ.get(TOKEN_ENV, "") if where.kind == "server" else ""
+    key = (where.kind, where.uri, where.collection, token)
+    with _SHARED_LOCK:
+        conn = _SHARED.get(key)
+        if conn is None:
+            conn = _SHARED[key] = Connection(where)
+        return conn

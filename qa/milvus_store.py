@@ -35,7 +35,7 @@ import numpy as np
 
 from qa.errors import CorruptIndexError, IndexNotFoundError, IndexVersionError, ModelMismatchError, QAError
 from qa.location import Location, parse_location
-from qa.milvus_client import Connection, quote
+from qa.milvus_client import Connection, quote, shared_connection
 from qa.records import PassageRecord, RecordTable
 from qa.retrieve import DENSE_WEIGHT, Hit
 from qa.types import Document, Sentence
@@ -352,7 +352,7 @@ def load_milvus_store(location: str | Location, model: str | None = None) -> Mil
         IndexUnavailableError: The server cannot be reached.
     """
     where = parse_location(location)
-    conn = Connection(where)
+    conn = shared_connection(where)
     for attempt in range(LOAD_RETRIES):
         manifest = read_manifest_row(conn)
         check_model(manifest, model, where)

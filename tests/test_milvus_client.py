@@ -48,3 +48,14 @@ def test_a_lite_directory_open_in_another_process_says_to_serve_it(tmp_path: Pat
     finally:
         holder.terminate()
         holder.wait(timeout=30)
+
+
+def test_released_collections_are_loaded_again_and_loads_share_one_client(tmp_path: Path) -> None:
+    location = str(tmp_path / "r.db")
+    qa.build_index([qa.Document("a.txt", "A", "Storks fly south in autumn.")], location, model=HashingEmbedder())
+    bot = qa.load(location, model=HashingEmbedder(), reader=False)
+    conn = bot.store.conn  # type: ignore[attr-defined]
+    assert qa.load(location, model=HashingEmbedder(), reader=False).store.conn is conn  # type: ignore[attr-defined]
+    for name in conn.names.values():
+        conn.client.release_collection(name)  # as after a server restart
+    assert bot.ask("When do storks fly south?").citations[0].doc_id == "a.txt"
