@@ -152,3 +152,13 @@ def test_an_index_written_by_a_process_that_ended_loads_and_answers(tmp_path: Pa
     subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parents[1], check=True, timeout=120)
     bot = qa.load(location, model=HashingEmbedder(), reader=False)  # its collections were released: loaded again
     assert bot.ask("Where do ships unload cargo?").citations[0].doc_id == "ships.txt"
+
+
+def test_a_default_location_in_milvus_starts_as_the_bundled_article(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path / "default.db"))
+    bot = qa.load(model=HashingEmbedder(), reader=False)
+    assert isinstance(bot.store, MilvusStore) and [d.doc_id for d in bot.documents] == [default_documents()[0].doc_id]
+    note = tmp_path / "note.txt"
+    note.write_text("The lighthouse keeper retires in April.", encoding="utf-8")
+    assert qa.add_documents([note], model=HashingEmbedder()).documents == 2
+    assert [d.doc_id for d in qa.list_documents()] == [default_documents()[0].doc_id, "note.txt"]
