@@ -16,9 +16,9 @@ What is measured (keys of the JSON written by ``--json``):
   with the engine's default settings and default embedder.
 * ``floor_p50_ms``: the same engine's own embedder encoding the same question,
   plus a bare FAISS search of the same index (one thread, ``k`` = the engine's
-  ``top_k``), plus the reader's bare ONNX run (``session.run``) on the very
-  inputs ``ask`` gives it (the question with the ``read_depth`` top passages,
-  tokenised beforehand): what a retrieve-and-read pipeline must pay, timed
+  ``top_k``), plus the bare ONNX runs (``session.run``) of every model ``ask`` used
+  (the reader on the passages it read, the verifier on the candidate sentences),
+  on the very inputs ``ask`` gave them (recorded beforehand): what a retrieve-and-read pipeline must pay, timed
   interleaved with ``ask``.  ``ask_overhead_ratio`` is ``ask_p50_ms / floor_p50_ms``.
   ``no_reader``: the same figures with ``reader=False`` (floor without the reader).
 * ``backends``: the same three figures for each ONNX backend the engine ships
@@ -402,30 +402,53 @@ def bench_build(embedder: Any, work: Path, passages_wanted: int) -> tuple[dict, 
     return result, path
 
 
+class _Recording:
+    """Stands in for an ONNX session: runs it and records every input it was given."""
+
+    def __init__(self, session: Any, runs: list[tuple[Any, dict]]) -> None:
+        self.session, self.runs = session, runs
+
+    def run(self, names: Any, feeds: dict) -> Any:
+        self.runs.append((self.session, {k: np.array(v, copy=True) for k, v in feeds.items()}))
+        return self.session.run(names, feeds)
+
+
+def model_runs(bot: Any, question: str) -> list[tuple[Any, dict]]:
+    """Every ONNX run of the reader's models (reader, verifier) that ``bot.ask(question)`` makes, with its inputs."""
+    reader = bot.reader
+    runs: list[tuple[Any, dict]] = []
+    names = ["_session"] + (["_verifier"] if reader.has_verifier else [])
+    originals = {n: getattr(reader, n) for n in names}
+    try:
+        for n in names:
+            setattr(reader, n, _Recording(originals[n], runs))
+        bot.ask(question)
+    finally:
+        for n in names:
+            setattr(reader, n, originals[n])
+    return runs
+
+
 def bench_ask(embedder: Any, path: Path, questions: Sequence[str], reader: bool = True) -> dict:
     """p50/p95 of ``QA.ask``, and the floor: the same embedder's encode + a bare FAISS search
     (+ with the reader, the reader's bare ONNX run on the very inputs ``ask`` gives it, tokenised beforehand)."""
     import qa
-    from qa.reader_tokens import encode_pairs
     from qa.store import faiss_threads
 
     bot = qa.load(path, model=embedder, reader=reader)
     index = bot.store.vectors.index  # the FAISS index itself, no wrapper
     own = bot.embedder
-    feeds: dict[str, dict] = {}
+    feeds: dict[str, list[tuple[Any, dict]]] = {}
     if bot.reader is not None:
         for question in questions:
-            texts = [p.text for p in bot.retrieve(question, top_k=bot.top_k)[: bot.read_depth]]
-            batch = encode_pairs(bot.reader.tokenizer, question, texts)
-            feeds[question] = {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask,
-                               "token_type_ids": batch.token_type_ids}
+            feeds[question] = model_runs(bot, question)
 
     def floor(question: str) -> None:
         vector = own.encode([question])
         with faiss_threads(1):
             index.search(np.ascontiguousarray(vector, dtype=np.float32), bot.top_k)
-        if feeds:
-            bot.reader._session.run(None, feeds[question])
+        for session, inputs in feeds.get(question, ()):
+            session.run(None, inputs)
 
     for question in questions[:WARMUP]:
         bot.ask(question)

@@ -1,26 +1,32 @@
-"""Fit the reader's calibration, abstention threshold and reading depth, through the engine.
+"""Fit the answer decision (:mod:`qa.decide`): the choice of sentence, the confidence, the threshold, the depth.
 
 Usage::
 
     python eval/calibrate_reader.py [--data ../shared/data] [--reader qa/models/reader]
 
-Fitted on data never trained on and never reported as held-out:
+Fitted on data neither the reader nor the sentence scorer was trained on, and never reported as held-out:
 
 * the calibration articles of ``squad2_dev_tune.json`` (``CALIBRATION_ARTICLES`` in
   ``eval/train_reader.py``), indexed together, open retrieval as ``eval/run.py`` does it;
 * the ``tune`` split of ``eval/qa_article.jsonl`` on the bundled article.
 
-For every question and each candidate depth, the engine's retrieval and the
-reader run as in :meth:`qa.QA.ask`; the label is "the answer sentence is
-right" (it covers a gold answer span; for the article set, it contains an
-accepted answer).  A logistic regression of the label on the reader's
-scores, alone or stacked with the sentence scorer's signals (:data:`qa.extract.FEATURES`;
-each set weighing the same), gives the calibration; the threshold maximises the
-mean decision accuracy of the sets (a right answer, or an abstention on an
-unanswerable question).  The depth and the feature set are those of the best
-5-fold cross-validated decision accuracy, a deeper read or more features only
-when they gain more than ``DEPTH_GAIN`` (each passage read costs ~10-15 ms).  The result is written into the reader folder's
-``reader.json`` and its card's hashes are renewed.
+For every question, :mod:`eval.decision_data` records the answer options at each
+reading depth through the engine's own code.  Per depth:
+
+1. the choice model (a logistic regression of "this option is right" on
+   :data:`qa.decide.OPTION_FEATURES`, over the answerable questions, each set weighing the same);
+2. the answer model (a logistic regression of "the chosen option is right" on
+   :data:`qa.decide.DECISION_FEATURES`, over all questions);
+3. the threshold: **answers first** — on every set, the answerable questions answered right
+   must stay at least ``FLOOR_MARGIN`` above what ``reader=False`` answers right; among the
+   thresholds that keep that, the one of the best mean utility for a mix of mostly answerable
+   questions (``ANSWERABLE_SHARE`` answerable: utility = share x answerable right + (1 - share) x
+   unanswerable declined).
+
+The depth: up to ``--max-depth`` (each passage read costs ~10 ms), a deeper read only when its
+5-fold cross-validated utility gains more than ``DEPTH_GAIN`` and more than twice the standard
+error of the per-fold gains (the folds' noise).
+The result is written into the reader folder's ``reader.json`` (``"decision"``) and its card.
 """
 
 from __future__ import annotations
@@ -39,23 +45,24 @@ sys.path.insert(0, str(ROOT))
 
 import qa  # noqa: E402
 import qa.embedding  # noqa: E402
-import qa.engine  # noqa: E402
-from eval import metrics, qasets  # noqa: E402
+from eval import qasets  # noqa: E402
+from eval.decision_data import DEPTHS, collect  # noqa: E402
 from eval.train_reader import CALIBRATION_ARTICLES  # noqa: E402
 from eval.tune import fit_logistic  # noqa: E402
-from qa.answer import make_query, score_sentences  # noqa: E402
-from qa.extract import FEATURES, read_hits  # noqa: E402
+from qa.decide import DECISION_FEATURES, OPTION_FEATURES, DecisionModel, Linear, decision_vector  # noqa: E402
 from qa.ingest import default_documents  # noqa: E402
-from qa.reader import Reader, default_reader_path, write_card  # noqa: E402
-from qa.retrieve import retrieve  # noqa: E402
+from qa.reader import default_reader_path, write_card  # noqa: E402
 
 logger = logging.getLogger("calibrate_reader")
-DEPTHS = (1, 2, 3, 4, 5)
 DEPTH_GAIN = 0.005
-"""A deeper read is chosen only when it raises the mean decision accuracy by more than this."""
-MAX_DEPTH = 1
-"""The deepest read the choice may take: ``eval/bench.py`` measured ``ask()`` on the bundled article at
-p50 18 ms reading one passage and 39-47 ms reading two, against a budget of 30 ms."""
+"""A deeper read is chosen only when it raises the cross-validated utility by more than this (and than the folds' noise)."""
+MAX_DEPTH = 2
+"""The deepest read the choice may take (``eval/bench.py``: each passage read costs ~10 ms on 2 cores)."""
+FLOOR_MARGIN = 0.01
+"""On every set, answerable questions answered right must stay this far above ``reader=False``'s share."""
+ANSWERABLE_SHARE = 0.9
+"""The mix fitted for: most questions users ask are answerable."""
+THRESHOLDS = np.round(np.linspace(0.0, 0.9, 91), 3)
 
 
 def calibration_sets(data: Path, work: Path) -> dict[str, qasets.EvalSet]:
@@ -70,33 +77,154 @@ def calibration_sets(data: Path, work: Path) -> dict[str, qasets.EvalSet]:
     return {"squad2_calibration": qasets.load_squad(path), "article_tune": article}
 
 
-def is_right(item: qasets.EvalItem, bot: qa.QA, sentence: int, text_judge: bool) -> bool:
-    """Whether the answer sentence answers the answerable item."""
-    if not item.answerable or sentence < 0:
-        return False
-    s = bot.store.sentences[sentence]
-    if text_judge:
-        return metrics.contains_answer(bot.document(s.doc_id).text[s.start : s.end], item.answers)
-    return any(g[0] == s.doc_id and metrics.span_covers((s.start, s.end), (g[1], g[2])) for g in item.gold_spans)
+def collect_sets(sets: dict[str, qasets.EvalSet], reader: Path, top_k: int = 5) -> dict[str, list[dict]]:
+    """Index each set and collect its rows (:func:`eval.decision_data.collect`)."""
+    embedder = qa.embedding.load_embedder()
+    rows = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, evalset in sets.items():
+            docs = [qa.Document(d.doc_id, d.title, d.text, "<eval>") for d in evalset.documents]
+            qa.build_index(docs, Path(tmp) / name, model=embedder)
+            bot = qa.load(str(Path(tmp) / name), model=embedder, reader=reader)
+            rows[name] = collect(bot, evalset, name.startswith("article"), top_k)
+            logger.info("%s: %d questions read", name, len(rows[name]))
+    return rows
 
 
-def collect(bot: qa.QA, evalset: qasets.EvalSet, text_judge: bool, top_k: int) -> dict[int, list[tuple]]:
-    """Per depth, per question: (features, answerable, right)."""
-    out: dict[int, list[tuple]] = {d: [] for d in DEPTHS}
-    for item in evalset.items:
-        text = qa.engine.clean_question(item.question)
-        query = make_query(bot.store, text, bot.embedder.encode)
-        hits = retrieve(bot.store, query.vector, query.tokens, top_k, "hybrid")
-        scored = score_sentences(bot.store, hits, query, bot.params)
-        for depth in DEPTHS:
-            result = read_hits(bot.store, bot.reader, text, hits, scored, depth)
-            out[depth].append((result.features, item.answerable, is_right(item, bot, result.sentence, text_judge)))
-    return out
+def _weights(groups: list[int]) -> np.ndarray:
+    w = np.concatenate([np.full(n, 1.0 / max(n, 1)) for n in groups])
+    return w * len(w) / w.sum()
 
 
-def decision_accuracy(p: np.ndarray, answerable: np.ndarray, right: np.ndarray, threshold: float) -> float:
-    answered = p >= threshold
-    return float(np.mean(np.where(answered, right, ~answerable)))
+def fit_choice(sets: list[list[dict]], depth: int) -> Linear:
+    """Logistic model of "this option is right" over the options of the answerable questions."""
+    xs, ys, groups = [], [], []
+    for rows in sets:
+        count = 0
+        for r in rows:
+            if not r["answerable"]:
+                continue
+            d = r["depths"][str(depth)]
+            xs += d["options"]
+            ys += d["right"]
+            count += len(d["options"])
+        groups.append(count)
+    coef = fit_logistic(np.array(xs, float), np.array(ys, float), _weights(groups))
+    return Linear(float(coef[0]), tuple(float(c) for c in coef[1:]))
+
+
+def decide_rows(choice: Linear, rows: list[dict], depth: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per question: decision features, whether the chosen option is right, whether it is answerable."""
+    feats, right, answerable = [], [], []
+    for r in rows:
+        d = r["depths"][str(depth)]
+        if not d["options"]:
+            feats.append([0.0] * len(DECISION_FEATURES))
+            right.append(False)
+        else:
+            logits = [choice.logit(f) for f in d["options"]]
+            i = int(np.argmax(logits))
+            verified = [f[OPTION_FEATURES.index("verified")] for f in d["options"]]
+            feats.append(decision_vector(logits[i], d["reader_best"][i], verified[i], max(verified), d["stats"]))
+            right.append(bool(r["answerable"] and d["right"][i]))
+        answerable.append(bool(r["answerable"]))
+    return np.array(feats, float), np.array(right), np.array(answerable)
+
+
+def fit_model(sets: list[list[dict]], depth: int) -> DecisionModel:
+    """Choice, answer model and threshold for one depth (see the module docstring)."""
+    choice = fit_choice(sets, depth)
+    decided = [decide_rows(choice, rows, depth) for rows in sets]
+    x = np.vstack([f for f, _, _ in decided])
+    y = np.concatenate([r for _, r, _ in decided]).astype(float)
+    coef = fit_logistic(x, y, _weights([len(r) for _, r, _ in decided]))
+    answer = Linear(float(coef[0]), tuple(float(c) for c in coef[1:]))
+    floors = [plain_right(rows) + FLOOR_MARGIN for rows in sets]
+    best_t, best_u = 0.0, -1.0
+    for t in THRESHOLDS:
+        rates = [rates_at(answer, f, r, a, t) for f, r, a in decided]
+        if any(ar < floor for (ar, _), floor in zip(rates, floors)):
+            continue
+        u = float(np.mean([utility(ar, dr) for ar, dr in rates]))
+        if u > best_u + 1e-9:
+            best_t, best_u = float(t), u
+    return DecisionModel(depth, choice, answer, best_t)
+
+
+def plain_right(rows: list[dict]) -> float:
+    """Share of the answerable questions that ``reader=False`` answers right."""
+    answerable = [r for r in rows if r["answerable"]]
+    return sum(r["plain"]["right"] for r in answerable) / max(len(answerable), 1)
+
+
+def plain_declined(rows: list[dict]) -> float:
+    """Share of the unanswerable questions that ``reader=False`` declines."""
+    unanswerable = [r for r in rows if not r["answerable"]]
+    return sum(r["plain"]["abstained"] for r in unanswerable) / max(len(unanswerable), 1)
+
+
+def probabilities(answer: Linear, feats: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-(answer.bias + feats @ np.array(answer.weights))))
+
+
+def rates_at(answer: Linear, feats: np.ndarray, right: np.ndarray, answerable: np.ndarray, t: float) -> tuple[float, float]:
+    """(answerable answered right, unanswerable declined) at threshold ``t``."""
+    answered = probabilities(answer, feats) >= t
+    return (float(np.sum(right & answered) / max(answerable.sum(), 1)),
+            float(np.sum(~answerable & ~answered) / max((~answerable).sum(), 1)))
+
+
+def utility(answerable_right: float, declined: float) -> float:
+    return ANSWERABLE_SHARE * answerable_right + (1 - ANSWERABLE_SHARE) * declined
+
+
+def evaluate(model: DecisionModel, rows: list[dict]) -> dict:
+    """Answerable right and unanswerable declined of ``model`` on ``rows``, beside ``reader=False``'s."""
+    feats, right, answerable = decide_rows(model.choice, rows, model.depth)
+    ar, dr = rates_at(model.answer, feats, right, answerable, model.threshold)
+    never, _ = rates_at(model.answer, feats, right, answerable, 0.0)
+    return {"answerable_right": round(ar, 4), "declined": round(dr, 4), "never_declining_right": round(never, 4),
+            "plain_right": round(plain_right(rows), 4), "plain_declined": round(plain_declined(rows), 4),
+            "questions": len(rows)}
+
+
+def cross_validated(sets: list[list[dict]], depth: int, folds: int = 5) -> dict:
+    """Utility, answerable right, declined and lead over ``reader=False`` of :func:`fit_model` on held-out folds
+    (by position), means over the folds and the sets; ``fold_utilities`` per fold."""
+    per_fold = []
+    for k in range(folds):
+        train = [[r for i, r in enumerate(rows) if i % folds != k] for rows in sets]
+        test = [[r for i, r in enumerate(rows) if i % folds == k] for rows in sets]
+        model = fit_model(train, depth)
+        per_fold.append([evaluate(model, rows) for rows in test])
+    ar = float(np.mean([[e["answerable_right"] for e in fold] for fold in per_fold]))
+    dr = float(np.mean([[e["declined"] for e in fold] for fold in per_fold]))
+    lead = float(np.mean([[e["answerable_right"] - e["plain_right"] for e in fold] for fold in per_fold]))
+    fold_utilities = [float(np.mean([utility(e["answerable_right"], e["declined"]) for e in fold])) for fold in per_fold]
+    return {"utility": round(utility(ar, dr), 4), "answerable_right": round(ar, 4), "declined": round(dr, 4),
+            "lead_over_plain": round(lead, 4), "fold_utilities": [round(u, 4) for u in fold_utilities]}
+
+
+def real_gain(deeper: dict, current: dict) -> bool:
+    """Whether a deeper read's cross-validated utility beats the current one by more than ``DEPTH_GAIN`` and
+    by more than twice the standard error of the paired per-fold differences (fold noise)."""
+    diff = np.array(deeper["fold_utilities"]) - np.array(current["fold_utilities"])
+    noise = 2 * float(diff.std(ddof=1)) / np.sqrt(len(diff))
+    return float(diff.mean()) > max(DEPTH_GAIN, noise)
+
+
+def choose_model(collected: dict[str, list[dict]], max_depth: int) -> tuple[DecisionModel, dict]:
+    """The shallowest depth that no deeper one (up to ``max_depth``) really beats (:func:`real_gain`), refitted on everything."""
+    sets = list(collected.values())
+    scores = {}
+    best: int | None = None
+    for depth in DEPTHS:
+        scores[depth] = cross_validated(sets, depth)
+        logger.info("depth %d: cross-validated %s", depth, scores[depth])
+        if depth <= max_depth and (best is None or real_gain(scores[depth], scores[best])):
+            best = depth
+    assert best is not None
+    return fit_model(sets, best), scores
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -105,115 +233,41 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reader", type=Path, default=default_reader_path())
     parser.add_argument("--top-k", type=int, default=5)
     parser.add_argument("--limit", type=int, default=None, help="questions per set (a quick check of the script)")
-    parser.add_argument("--save", type=Path, default=ROOT / "eval" / "out" / "reader-calibration-features.json",
-                        help="write the collected features here")
-    parser.add_argument("--reuse", type=Path, default=None, help="fit on features saved by an earlier run (no reading)")
+    parser.add_argument("--save", type=Path, default=ROOT / "eval" / "out" / "decision-rows.json",
+                        help="write the collected rows here")
+    parser.add_argument("--reuse", type=Path, default=None, help="fit on rows saved by an earlier run (no reading)")
     parser.add_argument("--max-depth", type=int, default=MAX_DEPTH, choices=DEPTHS,
                         help="deepest read to choose (every depth is still cross-validated and reported)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    config_path = args.reader / "reader.json"
-    config = json.loads(config_path.read_text())
     if args.reuse:
-        saved = json.loads(args.reuse.read_text())
-        return finish(args, config, config_path, {n: {int(d): rows for d, rows in v.items()} for n, v in saved.items()})
-    config.pop("calibration", None)  # collect with the raw scores
-    config_path.write_text(json.dumps(config, indent=1) + "\n")
-    write_card(args.reader, {}, {})
-    reader = Reader(args.reader)
-    embedder = qa.embedding.load_embedder()
-    collected: dict[str, dict[int, list[tuple]]] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for name, evalset in calibration_sets(args.data, Path(tmp)).items():
+        collected = json.loads(args.reuse.read_text())
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            sets = calibration_sets(args.data, Path(tmp))
             if args.limit:
-                evalset = qasets.EvalSet(evalset.name, evalset.documents, evalset.items[: args.limit])
-            docs = [qa.Document(d.doc_id, d.title, d.text, "<eval>") for d in evalset.documents]
-            qa.build_index(docs, Path(tmp) / name, model=embedder)
-            bot = qa.engine.QA(qa.engine.load_store(Path(tmp) / name, None), embedder, reader=reader)
-            collected[name] = collect(bot, evalset, name == "article_tune", args.top_k)
-            logger.info("%s: %d questions read", name, len(evalset.items))
-    if args.save:
-        args.save.parent.mkdir(parents=True, exist_ok=True)
-        args.save.write_text(json.dumps({n: {str(d): rows for d, rows in v.items()} for n, v in collected.items()}))
-    return finish(args, config, config_path, collected)
-
-
-def fit(sets: list[list[tuple]], columns: list[int]) -> tuple[np.ndarray, float, list[float]]:
-    """Logistic calibration on ``columns`` of the features (the others weigh 0), each set weighing the same;
-    the threshold of the best mean decision accuracy.  Returns (bias + weights, threshold, accuracy per set)."""
-    x = np.array([r[0] for rows in sets for r in rows])[:, columns]
-    y = np.array([float(r[2]) for rows in sets for r in rows])
-    w = np.concatenate([np.full(len(rows), 1.0 / len(rows)) for rows in sets])
-    coef = fit_logistic(x, y, sample_weight=w * len(w) / w.sum())
-    full = np.zeros(len(FEATURES) + 1)
-    full[0] = coef[0]
-    full[[c + 1 for c in columns]] = coef[1:]
-    thresholds = np.linspace(0.05, 0.95, 91)
-    per_set = np.array([[decision_accuracy(probabilities(full, rows), *labels(rows), t) for t in thresholds] for rows in sets])
-    i = int(np.argmax(per_set.mean(axis=0)))
-    return full, float(thresholds[i]), [float(a) for a in per_set[:, i]]
-
-
-def probabilities(coef: np.ndarray, rows: list[tuple]) -> np.ndarray:
-    xs = np.array([r[0] for r in rows])
-    return 1 / (1 + np.exp(-(coef[0] + xs @ coef[1:])))
-
-
-def labels(rows: list[tuple]) -> tuple[np.ndarray, np.ndarray]:
-    return np.array([bool(r[1]) for r in rows]), np.array([bool(r[2]) for r in rows])
-
-
-def cross_validated(sets: list[list[tuple]], columns: list[int], folds: int = 5) -> float:
-    """Mean decision accuracy of :func:`fit` on held-out folds (every question in one fold, by position)."""
-    scores = []
-    for k in range(folds):
-        train = [[r for i, r in enumerate(rows) if i % folds != k] for rows in sets]
-        test = [[r for i, r in enumerate(rows) if i % folds == k] for rows in sets]
-        coef, threshold, _ = fit(train, columns)
-        scores.append(np.mean([decision_accuracy(probabilities(coef, rows), *labels(rows), threshold) for rows in test]))
-    return float(np.mean(scores))
-
-
-FEATURE_SETS = {"reader": list(range(4)), "reader+sentence": list(range(len(FEATURES)))}
-"""Candidate calibrations: the reader's four scores alone, or stacked with the sentence scorer's signals."""
-ACROSS_PASSAGES = (FEATURES.index("first_passage"), FEATURES.index("runner_up_gap"))
-"""Features that compare the passages read: constant reading one (but for empty reads), so left out at
-depth 1, where they would only move the bias and make the calibration wrong for a caller reading deeper."""
-
-
-def columns_for(name: str, depth: int) -> list[int]:
-    return [c for c in FEATURE_SETS[name] if depth > 1 or c not in ACROSS_PASSAGES]
-
-
-def finish(args: argparse.Namespace, config: dict, config_path: Path, collected: dict) -> int:
-    """Choose depth and feature set by 5-fold cross-validated decision accuracy, refit on everything, write."""
-    best = None
-    scores: dict[str, float] = {}
-    for depth in DEPTHS:
-        sets = [by_depth[depth] for by_depth in collected.values()]
-        for name in FEATURE_SETS:
-            score = cross_validated(sets, columns_for(name, depth))
-            scores[f"depth {depth}, {name}"] = round(score, 4)
-            logger.info("depth %d, %s: cross-validated decision accuracy %.3f", depth, name, score)
-            if depth <= args.max_depth and (best is None or score > best[0] + DEPTH_GAIN):  # deeper or richer only for a real gain
-                best = (score, depth, name)
-    assert best is not None
-    score, depth, chosen = best
-    coef, threshold, per_set_acc = fit([by_depth[depth] for by_depth in collected.values()], columns_for(chosen, depth))
-    config["read_depth"] = depth
-    config["calibration"] = {
-        "features": list(FEATURES), "weights": [round(float(c), 6) for c in coef[1:]], "bias": round(float(coef[0]), 6),
-        "threshold": round(threshold, 4),
-        "feature_set": chosen,
-        "cross_validated_decision_accuracy": round(score, 4),
-        "max_depth": args.max_depth,
-        "cross_validated_by_choice": scores,
-        "fitted_on": {name: len(next(iter(v.values()))) for name, v in collected.items()},
-        "decision_accuracy": dict(zip(collected, [round(a, 4) for a in per_set_acc])),
+                sets = {n: qasets.EvalSet(s.name, s.documents, s.items[: args.limit]) for n, s in sets.items()}
+            collected = collect_sets(sets, args.reader, args.top_k)
+        if args.save:
+            args.save.parent.mkdir(parents=True, exist_ok=True)
+            args.save.write_text(json.dumps(collected))
+    collected = {n: rows for n, rows in collected.items() if n in ("squad2_calibration", "article_tune")}
+    model, scores = choose_model(collected, args.max_depth)
+    fitted = {name: evaluate(model, rows) for name, rows in collected.items()}
+    config_path = args.reader / "reader.json"
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    config.pop("calibration", None)
+    config.pop("read_depth", None)
+    config["decision"] = model.to_config()
+    config["decision"]["fit"] = {
+        "sets": {name: len(rows) for name, rows in collected.items()},
+        "floor_margin": FLOOR_MARGIN, "answerable_share": ANSWERABLE_SHARE, "max_depth": args.max_depth,
+        "cross_validated_by_depth": {str(d): s for d, s in scores.items()},
+        "on_the_fit_sets": fitted,
     }
-    config_path.write_text(json.dumps(config, indent=1) + "\n")
-    write_card(args.reader, {}, {"calibration_fit": config["calibration"]})
-    logger.info("wrote %s: depth %d, %s, threshold %.2f, cross-validated decision accuracy %.3f", config_path, depth, chosen, threshold, score)
+    config_path.write_text(json.dumps(config, indent=1) + "\n", encoding="utf-8")
+    write_card(args.reader, {}, {"decision_fit": config["decision"]["fit"]})
+    logger.info("wrote %s: depth %d, threshold %.2f; on the fit sets %s", config_path, model.depth, model.threshold, fitted)
     return 0
 
 

@@ -215,9 +215,9 @@ def never_abstaining(bot: qa.QA) -> tuple[qa.QA, float]:
     open_bot = copy.copy(bot)
     if bot.reader is not None:
         reader = copy.copy(bot.reader)
-        reader.calibration = dataclasses.replace(bot.reader.calibration, threshold=0.0)
+        reader.decision = dataclasses.replace(bot.reader.decision, threshold=0.0)
         open_bot.reader = reader
-        return open_bot, bot.reader.calibration.threshold
+        return open_bot, bot.reader.decision.threshold
     open_bot.params = dataclasses.replace(bot.params, threshold=0.0)
     return open_bot, bot.params.threshold
 

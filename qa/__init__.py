@@ -27,7 +27,7 @@ from qa.errors import (
     QAError,
     StaleIndexError,
 )
-from qa.types import Answer, Citation, Document, Passage, Span
+from qa.types import Answer, Candidate, Citation, Document, Passage, Span
 
 if TYPE_CHECKING:
     from qa.engine import QA, BuildReport, build_index, default_index_dir, load

@@ -55,9 +55,9 @@ logger = logging.getLogger(__name__)
 DEFAULT_TOP_K = 5
 MAX_TOP_K = 10
 EXAMPLES = [
+    "What does the pact cover?",
     "When will the new fighter jet be airborne?",
     "Where does Borrell head after the Tokyo talks?",
-    "Who is Japan's foreign minister?",
     "When was the pact signed?",
 ]
 """Example questions shown under the chat; each is answered by one sentence of the bundled article."""
@@ -103,6 +103,8 @@ CSS = """
 #chat .qa-abstain { font-weight: 600; margin: 0 0 0.4em 0 !important; }
 #chat .qa-related .qa-title { font-size: 0.92em; }
 #chat .qa-related .qa-passage { border-left-color: var(--border-color-primary); font-size: 0.95em; }
+#chat .qa-candidate .qa-passage { border-left-style: dashed; }
+#chat .qa-candidate mark.qa-unconfirmed-mark { background: transparent; border-bottom: 2px dashed var(--color-accent); }
 #chat .qa-notice, #chat .qa-question { margin: 0 !important; }
 #chat .qa-error { color: var(--error-text-color, #b91c1c); }
 #info { padding: var(--block-padding); border: 1px solid var(--border-color-primary); border-radius: var(--block-radius);

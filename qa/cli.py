@@ -60,7 +60,17 @@ def _parser() -> argparse.ArgumentParser:
 
 def _print_answer(answer: object) -> None:
     if answer.abstained:  # type: ignore[attr-defined]
-        print("The documents do not answer this question.")
+        cand = answer.candidate  # type: ignore[attr-defined]
+        if cand is None:
+            print("The documents do not answer this question.")
+        else:
+            c = cand.citation
+            page = f", p. {c.page}" if c.page is not None else ""
+            print("No answer could be confirmed in the documents.")
+            print(f"\nClosest candidate (unconfirmed, confidence {cand.confidence:.2f}):")
+            if cand.phrase is not None:
+                print(f"Unconfirmed: {cand.phrase.text}")
+            print(f"“{c.quote}”\n[{c.number}] {c.title} — {c.doc_id}{page}, characters {c.start}-{c.end}")
         if answer.passages:  # type: ignore[attr-defined]
             print("\nClosest passages (related, not an answer):")
             for p in answer.passages[:3]:  # type: ignore[attr-defined]

@@ -6,7 +6,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,7 +28,8 @@ from qa.chunking import DEFAULT_MAX_WORDS, DEFAULT_OVERLAP
 from qa.embedding import DEFAULT_MODEL, Embedder, canonical_model_name, check_backend, load_embedder, with_backend
 from qa.errors import IndexVersionError, IngestError, ModelMismatchError, QAError
 from qa.ingest import Skipped, default_documents, load_documents
-from qa.extract import read_hits
+from qa.decide import choose, hits_to_read
+from qa.extract import read_passages
 from qa.lexical import tokenize
 from qa.location import INDEX_ENV, Location, default_index_dir, parse_location
 from qa.retrieve import check_method, retrieve
@@ -46,7 +47,7 @@ from qa.store import (
     stored_files,
     write_index,
 )
-from qa.types import Answer, Document, Passage
+from qa.types import Answer, Candidate, Document, Passage
 
 if TYPE_CHECKING:
     from qa.reader import Reader
@@ -283,14 +284,23 @@ class QA:
         passages = make_passages(store, hits)
         phrase = None
         if self.reader is not None:
-            result = read_hits(store, self.reader, text, hits, scored, self.read_depth)
-            confidence = round(result.confidence, 4)
-            if result.phrase is None or confidence < self.reader.calibration.threshold:
-                return Answer(question, "", True, confidence, [], passages)
+            decision = self.reader.decision
+            reads = read_passages(store, self.reader, text, hits_to_read(hits, scored, self.read_depth),
+                                    scored[0].sentence if scored else -1)
+            choice = choose(decision, scored, reads, verifier_for(self.reader, store, text))
+            if choice is None:
+                return Answer(question, "", True, 0.0, [], passages)
+            confidence = round(choice.confidence, 4)
             by_id = {s.sentence: s for s in scored}
-            default = ScoredSentence(result.sentence, result.passage, result.rank, 0.0, 0.0, -10.0)
-            chosen = [by_id.get(result.sentence, default)]
-            phrase = result.phrase
+            picked = by_id.get(choice.sentence, ScoredSentence(choice.sentence, choice.passage, choice.rank, 0.0, 0.0, -10.0))
+            if confidence < decision.threshold:
+                candidate = None
+                if choice.phrase is not None and any(r.margin > 0 for r in reads):  # the reader found a span it backs
+                    cited = make_citations(store, [picked])[0]
+                    candidate = Candidate(cited.quote, cited, choice.phrase, confidence)
+                return Answer(question, "", True, confidence, [], passages, None, candidate)
+            chosen = [picked]
+            phrase = choice.phrase
         else:
             best = scored[0] if scored else None
             confidence = round(confidence_of(best, self.params), 4)
@@ -303,6 +313,21 @@ class QA:
         used = {c.passage_id for c in citations}
         evidence = [p for p in passages if p.passage_id in used] + [p for p in passages if p.passage_id not in used]
         return Answer(question, " ".join(c.quote for c in citations), False, confidence, citations, evidence, phrase)
+
+
+def verifier_for(reader: Reader, store: Store, question: str) -> Callable[[Sequence[int]], list[float]] | None:
+    """The reader's verifier as a map from sentence indices to logits (None when the reader has none)."""
+    if not reader.has_verifier:
+        return None
+
+    def verify(sentences: Sequence[int]) -> list[float]:
+        texts = []
+        for sid in sentences:
+            s = store.sentences[sid]
+            texts.append(store.documents[s.doc_id].text[s.start : s.end])
+        return reader.verify(question, texts)
+
+    return verify
 
 
 def build_index(

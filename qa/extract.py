@@ -1,59 +1,29 @@
-"""Turn the reader's verdicts on retrieved passages into an answer phrase, its sentences and a confidence.
+"""Turn the reader's verdicts on retrieved passages into exact answer phrases in sentences.
 
-The reader (:class:`qa.reader.Reader`) reads the question with each of the top
-retrieved passages.  The passage whose best span scores highest (answerable
-logit plus span-minus-no-answer margin) is chosen; its span, stripped of
-surrounding white space and kept inside one sentence, is the answer phrase;
-the sentence holding it is the answer.  The confidence is the calibrated
-probability (:class:`qa.reader.Calibration`) of the chosen passage's features,
-stacked with the sentence scorer's signals of the answer sentence (:data:`FEATURES`).
+The reader (:class:`qa.reader.Reader`) reads the question with each passage;
+its best span, stripped of surrounding white space and kept inside one
+sentence, is that passage's candidate phrase, and the sentence holding it a
+candidate answer (:class:`PassageRead`).  :mod:`qa.decide` chooses among them and
+the sentence scorer's best sentence.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from qa.answer import FEATURES as SENTENCE_FEATURES
-from qa.answer import ScoredSentence
-from qa.answer import features as sentence_features
-from qa.reader import ReadPassage, Reader
+from qa.reader_tokens import SpanScore
 from qa.retrieve import Hit
 from qa.store import Store
 from qa.types import Span
 
+if TYPE_CHECKING:
+    from qa.reader import Reader
+
 
 TRAILING = ",;:."
 """Punctuation stripped from the end of a phrase (a word piece span may end on the sentence's full stop)."""
-READER_FEATURES = ("answerable_logit", "span_minus_null", "first_passage", "runner_up_gap")
-FEATURES = READER_FEATURES + SENTENCE_FEATURES
-"""Calibration features of the chosen passage, in order: the answerable head's logit, the best
-span's logit minus the no-answer logit (floored at -20), 1.0 when it is the top retrieved
-passage, its score's lead over the next passage read; then the raw signals of the sentence
-holding the span (:data:`qa.answer.FEATURES`: cosine, coverage, soft, min_match, type_ok; zeros
-for a heading).  The raw signals, not the sentence model's fitted logit, so that the calibration
-depends only on the data it is fitted on."""
-
-
-@dataclass(frozen=True)
-class ReaderResult:
-    """What the reader found among the retrieved passages.
-
-    Attributes:
-        confidence: Calibrated probability that the phrase answers the question.
-        phrase: The answer phrase (None when no passage had a usable span).
-        sentence: Global index of the sentence holding the phrase (-1 when none).
-        passage: The passage it was read in (-1 when none).
-        rank: That passage's retrieval rank (1-based; 0 when none).
-        features: The calibration features, named by :data:`FEATURES`.
-    """
-
-    confidence: float
-    phrase: Span | None
-    sentence: int
-    passage: int
-    rank: int
-    features: tuple[float, ...]
 
 
 def _sentence_of(store: Store, hit: Hit, start: int) -> int:
@@ -68,12 +38,11 @@ def _sentence_of(store: Store, hit: Hit, start: int) -> int:
     return chosen
 
 
-def _phrase(store: Store, hit: Hit, read: ReadPassage) -> tuple[Span, int] | None:
-    """The reader's span as an exact, stripped document span inside one sentence, with that sentence."""
-    assert read.span is not None
+def _phrase(store: Store, hit: Hit, span: SpanScore) -> tuple[Span, int] | None:
+    """A reader span as an exact, stripped document span inside one sentence, with that sentence."""
     record = store.passages[hit.passage]
     text = store.documents[record.doc_id].text
-    start, end = record.start + read.span.start, record.start + read.span.end
+    start, end = record.start + span.start, record.start + span.end
     sid = _sentence_of(store, hit, start)
     sentence = store.sentences[sid]
     start, end = max(start, sentence.start), min(end, sentence.end)
@@ -86,42 +55,60 @@ def _phrase(store: Store, hit: Hit, read: ReadPassage) -> tuple[Span, int] | Non
     return Span(record.doc_id, start, end, text[start:end]), sid
 
 
-def read_hits(
-    store: Store, reader: Reader, question: str, hits: Sequence[Hit], scored: Sequence[ScoredSentence], depth: int
-) -> ReaderResult:
-    """Read the first ``depth`` hits with the question and pick the answer.
+@dataclass(frozen=True)
+class PassageRead:
+    """The reader's best answer in one retrieved passage.
+
+    Attributes:
+        passage: The passage read (its position in the store).
+        rank: Its retrieval rank (1-based).
+        answerable: The answerable head's logit.
+        margin: The best span's logit minus the no-answer logit (floored at -20).
+        phrase: The span as an exact, stripped document span inside one sentence (None when there is none).
+        sentence: Global index of the sentence holding the phrase (-1 when none).
+        focus: The best span inside the focus sentence asked for, when this passage holds it; else None.
+    """
+
+    passage: int
+    rank: int
+    answerable: float
+    margin: float
+    phrase: Span | None
+    sentence: int
+    focus: Span | None = None
+
+    @property
+    def score(self) -> float:
+        """How strongly the reader backs this passage's span: answerable logit plus margin."""
+        return self.answerable + self.margin
+
+
+def read_passages(store: Store, reader: Reader, question: str, hits: Sequence[Hit], focus: int = -1) -> list[PassageRead]:
+    """Read every hit with the question (one batch) and return each passage's best span, in hit order.
 
     Args:
         store: The index.
         reader: The reader model.
         question: The cleaned question.
-        hits: Retrieved passages, best first.
-        scored: Today's sentence scores of those passages (their signals are stacked into the confidence).
-        depth: How many hits the reader reads.
-
-    Returns:
-        The phrase, its sentence and the calibrated confidence.
+        hits: The passages to read.
+        focus: A global sentence index: in the passages holding it, the best span inside it is
+            found too (:attr:`PassageRead.focus`); -1 for none.
     """
-    pool = list(hits[:depth])
-    texts = []
-    for hit in pool:
+    texts, windows = [], []
+    for hit in hits:
         record = store.passages[hit.passage]
         texts.append(store.documents[record.doc_id].text[record.start : record.end])
-    reads = [r for r in reader.read(question, texts) if r.span is not None]
-    if not reads:
-        return ReaderResult(0.0, None, -1, -1, 0, tuple(0.0 for _ in FEATURES))
-    best = max(reads, key=lambda r: r.answerable + r.margin)
-    found = _phrase(store, pool[best.index], best)
-    if found is None:
-        return ReaderResult(0.0, None, -1, -1, 0, tuple(0.0 for _ in FEATURES))
-    phrase, sid = found
-    runner_up = max((r.answerable + r.margin for r in reads if r is not best), default=best.answerable + best.margin - 10.0)
-    values = (
-        best.answerable,
-        max(-20.0, best.margin),
-        float(best.index == 0),
-        best.answerable + best.margin - runner_up,
-        *next((sentence_features(s) for s in scored if s.sentence == sid), [0.0] * len(SENTENCE_FEATURES)),
-    )
-    hit = pool[best.index]
-    return ReaderResult(reader.calibration.probability(values), phrase, sid, hit.passage, hit.rank, values)
+        inside = focus >= 0 and record.first_sentence <= focus < record.last_sentence
+        if inside:
+            sentence = store.sentences[focus]
+            windows.append(((sentence.start - record.start, sentence.end - record.start),))
+        else:
+            windows.append(())
+    out = []
+    for read, hit in zip(reader.read(question, texts, windows), hits):
+        found = _phrase(store, hit, read.span) if read.span is not None else None
+        phrase, sid = found if found is not None else (None, -1)
+        focused = _phrase(store, hit, read.within[0]) if read.within and read.within[0] is not None else None
+        out.append(PassageRead(hit.passage, hit.rank, read.answerable, max(-20.0, read.margin), phrase, sid,
+                             focused[0] if focused is not None and focused[1] == focus else None))
+    return out

@@ -177,7 +177,8 @@ class ServerSettings:
         cors_origins: Origins allowed to call the API from a browser (none: CORS off).
         max_json_kb: Largest JSON request body, in KiB.
         max_upload_mb: Largest upload request, in MiB.
-        reader: Answer with the reader model (False: the sentence scorer alone).
+        reader: Answer with the shipped reader model (True), the reader folder at this path, or the
+            sentence scorer alone (False).
 
     Raises:
         ValueError: A value out of range, a malformed origin, or a non-loopback host without a key
@@ -194,7 +195,7 @@ class ServerSettings:
     cors_origins: tuple[str, ...] = ()
     max_json_kb: int = DEFAULT_MAX_JSON_KB
     max_upload_mb: int = DEFAULT_MAX_UPLOAD_MB
-    reader: bool = True
+    reader: bool | str = True
 
     def __post_init__(self) -> None:
         is_loopback(self.host)  # raises for an empty host

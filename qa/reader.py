@@ -8,15 +8,16 @@ passage, the best answer span and its scores; :mod:`qa.engine` turns those into
 a calibrated confidence and the answer phrase.
 
 The folder is plain files: ``model.onnx``, ``tokenizer.json``, ``reader.json``
-(settings and the fitted calibration) and ``card.json`` (the model card, with
-the SHA-256 of every other file, checked on load).
+(settings and the fitted answer decision, :mod:`qa.decide`), optionally
+``verifier.onnx`` (the answer verifier, ``eval/train_verifier.py``: one logit for
+a question read with one sentence) and ``card.json`` (the model card, with the
+SHA-256 of every other file, checked on load).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from qa.decide import DEFAULT_DECISION, DecisionModel
 from qa.errors import ModelLoadError
 from qa.files import file_sha256
 from qa.reader_tokens import SpanScore, best_span, encode_pairs, load_tokenizer
@@ -32,6 +34,8 @@ logger = logging.getLogger(__name__)
 
 READER_FILES = ("model.onnx", "tokenizer.json", "reader.json")
 """Files of a reader folder listed, with their hashes, in its ``card.json``."""
+OPTIONAL_FILES = ("verifier.onnx",)
+"""Files a reader folder may hold (listed in the card, and checked, when present)."""
 LICENCE = "CC BY-SA 4.0"
 ATTRIBUTION = (
     "Fine-tuned on the Stanford Question Answering Dataset (SQuAD 1.1 and 2.0; Rajpurkar et al., 2016 and 2018), "
@@ -55,7 +59,8 @@ def write_card(folder: Path, training: dict, metrics: dict) -> dict:
     card = {
         "name": "qa-reader-minilm-l6",
         "task": "extractive question answering with abstention (span start/end, no-answer at [CLS], answerable head)",
-        "files": {n: {"sha256": file_sha256(folder / n), "bytes": (folder / n).stat().st_size} for n in READER_FILES},
+        "files": {n: {"sha256": file_sha256(folder / n), "bytes": (folder / n).stat().st_size}
+                  for n in READER_FILES + OPTIONAL_FILES if n in READER_FILES or (folder / n).exists()},
         "training": training or old.get("training", {}),
         "metrics": {**old.get("metrics", {}), **metrics},
         "licence": LICENCE,
@@ -78,7 +83,7 @@ def verify_reader(folder: Path) -> dict:
         raise ModelLoadError(
             f"reader model card {card_path} is missing or unreadable ({exc}); reinstall qa or retrain with eval/train_reader.py"
         ) from None
-    for name in READER_FILES:
+    for name in dict.fromkeys(READER_FILES + tuple(card.get("files", {}))):
         record = card.get("files", {}).get(name)
         path = folder / name
         if record is None or not path.is_file() or file_sha256(path) != record["sha256"]:
@@ -90,30 +95,6 @@ def verify_reader(folder: Path) -> dict:
 
 
 @dataclass(frozen=True)
-class Calibration:
-    """Logistic calibration of reader scores into the probability that an answer is right.
-
-    Attributes:
-        weights: One weight per feature of :data:`qa.extract.FEATURES` (missing trailing weights count as 0).
-        bias: The intercept.
-        threshold: Probability below which the engine abstains.
-    """
-
-    weights: tuple[float, ...]
-    bias: float
-    threshold: float
-
-    def probability(self, features: Sequence[float]) -> float:
-        """The calibrated probability for one feature vector."""
-        z = self.bias + sum(w * f for w, f in zip(self.weights, features))
-        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
-
-
-DEFAULT_CALIBRATION = Calibration((1.0, 0.25), 0.0, 0.5)
-"""Used when ``reader.json`` holds no fitted calibration (the raw scores, uncalibrated)."""
-
-
-@dataclass(frozen=True)
 class ReadPassage:
     """The reader's verdict on one passage.
 
@@ -121,11 +102,13 @@ class ReadPassage:
         index: Position of the passage in the list given to :meth:`Reader.read`.
         span: Best answer span (character offsets into that passage) and its logits, or None.
         answerable: The answerable head's logit.
+        within: For each window asked for, the best span inside it (None when no token of it was read).
     """
 
     index: int
     span: SpanScore | None
     answerable: float
+    within: tuple[SpanScore | None, ...] = ()
 
     @property
     def margin(self) -> float:
@@ -146,22 +129,29 @@ class Reader:
         self.card = verify_reader(self.folder)
         config = json.loads((self.folder / "reader.json").read_text(encoding="utf-8"))
         self.max_length = int(config["max_length"])
-        self.read_depth = int(config.get("read_depth", 3))
-        fitted = config.get("calibration")
-        self.calibration = (
-            Calibration(tuple(fitted["weights"]), float(fitted["bias"]), float(fitted["threshold"]))
-            if fitted else DEFAULT_CALIBRATION
-        )
+        try:
+            self.decision = DecisionModel.from_config(config["decision"]) if "decision" in config else DEFAULT_DECISION
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelLoadError(f"reader.json in {self.folder} has an unreadable decision ({exc}); refit it with eval/calibrate_reader.py") from None
+        self.read_depth = self.decision.depth
         self.tokenizer = load_tokenizer(self.folder / "tokenizer.json", self.max_length)
         self._session = _open_session(self.folder / "model.onnx", threads)
+        verifier = config.get("verifier")
+        self.has_verifier = verifier is not None and (self.folder / "verifier.onnx").is_file()
+        if self.has_verifier:
+            self._verifier_tokenizer = load_tokenizer(self.folder / "tokenizer.json", int(verifier["max_length"]))
+            self._verifier = _open_session(self.folder / "verifier.onnx", threads)
         self._lock = threading.Lock()
 
-    def read(self, question: str, passages: Sequence[str]) -> list[ReadPassage]:
+    def read(self, question: str, passages: Sequence[str],
+             windows: Sequence[Sequence[tuple[int, int]]] | None = None) -> list[ReadPassage]:
         """Read each passage with the question.
 
         Args:
             question: The question (cut to 48 word pieces).
             passages: Passage texts (each cut to fit ``max_length`` tokens with the question).
+            windows: Per passage, character ranges ``(start, end)`` of it in which the best span is
+                wanted too (:attr:`ReadPassage.within`); None for none.
 
         Returns:
             One :class:`ReadPassage` per passage, in the order given.
@@ -171,10 +161,30 @@ class Reader:
         batch = encode_pairs(self.tokenizer, question, passages)
         feeds = {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask, "token_type_ids": batch.token_type_ids}
         start, end, answerable = self._session.run(None, feeds)
-        return [
-            ReadPassage(i, best_span(start[i], end[i], batch.context_mask[i], batch.offsets[i]), float(answerable[i]))
-            for i in range(len(passages))
-        ]
+        out = []
+        for i in range(len(passages)):
+            offsets, context = batch.offsets[i], batch.context_mask[i]
+            within = tuple(
+                best_span(start[i], end[i], context & (offsets[:, 0] >= lo) & (offsets[:, 1] <= hi), offsets)
+                for lo, hi in (windows[i] if windows is not None else ())
+            )
+            out.append(ReadPassage(i, best_span(start[i], end[i], context, offsets), float(answerable[i]), within))
+        return out
+
+
+    def verify(self, question: str, sentences: Sequence[str]) -> list[float]:
+        """The verifier's logit that each sentence, read alone, answers the question.
+
+        Raises:
+            ModelLoadError: This reader folder has no verifier.
+        """
+        if not self.has_verifier:
+            raise ModelLoadError(f"the reader folder {self.folder} has no verifier.onnx; train one with eval/train_verifier.py")
+        if not sentences:
+            return []
+        batch = encode_pairs(self._verifier_tokenizer, question, sentences)
+        feeds = {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask, "token_type_ids": batch.token_type_ids}
+        return [float(v) for v in self._verifier.run(None, feeds)[0]]
 
 
 def _open_session(path: Path, threads: int | None) -> object:

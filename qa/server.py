@@ -4,7 +4,7 @@
 Usage::
 
     qa serve [--host 127.0.0.1] [--port 7860] [--index DIR] [--allow-uploads] [--workers N]
-             [--cors-origin ORIGIN ...] [--no-chat] [--no-reader] [--max-json-kb 64] [--max-upload-mb 200]
+             [--cors-origin ORIGIN ...] [--no-chat] [--no-reader | --reader FOLDER] [--max-json-kb 64] [--max-upload-mb 200]
 
 The engine is loaded once per worker process at start-up; a missing or broken index stops the
 server with a one-line message.  With ``--workers N`` (N > 1) uvicorn runs N processes on the one
@@ -69,6 +69,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="allow browser calls to the API from this origin (repeatable; default: CORS off)")
     parser.add_argument("--no-chat", action="store_true", help="serve the API without the web chat")
     parser.add_argument("--no-reader", action="store_true", help="answer with the sentence scorer alone (no reader model)")
+    parser.add_argument("--reader", default=None, metavar="FOLDER",
+                        help="answer with the reader model in this folder (default: the one shipped in qa/models/reader)")
     parser.add_argument("--max-json-kb", type=int, default=DEFAULT_MAX_JSON_KB, help=f"largest JSON request (default {DEFAULT_MAX_JSON_KB})")
     parser.add_argument("--max-upload-mb", type=int, default=DEFAULT_MAX_UPLOAD_MB,
                         help=f"largest upload request, all files together (default {DEFAULT_MAX_UPLOAD_MB})")
@@ -100,8 +102,11 @@ def settings_from_args(args: argparse.Namespace, env: Mapping[str, str]) -> Serv
         The settings.
 
     Raises:
-        ValueError: A bad port, key, origin or limit, or a non-loopback host without a key.
+        ValueError: A bad port, key, origin or limit, a non-loopback host without a key, or both
+            ``--reader`` and ``--no-reader``.
     """
+    if args.no_reader and args.reader:
+        raise ValueError(f"--reader {args.reader} and --no-reader contradict each other: give one of them")
     host, port = resolve_address(args, env)
     return ServerSettings(
         host=host,
@@ -114,7 +119,7 @@ def settings_from_args(args: argparse.Namespace, env: Mapping[str, str]) -> Serv
         cors_origins=tuple(args.cors_origin),
         max_json_kb=args.max_json_kb,
         max_upload_mb=args.max_upload_mb,
-        reader=not args.no_reader,
+        reader=False if args.no_reader else (args.reader or True),
     )
 
 

@@ -127,18 +127,38 @@ class Span:
 
 
 @dataclass(frozen=True)
+class Candidate:
+    """The best answer the engine found but could not confirm (it declined).
+
+    Attributes:
+        text: The candidate sentence, verbatim.
+        citation: Where it is, numbered 1.
+        phrase: The reader's answer phrase inside it, or None.
+        confidence: The engine's confidence in it (below its threshold).
+    """
+
+    text: str
+    citation: Citation
+    phrase: Span | None = None
+    confidence: float = 0.0
+
+
+@dataclass(frozen=True)
 class Answer:
     """The result of :meth:`qa.QA.ask`.
 
     Attributes:
         question: The question as asked.
         text: The answer sentence(s), verbatim, joined by a space; ``""`` when abstained.
-        abstained: True when the documents do not answer the question.
+        abstained: True when the engine declined: no answer could be confirmed (see ``candidate``).
         confidence: Estimated probability in [0, 1] that the answer is right.
         citations: One citation per answer sentence, in document order.
         passages: Evidence passages, or the closest ("related") passages when abstained.
         phrase: The exact answer phrase found by the reader, inside one of the cited sentences;
             None when abstained or when the reader is off.
+        candidate: When abstained, the best candidate sentence the engine found but could not
+            confirm, with its citation (shown as unconfirmed, never as the answer); None when
+            nothing relevant was found, or when answered.
     """
 
     question: str
@@ -148,3 +168,4 @@ class Answer:
     citations: list[Citation] = field(default_factory=list)
     passages: list[Passage] = field(default_factory=list)
     phrase: Span | None = None
+    candidate: Candidate | None = None

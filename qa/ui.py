@@ -29,7 +29,11 @@ if TYPE_CHECKING:
     from qa.library import AddReport, RemoveReport
 
 NO_ANSWER = "The documents do not answer this question."
-"""Shown instead of an answer when the engine abstains."""
+"""Shown instead of an answer when the engine abstains and found nothing it could propose."""
+NOT_CONFIRMED = "No answer could be confirmed in the documents."
+"""Shown instead of an answer when the engine declined but has an unconfirmed candidate."""
+CANDIDATE_HEADING = "Closest candidate (unconfirmed, not an answer)"
+"""Heading of the unconfirmed candidate sentence shown under :data:`NOT_CONFIRMED`."""
 RELATED_HEADING = "Related passages (not an answer)"
 """Heading of the closest passages listed under an abstention."""
 EMPTY_QUESTION = "Please type a question first \u2014 the question box was empty."
@@ -217,6 +221,29 @@ def format_related(passages: Sequence[Passage], limit: int = MAX_RELATED) -> str
     return f'<div class="qa-sources qa-related"><div class="qa-sources-head"><strong>{RELATED_HEADING}</strong></div>{items}</div>'
 
 
+def format_candidate(answer: Answer) -> str:
+    """Render the unconfirmed candidate of a declined answer: its sentence (phrase emphasised), source and confidence.
+
+    Args:
+        answer: A declined answer with a candidate.
+
+    Returns:
+        A single-line HTML block headed :data:`CANDIDATE_HEADING` (empty string without a candidate).
+    """
+    cand = answer.candidate
+    if cand is None:
+        return ""
+    c = cand.citation
+    quote = emphasise(c.quote, c.doc_id, c.start, cand.phrase)
+    return (
+        '<div class="qa-sources qa-candidate"><div class="qa-sources-head">'
+        f'<strong>{CANDIDATE_HEADING}</strong> <span class="qa-meta">confidence {cand.confidence:.2f}</span></div>'
+        f'<div class="qa-source"><div class="qa-source-head"><span class="qa-marker">[{int(c.number)}]</span> '
+        f'{_source_title(c.title, c.doc_id)}{_page_label(c)}</div>'
+        f'<blockquote class="qa-passage"><mark class="qa-unconfirmed-mark">{quote}</mark></blockquote></div></div>'
+    )
+
+
 def format_answer(answer: Answer, max_related: int = MAX_RELATED) -> str:
     """Render a full chat reply: the answer with markers and its sources, or an abstention.
 
@@ -226,10 +253,14 @@ def format_answer(answer: Answer, max_related: int = MAX_RELATED) -> str:
 
     Returns:
         Chat Markdown/HTML.  For an answer: the sentences with ``[n]`` markers,
-        then the sources block.  For an abstention: :data:`NO_ANSWER`, then the
-        related passages (not an answer).
+        then the sources block.  For an abstention with a candidate: :data:`NOT_CONFIRMED`,
+        the candidate (unconfirmed) and the related passages; without one: :data:`NO_ANSWER`,
+        then the related passages (not an answer).
     """
-    if answer.abstained or not answer.citations:
+    if answer.abstained and answer.candidate is not None:
+        blocks = [f'<p class="qa-abstain qa-unconfirmed">{NOT_CONFIRMED}</p>', format_candidate(answer),
+                  format_related(answer.passages, max_related)]
+    elif answer.abstained or not answer.citations:
         blocks = [f'<p class="qa-abstain">{NO_ANSWER}</p>', format_related(answer.passages, max_related)]
     else:
         blocks = [f'<p class="qa-answer">{format_marked_answer(answer.citations, answer.phrase)}</p>', format_sources(answer)]

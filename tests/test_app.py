@@ -41,13 +41,13 @@ pytestmark = pytest.mark.slow  # every test here uses the real embedding model (
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "artifacts"
 STARTUP_TIMEOUT = 120.0
-PACT = "When will the new fighter jet be airborne?"  # answered by the reader with the phrase "2035"
+PACT = "What does the pact cover?"  # the first question of every new user: answered, with the phrase below
 DRILLS = (
-    "Japan, which for decades has relied on the United States for military hardware, is also developing a new "
-    "fighter jet with EU member Italy and Britain set to be airborne by 2035."
+    "Borrell and his Japanese counterpart Takeshi Iwaya unveiled the pact to develop cooperation on joint military "
+    "drills, the exchange of information related to the defense industry and space security among other matters."
 )
-PHRASE = "2035"
-UNANSWERABLE = "What is the population of Japan?"
+PHRASE = "joint military drills"
+UNANSWERABLE = "What is the capital of France?"  # nothing relevant: "not in the documents", no candidate
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 TIMINGS: dict[str, Any] = {}
 
@@ -86,7 +86,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_app(index: Path, log: Path) -> Server:
+def start_app(index: Path, log: Path, *extra: str) -> Server:
     """Start ``app.py --index INDEX --port FREE`` and wait until it serves its page."""
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
@@ -96,7 +96,7 @@ def start_app(index: Path, log: Path) -> Server:
     started = time.perf_counter()
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "app.py"), "--index", str(index), "--port", str(port)],
+            [sys.executable, str(ROOT / "app.py"), "--index", str(index), "--port", str(port), *extra],
             cwd=ROOT,
             env=env,
             stdout=out,
@@ -263,7 +263,7 @@ def test_chat_answers_with_citations_abstains_and_runs_examples(article_server: 
     started = time.perf_counter()
     ask(page, PACT)
     first = bot_messages(page).nth(0)
-    expect(first.locator(".qa-answer")).to_contain_text("fighter jet", timeout=30000)
+    expect(first.locator(".qa-answer")).to_contain_text("joint military", timeout=30000)
     expect(first.locator(".qa-answer .qa-phrase")).to_have_text(PHRASE)
     answer_ms = [(time.perf_counter() - started) * 1000]
     expect(first.locator(".qa-answer")).to_contain_text(f"{DRILLS} [1]")
@@ -656,3 +656,41 @@ def test_missing_index_fails_with_one_line(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert f"app.py: error: cannot load the index {missing}:" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.browser
+def test_declined_answer_shows_its_unconfirmed_candidate(article_index: Path, tmp_path_factory: pytest.TempPathFactory,
+                                                         watched: Watched) -> None:
+    """A reader whose threshold nothing reaches declines every question: the chat says no answer could be
+    confirmed (not that the documents do not answer) and shows the best candidate, marked as unconfirmed."""
+    from playwright.sync_api import expect
+
+    from qa.reader import default_reader_path, write_card
+
+    folder = tmp_path_factory.mktemp("strict") / "reader"
+    shutil.copytree(default_reader_path(), folder)
+    config = json.loads((folder / "reader.json").read_text())
+    config["decision"]["threshold"] = 1.0
+    (folder / "reader.json").write_text(json.dumps(config))
+    write_card(folder, {}, {})
+    server = start_app(article_index, tmp_path_factory.mktemp("app-log") / "strict.log", "--reader", str(folder))
+    try:
+        page = watched.page
+        page.goto(server.url)
+        ask(page, "When was the pact signed?")
+        reply = bot_messages(page).nth(0)
+        expect(reply).to_contain_text(ui.NOT_CONFIRMED, timeout=30000)
+        expect(reply).not_to_contain_text(ui.NO_ANSWER)
+        expect(reply.locator(".qa-candidate")).to_contain_text(ui.CANDIDATE_HEADING)
+        expect(reply.locator(".qa-candidate .qa-phrase")).to_contain_text("Nov. 1")
+        expect(reply.locator(".qa-candidate .qa-marker")).to_have_text("[1]")
+        expect(reply.locator(".qa-answer")).to_have_count(0)
+        expect(reply.locator(".qa-related")).to_contain_text(ui.RELATED_HEADING)
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "unconfirmed.png"), full_page=True)
+        ask(page, UNANSWERABLE)  # nothing relevant: the plain statement, no candidate
+        expect(bot_messages(page).nth(1)).to_contain_text(ui.NO_ANSWER, timeout=30000)
+        expect(bot_messages(page).nth(1).locator(".qa-candidate")).to_have_count(0)
+        assert watched.foreign() == [] and watched.errors == []
+    finally:
+        stop_app(server)

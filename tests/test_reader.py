@@ -11,15 +11,16 @@ from pathlib import Path
 import pytest
 
 from qa.errors import ModelLoadError
-from qa.reader import READER_FILES, Reader, default_reader_path, verify_reader
+from qa.decide import OPTION_FEATURES, DecisionModel
+from qa.reader import OPTIONAL_FILES, READER_FILES, Reader, default_reader_path, verify_reader
 
 SHIPPED = default_reader_path()
-MAX_FOLDER_BYTES = 30 * 1024 * 1024
+MAX_MODEL_BYTES = 30 * 1024 * 1024
 
 
 def test_shipped_model_matches_its_card() -> None:
     card = verify_reader(SHIPPED)
-    assert set(card["files"]) == set(READER_FILES)
+    assert set(READER_FILES) <= set(card["files"]) <= set(READER_FILES + OPTIONAL_FILES)
     training = card["training"]
     assert training["base_model"].startswith("sentence-transformers/all-MiniLM-L6-v2")
     assert {f["file"] for f in training["data_files"]} == {
@@ -31,17 +32,30 @@ def test_shipped_model_matches_its_card() -> None:
     assert "squad2_dev_sample.json" in training["never_used"]
     assert card["licence"] == "CC BY-SA 4.0" and "Rajpurkar" in card["attribution"]
     config = json.loads((SHIPPED / "reader.json").read_text())
-    assert config["calibration"]["features"] and 0 < config["calibration"]["threshold"] < 1
+    decision = DecisionModel.from_config(config["decision"])
+    assert 0 <= decision.threshold < 1 and decision.depth >= 1
+    assert config["decision"]["choice"]["features"] == list(OPTION_FEATURES)
+    fit = config["decision"]["fit"]
+    assert set(fit["sets"]) == {"squad2_calibration", "article_tune"}  # never a held-out set
+    for name, figures in fit["on_the_fit_sets"].items():  # answers first: never below reader=False
+        assert figures["answerable_right"] >= figures["plain_right"], name
 
 
 def test_shipped_folder_size() -> None:
+    """Each int8 graph (reader, verifier) at most 30 MB; fp32 only when int8 lost quality (the card says so)."""
     config = json.loads((SHIPPED / "reader.json").read_text())
-    total = sum(p.stat().st_size for p in SHIPPED.iterdir())
+    card = verify_reader(SHIPPED)
     if config["quantized"]:
-        assert total <= MAX_FOLDER_BYTES, total
-    else:  # fp32 is shipped only when int8 lost quality: the card says so
-        evaluation = verify_reader(SHIPPED)["metrics"]["calibration_articles_gold_paragraph"]
-        assert evaluation["chosen"] == "reader.onnx"
+        assert (SHIPPED / "model.onnx").stat().st_size <= MAX_MODEL_BYTES
+    else:
+        assert card["metrics"]["calibration_articles_gold_paragraph"]["chosen"] == "reader.onnx"
+    if (SHIPPED / "verifier.onnx").exists():
+        if config["verifier"]["quantized"]:
+            assert (SHIPPED / "verifier.onnx").stat().st_size <= MAX_MODEL_BYTES
+        else:
+            assert card["metrics"]["verifier_calibration_articles"]["chosen"] == "verifier.onnx"
+    others = sum(p.stat().st_size for p in SHIPPED.iterdir() if p.suffix != ".onnx")
+    assert others <= 1024 * 1024
 
 
 @pytest.mark.parametrize("damage", ["missing", "changed"])
@@ -70,6 +84,27 @@ def test_reader_reads_the_answer_span() -> None:
     reads = Reader().read("When was the pact signed?", [passage, "Cats sleep most of the day."])
     assert "Nov. 1, 2024" in passage[reads[0].span.start : reads[0].span.end]
     assert reads[0].answerable + reads[0].margin > reads[1].answerable + reads[1].margin
+
+
+def test_unreadable_decision_is_refused(tmp_path: Path) -> None:
+    from qa.reader import write_card
+
+    folder = tmp_path / "reader"
+    shutil.copytree(SHIPPED, folder)
+    config = json.loads((folder / "reader.json").read_text())
+    config["decision"]["answer"]["weights"] = [1.0]
+    (folder / "reader.json").write_text(json.dumps(config))
+    write_card(folder, {}, {})
+    with pytest.raises(ModelLoadError, match="unreadable decision .* refit it with eval/calibrate_reader.py"):
+        Reader(folder)
+
+
+def test_verifier_scores_the_answer_sentence_higher() -> None:
+    reader = Reader()
+    if not reader.has_verifier:
+        pytest.skip("this reader folder has no verifier.onnx")
+    good, bad = reader.verify("When was the pact signed?", ["The pact was signed in Tokyo on Nov. 1, 2024.", "Cats sleep most of the day."])
+    assert good > bad
 
 
 def test_query_path_with_the_reader_never_imports_torch(tmp_path: Path, real_embedder: object) -> None:

@@ -55,6 +55,7 @@ def test_options_and_settings() -> None:
     assert settings.index == "milvus://db/qa" and settings.workers == 2 and settings.cors_origins == ("https://a.org", "https://b.org")
     assert settings.api_key == API_KEY and not settings.reader and settings.max_upload_mb == 10 and not settings.uploads
     assert server.settings_from_args(server.parse_args([]), {"GRADIO_SERVER_PORT": "9000"}).port == 9000
+    assert server.settings_from_args(server.parse_args(["--reader", "/models/r"]), {}).reader == "/models/r"
 
 
 @pytest.mark.parametrize(
@@ -65,6 +66,7 @@ def test_options_and_settings() -> None:
         ([], {"QA_API_KEY": "short"}, "app.py: error: QA_API_KEY has 5 characters"),
         (["--workers", "0"], {}, "app.py: error: workers must be a whole number from 1 to 64, not 0"),
         (["--cors-origin", "example.org"], {}, "app.py: error: a CORS origin must be"),
+        (["--reader", "r", "--no-reader"], {}, "app.py: error: --reader r and --no-reader contradict each other"),
     ],
 )
 def test_bad_settings_stop_before_loading(

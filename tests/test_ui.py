@@ -530,3 +530,39 @@ def test_answer_phrase_is_emphasised_inside_the_marked_sentence() -> None:
     wrong = Span("d", phrase.start, phrase.end, "2036")
     assert "qa-phrase" not in ui.emphasise(cite.quote, "d", start, wrong)
     assert ui.emphasise("<i>", "d", 0, None) == "&lt;i&gt;"
+
+
+# --------------------------------------------------------------------------------------------
+# declined with an unconfirmed candidate
+
+
+def candidate_answer(quote: str = S1, doc_id: str = DOC, title: str = TITLE) -> Answer:
+    from qa.types import Candidate, Span
+
+    start = TEXT.index(quote) if quote in TEXT else 0
+    c = Citation(1, doc_id, title, quote, start, start + len(quote), 0.7, 0)
+    phrase = Span(doc_id, start + quote.index("joint"), start + quote.index("drills") + 6, "joint military drills") if "joint" in quote else None
+    return Answer("What does the pact cover?", "", True, 0.31, [], [P0, P1], None, Candidate(quote, c, phrase, 0.31))
+
+
+def test_declined_with_a_candidate_says_not_confirmed_and_shows_it() -> None:
+    out = ui.format_answer(candidate_answer())
+    tags, _, text = browser_view(out)
+    assert text.startswith(ui.NOT_CONFIRMED) and ui.NO_ANSWER not in text
+    assert ui.NOT_CONFIRMED == "No answer could be confirmed in the documents."
+    assert ui.CANDIDATE_HEADING in text and "unconfirmed" in ui.CANDIDATE_HEADING
+    assert out.index(ui.NOT_CONFIRMED) < out.index(ui.CANDIDATE_HEADING) < out.index(ui.RELATED_HEADING)
+    assert S1 in text and "confidence 0.31" in text and "[1]" in text and TITLE in text
+    marked = out[out.index('<mark class="qa-unconfirmed-mark">') :]
+    assert '<strong class="qa-phrase">joint military drills</strong>' in marked
+    assert "Sources" not in text  # never presented as an answer
+
+
+def test_unconfirmed_candidate_is_escaped() -> None:
+    quote = f"Zorblax {HOSTILE_SCRIPT} powers {HOSTILE_IMG} the lamp."
+    out = ui.format_answer(candidate_answer(quote, "evil<x>.md", HOSTILE_TITLE))
+    tags, attrs, text = browser_view(out)
+    assert tags <= SAFE_TAGS - {"em"}, tags
+    assert attrs <= {"class"}, attrs
+    flat = " ".join(text.split())
+    assert quote in flat and HOSTILE_TITLE in flat
