@@ -258,6 +258,47 @@ def targets(batch: PairBatch, examples: list[Example]) -> tuple[np.ndarray, np.n
     return np.array(starts), np.array(ends), np.array(has, dtype=np.float32)
 
 
+def optimizer_and_schedule(model: object, lr: float, total: int, warmup: float) -> tuple[object, object]:
+    """AdamW (weight decay 0.01, none on biases and LayerNorm) with linear warm-up over ``warmup`` of ``total`` steps, then linear decay."""
+    import torch
+
+    no_decay = ("bias", "LayerNorm.weight")
+    named = list(model.named_parameters())  # type: ignore[attr-defined]
+    groups = [
+        {"params": [p for n, p in named if not any(k in n for k in no_decay)], "weight_decay": 0.01},
+        {"params": [p for n, p in named if any(k in n for k in no_decay)], "weight_decay": 0.0},
+    ]
+    optimizer = torch.optim.AdamW(groups, lr=lr)
+    warm = max(1, int(total * warmup))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm))))
+    return optimizer, scheduler
+
+
+def resume(ckpt: Path, model: object, optimizer: object, scheduler: object, total: int) -> tuple[int, float]:
+    """Load ``ckpt`` into model, optimizer and schedule when it exists; returns (step, seconds trained so far)."""
+    import torch
+
+    if not ckpt.exists():
+        return 0, 0.0
+    state = torch.load(ckpt, weights_only=False)
+    model.load_state_dict(state["model"])  # type: ignore[attr-defined]
+    optimizer.load_state_dict(state["optimizer"])  # type: ignore[attr-defined]
+    scheduler.load_state_dict(state["scheduler"])  # type: ignore[attr-defined]
+    logger.info("resumed at step %d of %d (%.0f s trained so far)", state["step"], total, state["elapsed"])
+    return int(state["step"]), float(state["elapsed"])
+
+
+def save_checkpoint(ckpt: Path, model: object, optimizer: object, scheduler: object, step: int, elapsed: float) -> None:
+    """Write model, optimizer and schedule state atomically (a kill mid-write leaves the previous checkpoint)."""
+    import torch
+
+    state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),  # type: ignore[attr-defined]
+             "scheduler": scheduler.state_dict(), "step": step, "elapsed": elapsed}  # type: ignore[attr-defined]
+    tmp = ckpt.with_suffix(".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, ckpt)
+
+
 def train(args: argparse.Namespace, number: int, plan: Round, stop_after: int | None = None) -> tuple[dict | None, int]:
     """Fine-tune round ``number``, resuming from its last checkpoint.
 
@@ -285,26 +326,10 @@ def train(args: argparse.Namespace, number: int, plan: Round, stop_after: int | 
     order = batch_order(tokenizer, examples, args.batch_size, seed)
     total = len(order) if args.max_steps is None else min(args.max_steps, len(order))
     model = make_model()
-    no_decay = ("bias", "LayerNorm.weight")
-    groups = [
-        {"params": [p for n, p in model.named_parameters() if not any(k in n for k in no_decay)], "weight_decay": 0.01},
-        {"params": [p for n, p in model.named_parameters() if any(k in n for k in no_decay)], "weight_decay": 0.0},
-    ]
-    optimizer = torch.optim.AdamW(groups, lr=plan.lr)
-    warm = max(1, int(total * args.warmup))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm)))
-    )
-    step, elapsed = 0, 0.0
+    optimizer, scheduler = optimizer_and_schedule(model, plan.lr, total, args.warmup)
     ckpt = work / "checkpoint.pt"
-    if ckpt.exists():
-        state = torch.load(ckpt, weights_only=False)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        step, elapsed = state["step"], state["elapsed"]
-        logger.info("resumed at step %d of %d (%.0f s trained so far)", step, total, elapsed)
-    elif number > 1:  # a fresh round starts from the previous round's weights
+    step, elapsed = resume(ckpt, model, optimizer, scheduler, total)
+    if not ckpt.exists() and number > 1:  # a fresh round starts from the previous round's weights
         model.load_state_dict(torch.load(round_dir(args.work, number - 1) / "final.pt", weights_only=True))
     model.train()
     ce = torch.nn.CrossEntropyLoss()
@@ -339,11 +364,7 @@ def train(args: argparse.Namespace, number: int, plan: Round, stop_after: int | 
             logger.info(line)
         stopping = stop_after is not None and step - first >= stop_after
         if step % args.checkpoint_every == 0 or step == total or stopping:
-            now = elapsed + time.perf_counter() - t0
-            state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                     "step": step, "elapsed": now}
-            torch.save(state, work / "checkpoint.tmp")
-            os.replace(work / "checkpoint.tmp", ckpt)
+            save_checkpoint(ckpt, model, optimizer, scheduler, step, elapsed + time.perf_counter() - t0)
         if stopping and step < total:
             logger.info("stopped after step %d of %d of round %d (--stop-after); rerun to resume", step, total, number)
             return None, step - first

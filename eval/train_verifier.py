@@ -50,7 +50,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from eval.reader_data import _swap, _vocabulary, _Question, overlap, read_squad, words  # noqa: E402
-from eval.train_reader import CALIBRATION_ARTICLES, RETRAIN_COMMAND, TRAIN_FILES, auc, base_model_path, fuse, split_tune  # noqa: E402
+from eval.train_reader import (  # noqa: E402
+    CALIBRATION_ARTICLES, RETRAIN_COMMAND, TRAIN_FILES, auc, base_model_path, fuse, optimizer_and_schedule, resume,
+    save_checkpoint, split_tune,
+)
 from qa.chunking import split_sentences  # noqa: E402
 from qa.files import file_sha256  # noqa: E402
 from qa.reader_tokens import encode_pairs, load_tokenizer  # noqa: E402
@@ -237,23 +240,9 @@ def train(args: argparse.Namespace) -> dict | None:
     order = batches(tokenizer, pairs, args.batch_size, args.seed)
     total = len(order) if args.max_steps is None else min(args.max_steps, len(order))
     model = make_model()
-    no_decay = ("bias", "LayerNorm.weight")
-    groups = [
-        {"params": [p for n, p in model.named_parameters() if not any(k in n for k in no_decay)], "weight_decay": 0.01},
-        {"params": [p for n, p in model.named_parameters() if any(k in n for k in no_decay)], "weight_decay": 0.0},
-    ]
-    optimizer = torch.optim.AdamW(groups, lr=args.lr)
-    warm = max(1, int(total * args.warmup))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm))))
-    step, elapsed = 0, 0.0
+    optimizer, scheduler = optimizer_and_schedule(model, args.lr, total, args.warmup)
     ckpt = args.work / "checkpoint.pt"
-    if ckpt.exists():
-        state = torch.load(ckpt, weights_only=False)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        step, elapsed = state["step"], state["elapsed"]
-        logger.info("resumed at step %d of %d", step, total)
+    step, elapsed = resume(ckpt, model, optimizer, scheduler, total)
     model.train()
     bce = torch.nn.BCEWithLogitsLoss()
     log = open(args.work / "train.log", "a", encoding="utf-8")
@@ -279,10 +268,7 @@ def train(args: argparse.Namespace) -> dict | None:
             logger.info(line)
         stopping = args.stop_after is not None and step - first >= args.stop_after
         if step % args.checkpoint_every == 0 or step == total or stopping:
-            state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                     "step": step, "elapsed": elapsed + time.perf_counter() - t0}
-            torch.save(state, args.work / "checkpoint.tmp")
-            os.replace(args.work / "checkpoint.tmp", ckpt)
+            save_checkpoint(ckpt, model, optimizer, scheduler, step, elapsed + time.perf_counter() - t0)
         if stopping and step < total:
             logger.info("stopped after step %d of %d (--stop-after); rerun to resume", step, total)
             return None
