@@ -18,7 +18,8 @@ reading depth through the engine's own code.  Per depth:
 2. the answer model (a logistic regression of "the chosen option is right" on
    :data:`qa.decide.DECISION_FEATURES`, over all questions);
 3. the threshold: **answers first** — on every set, the answerable questions answered right
-   must stay at least ``FLOOR_MARGIN`` above what ``reader=False`` answers right; among the
+   must stay at least ``FLOOR_MARGIN`` above what ``reader=False`` answers right, and declining may
+   cost at most ``MAX_ANSWER_LOSS`` of them against never declining; among the
    thresholds that keep that, the one of the best mean utility for a mix of mostly answerable
    questions (``ANSWERABLE_SHARE`` answerable: utility = share x answerable right + (1 - share) x
    unanswerable declined).
@@ -50,6 +51,7 @@ from eval.decision_data import DEPTHS, collect  # noqa: E402
 from eval.train_reader import CALIBRATION_ARTICLES  # noqa: E402
 from eval.tune import fit_logistic  # noqa: E402
 from qa.decide import DECISION_FEATURES, OPTION_FEATURES, DecisionModel, Linear, decision_vector  # noqa: E402
+from qa.answer import DEFAULT_PARAMS  # noqa: E402
 from qa.ingest import default_documents  # noqa: E402
 from qa.reader import default_reader_path, write_card  # noqa: E402
 
@@ -58,8 +60,11 @@ DEPTH_GAIN = 0.005
 """A deeper read is chosen only when it raises the cross-validated utility by more than this (and than the folds' noise)."""
 MAX_DEPTH = 2
 """The deepest read the choice may take (``eval/bench.py``: each passage read costs ~10 ms on 2 cores)."""
-FLOOR_MARGIN = 0.01
+FLOOR_MARGIN = 0.0
 """On every set, answerable questions answered right must stay this far above ``reader=False``'s share."""
+MAX_ANSWER_LOSS = 0.01
+"""On every set, declining may cost at most this share of the answerable questions answered right when never
+declining: the floor over ``reader=False`` alone did not carry from the tune articles to other articles."""
 ANSWERABLE_SHARE = 0.9
 """The mix fitted for: most questions users ask are answerable."""
 THRESHOLDS = np.round(np.linspace(0.0, 0.9, 91), 3)
@@ -113,11 +118,18 @@ def fit_choice(sets: list[list[dict]], depth: int) -> Linear:
     return Linear(float(coef[0]), tuple(float(c) for c in coef[1:]))
 
 
-def decide_rows(choice: Linear, rows: list[dict], depth: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per question: decision features, whether the chosen option is right, whether it is answerable."""
-    feats, right, answerable = [], [], []
+SCORER_LOGIT_FLOOR = float(np.log(DEFAULT_PARAMS.threshold / (1 - DEFAULT_PARAMS.threshold)))
+"""``reader=False``'s threshold as a logit: below it, and with no passage backing a span, the engine declines
+(:func:`qa.decide.nothing_relevant`)."""
+
+
+def decide_rows(choice: Linear, rows: list[dict], depth: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per question: decision features, whether the chosen option is right, whether it is answerable, and whether
+    both keys decline it before any model (:func:`qa.decide.nothing_relevant`)."""
+    feats, right, answerable, vetoed = [], [], [], []
     for r in rows:
         d = r["depths"][str(depth)]
+        veto = not d["options"] or (not d["backed"] and d["stats"][4] < SCORER_LOGIT_FLOOR)
         if not d["options"]:
             feats.append([0.0] * len(DECISION_FEATURES))
             right.append(False)
@@ -126,24 +138,31 @@ def decide_rows(choice: Linear, rows: list[dict], depth: int) -> tuple[np.ndarra
             i = int(np.argmax(logits))
             verified = [f[OPTION_FEATURES.index("verified")] for f in d["options"]]
             feats.append(decision_vector(logits[i], d["reader_best"][i], verified[i], max(verified), d["stats"]))
-            right.append(bool(r["answerable"] and d["right"][i]))
+            right.append(bool(r["answerable"] and d["right"][i] and not veto))
         answerable.append(bool(r["answerable"]))
-    return np.array(feats, float), np.array(right), np.array(answerable)
+        vetoed.append(veto)
+    return np.array(feats, float), np.array(right), np.array(answerable), np.array(vetoed)
 
 
 def fit_model(sets: list[list[dict]], depth: int) -> DecisionModel:
     """Choice, answer model and threshold for one depth (see the module docstring)."""
     choice = fit_choice(sets, depth)
     decided = [decide_rows(choice, rows, depth) for rows in sets]
-    x = np.vstack([f for f, _, _ in decided])
-    y = np.concatenate([r for _, r, _ in decided]).astype(float)
-    coef = fit_logistic(x, y, _weights([len(r) for _, r, _ in decided]))
+    x = np.vstack([f[~v] for f, _, _, v in decided])  # the vetoed questions are declined by rule, not by the model
+    y = np.concatenate([r[~v] for _, r, _, v in decided]).astype(float)
+    coef = fit_logistic(x, y, _weights([int((~v).sum()) for _, _, _, v in decided]))
     answer = Linear(float(coef[0]), tuple(float(c) for c in coef[1:]))
     floors = [plain_right(rows) + FLOOR_MARGIN for rows in sets]
+    never = [rates_at(answer, f, r, a, 0.0, v)[0] for f, r, a, v in decided]
+    if any(n < floor for n, floor in zip(never, floors)):
+        logger.warning("depth %d: answerable right %s is below reader=False's even when never declining (floors %s); "
+                       "the decision declines nothing", depth, [round(n, 3) for n in never], [round(f, 3) for f in floors])
     best_t, best_u = 0.0, -1.0
     for t in THRESHOLDS:
-        rates = [rates_at(answer, f, r, a, t) for f, r, a in decided]
+        rates = [rates_at(answer, f, r, a, t, v) for f, r, a, v in decided]
         if any(ar < floor for (ar, _), floor in zip(rates, floors)):
+            continue
+        if any(ar < n - MAX_ANSWER_LOSS - 1e-9 for (ar, _), n in zip(rates, never)):
             continue
         u = float(np.mean([utility(ar, dr) for ar, dr in rates]))
         if u > best_u + 1e-9:
@@ -167,9 +186,12 @@ def probabilities(answer: Linear, feats: np.ndarray) -> np.ndarray:
     return 1 / (1 + np.exp(-(answer.bias + feats @ np.array(answer.weights))))
 
 
-def rates_at(answer: Linear, feats: np.ndarray, right: np.ndarray, answerable: np.ndarray, t: float) -> tuple[float, float]:
-    """(answerable answered right, unanswerable declined) at threshold ``t``."""
+def rates_at(answer: Linear, feats: np.ndarray, right: np.ndarray, answerable: np.ndarray, t: float,
+             vetoed: np.ndarray | None = None) -> tuple[float, float]:
+    """(answerable answered right, unanswerable declined) at threshold ``t`` (the vetoed questions are declined)."""
     answered = probabilities(answer, feats) >= t
+    if vetoed is not None:
+        answered &= ~vetoed
     return (float(np.sum(right & answered) / max(answerable.sum(), 1)),
             float(np.sum(~answerable & ~answered) / max((~answerable).sum(), 1)))
 
@@ -180,9 +202,9 @@ def utility(answerable_right: float, declined: float) -> float:
 
 def evaluate(model: DecisionModel, rows: list[dict]) -> dict:
     """Answerable right and unanswerable declined of ``model`` on ``rows``, beside ``reader=False``'s."""
-    feats, right, answerable = decide_rows(model.choice, rows, model.depth)
-    ar, dr = rates_at(model.answer, feats, right, answerable, model.threshold)
-    never, _ = rates_at(model.answer, feats, right, answerable, 0.0)
+    feats, right, answerable, vetoed = decide_rows(model.choice, rows, model.depth)
+    ar, dr = rates_at(model.answer, feats, right, answerable, model.threshold, vetoed)
+    never, _ = rates_at(model.answer, feats, right, answerable, 0.0, vetoed)
     return {"answerable_right": round(ar, 4), "declined": round(dr, 4), "never_declining_right": round(never, 4),
             "plain_right": round(plain_right(rows), 4), "plain_declined": round(plain_declined(rows), 4),
             "questions": len(rows)}
@@ -261,7 +283,8 @@ def main(argv: list[str] | None = None) -> int:
     config["decision"] = model.to_config()
     config["decision"]["fit"] = {
         "sets": {name: len(rows) for name, rows in collected.items()},
-        "floor_margin": FLOOR_MARGIN, "answerable_share": ANSWERABLE_SHARE, "max_depth": args.max_depth,
+        "floor_margin": FLOOR_MARGIN, "max_answer_loss": MAX_ANSWER_LOSS, "answerable_share": ANSWERABLE_SHARE,
+        "max_depth": args.max_depth,
         "cross_validated_by_depth": {str(d): s for d, s in scores.items()},
         "on_the_fit_sets": fitted,
     }

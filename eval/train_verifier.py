@@ -25,7 +25,7 @@ The calibration articles (``CALIBRATION_ARTICLES``) are never trained on: the AU
 reported there (answer sentence vs. the best sentence of an unanswerable question)
 chooses int8 or fp32.  Stages resume: rerun after an interruption.
 
-    python eval/train_verifier.py --data ../shared/data          # writes qa/models/reader/verifier.onnx
+    python eval/train_verifier.py --data ../shared/data          # adds verifier.onnx to qa/models/reader (not shipped: see README)
     python eval/train_verifier.py --tiny --out /tmp/v --work /tmp/vw --max-steps 4
 """
 
@@ -63,6 +63,8 @@ logger = logging.getLogger("train_verifier")
 INT8_MAX_AUC_DROP = 0.01
 EXPORT_ATOL = 2e-3
 COMMAND = ".venv/bin/python eval/train_verifier.py --data ../shared/data"
+RETRAIN_WITH_VERIFIER = RETRAIN_COMMAND.replace(" && ", f" && {COMMAND} && ", 1)
+"""The reader folder's retraining command once it holds a verifier: reader, verifier, then the decision."""
 
 
 @dataclass(frozen=True)
@@ -371,7 +373,7 @@ def write(args: argparse.Namespace, info: dict, record: dict, check: dict, evalu
     card_path = args.out / "card.json"
     card = json.loads(card_path.read_text()) if card_path.exists() else {}
     training = card.get("training", {})
-    training["command"] = RETRAIN_COMMAND
+    training["command"] = RETRAIN_WITH_VERIFIER
     training["verifier"] = {
         **record, "examples": info, "command": COMMAND, "onnx_export_check": check,
         "data_files": [] if args.tiny else [{"file": n, "sha256": file_sha256(args.data / n)} for n in TRAIN_FILES],

@@ -13,8 +13,9 @@ strongly the reader picked it, whether it is the reader's overall best, and
 whether it lies in the top passage); the highest wins.  **Decision.** A second
 logistic model over :data:`DECISION_FEATURES` (the winner's logit, the
 reader's answerable and span scores, agreement of the two readers, the
-scorer's probability) gives the confidence; below the threshold the engine
-declines.  Both are fitted by ``eval/calibrate_reader.py`` on data neither the
+scorer's probability, the verifier's logits) gives the confidence; below the
+threshold the engine declines.  It also declines, with nothing to propose, when
+both keys say no (:func:`nothing_relevant`).  Both are fitted by ``eval/calibrate_reader.py`` on data neither the
 reader nor anything else was trained on, the threshold chosen so that on every
 tune set at least as many answerable questions are answered right as
 ``reader=False`` answers (answers first), and as many unanswerable ones as
@@ -203,6 +204,16 @@ def verified(opts: Sequence[Option], verify: Callable[[Sequence[int]], Sequence[
     if verify is None or not opts:
         return list(opts)
     return [replace(o, verified=float(v)) for o, v in zip(opts, verify([o.sentence for o in opts]))]
+
+
+def nothing_relevant(scored: Sequence[ScoredSentence], reads: Sequence[PassageRead], scorer_threshold: float) -> bool:
+    """Both keys say no: no passage read backs a span (its span logit above its no-answer logit) and the
+    sentence scorer's best sentence is below ``scorer_threshold`` (where ``reader=False`` declines).
+
+    Declining then never loses an answer ``reader=False`` gives: it declines the same question.
+    """
+    backed = any(r.phrase is not None and r.margin > 0 for r in reads)
+    return not backed and (not scored or probability(scored[0].score) < scorer_threshold)
 
 
 @dataclass(frozen=True)

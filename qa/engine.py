@@ -28,7 +28,7 @@ from qa.chunking import DEFAULT_MAX_WORDS, DEFAULT_OVERLAP
 from qa.embedding import DEFAULT_MODEL, Embedder, canonical_model_name, check_backend, load_embedder, with_backend
 from qa.errors import IndexVersionError, IngestError, ModelMismatchError, QAError
 from qa.ingest import Skipped, default_documents, load_documents
-from qa.decide import choose, hits_to_read
+from qa.decide import choose, hits_to_read, nothing_relevant
 from qa.extract import read_passages
 from qa.lexical import tokenize
 from qa.location import INDEX_ENV, Location, default_index_dir, parse_location
@@ -287,6 +287,8 @@ class QA:
             decision = self.reader.decision
             reads = read_passages(store, self.reader, text, hits_to_read(hits, scored, self.read_depth),
                                     scored[0].sentence if scored else -1)
+            if nothing_relevant(scored, reads, self.params.threshold):
+                return Answer(question, "", True, 0.0, [], passages)
             choice = choose(decision, scored, reads, verifier_for(self.reader, store, text))
             if choice is None:
                 return Answer(question, "", True, 0.0, [], passages)

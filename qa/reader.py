@@ -28,7 +28,7 @@ import numpy as np
 from qa.decide import DEFAULT_DECISION, DecisionModel
 from qa.errors import ModelLoadError
 from qa.files import file_sha256
-from qa.reader_tokens import SpanScore, best_span, encode_pairs, load_tokenizer
+from qa.reader_tokens import PairBatch, SpanScore, best_span, encode_pairs, load_tokenizer
 
 logger = logging.getLogger(__name__)
 
@@ -159,8 +159,7 @@ class Reader:
         if not passages:
             return []
         batch = encode_pairs(self.tokenizer, question, passages)
-        feeds = {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask, "token_type_ids": batch.token_type_ids}
-        start, end, answerable = self._session.run(None, feeds)
+        start, end, answerable = _run_each(self._session, batch)
         out = []
         for i in range(len(passages)):
             offsets, context = batch.offsets[i], batch.context_mask[i]
@@ -183,8 +182,34 @@ class Reader:
         if not sentences:
             return []
         batch = encode_pairs(self._verifier_tokenizer, question, sentences)
-        feeds = {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask, "token_type_ids": batch.token_type_ids}
-        return [float(v) for v in self._verifier.run(None, feeds)[0]]
+        return [float(v) for v in _run_each(self._verifier, batch)[0]]
+
+
+def _run_each(session: object, batch: PairBatch) -> list[np.ndarray]:
+    """Run the graph on each pair alone (its own length, no padding) and stack the outputs, padded with zeros.
+
+    The int8 graphs quantise their activations with a range taken over the whole input, so a pair's
+    scores would otherwise depend on what it is batched with: read alone, a passage or a sentence
+    gets the same scores whatever else is read (the decision is fitted on exactly these).  On two
+    cores one run per pair costs no more than one batched run.
+    """
+    outputs: list[list[np.ndarray]] = []
+    for i in range(batch.input_ids.shape[0]):
+        n = int(batch.attention_mask[i].sum())
+        feeds = {"input_ids": batch.input_ids[i : i + 1, :n], "attention_mask": batch.attention_mask[i : i + 1, :n],
+                 "token_type_ids": batch.token_type_ids[i : i + 1, :n]}
+        outputs.append(session.run(None, feeds))  # type: ignore[attr-defined]
+    stacked = []
+    for k in range(len(outputs[0])):
+        parts = [o[k] for o in outputs]
+        if parts[0].ndim == 1:
+            stacked.append(np.concatenate(parts))
+        else:
+            out = np.zeros((len(parts), batch.input_ids.shape[1]), dtype=parts[0].dtype)
+            for i, part in enumerate(parts):
+                out[i, : part.shape[1]] = part[0]
+            stacked.append(out)
+    return stacked
 
 
 def _open_session(path: Path, threads: int | None) -> object:

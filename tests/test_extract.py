@@ -37,11 +37,9 @@ def test_every_phrase_and_citation_is_exact(article_bot: qa.QA) -> None:
 
 @pytest.mark.parametrize("question", [
     pytest.param("Who is Japan's defense minister?", marks=pytest.mark.xfail(strict=True, reason=(
-        "known miss: reader, verifier and sentence scorer all back 'Minister Iwaya' (the foreign minister) in the "
-        "'defense partnership' sentence, confidence 0.78; see the README's Evaluation section"))),
-    pytest.param("What is the population of Japan?", marks=pytest.mark.xfail(strict=True, reason=(
-        "answered at a low confidence (0.24): the shipped threshold (0.06) keeps every answer reader=False gives on "
-        "the tune sets first; see the README's Evaluation section"))),
+        "known miss: reader and sentence scorer both back 'Minister Iwaya' (the foreign minister) in the "
+        "'defense partnership' sentence, confidence 0.72; see the README's Evaluation section"))),
+    "What is the population of Japan?",
     "What is the capital of France?",
 ])
 def test_questions_the_article_does_not_answer_abstain(article_bot: qa.QA, question: str) -> None:

@@ -99,14 +99,6 @@ def test_unreadable_decision_is_refused(tmp_path: Path) -> None:
         Reader(folder)
 
 
-def test_verifier_scores_the_answer_sentence_higher() -> None:
-    reader = Reader()
-    if not reader.has_verifier:
-        pytest.skip("this reader folder has no verifier.onnx")
-    good, bad = reader.verify("When was the pact signed?", ["The pact was signed in Tokyo on Nov. 1, 2024.", "Cats sleep most of the day."])
-    assert good > bad
-
-
 def test_query_path_with_the_reader_never_imports_torch(tmp_path: Path, real_embedder: object) -> None:
     import qa
     from qa.ingest import default_documents

@@ -37,7 +37,8 @@ def test_tiny_run_adds_a_checked_verifier_and_resumes_to_the_same_weights(tmp_pa
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     card = verify_reader(out)
     assert "verifier.onnx" in card["files"] and card["training"]["verifier"]["steps"] == 4
-    assert card["training"]["command"] == train_verifier.RETRAIN_COMMAND
+    assert card["training"]["command"] == train_verifier.RETRAIN_WITH_VERIFIER
+    assert "train_verifier.py" in card["training"]["command"] and card["training"]["command"].endswith("--data ../shared/data")
     assert json.loads((out / "reader.json").read_text())["verifier"]["max_length"] == 64
     reader = Reader(out)
     logits = reader.verify("When was the pact signed?", ["The pact was signed on Nov. 1, 2024.", "Cats sleep."])
