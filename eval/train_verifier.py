@@ -50,10 +50,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from eval.reader_data import _swap, _vocabulary, _Question, overlap, read_squad, words  # noqa: E402
-from eval.train_reader import (  # noqa: E402
-    CALIBRATION_ARTICLES, RETRAIN_COMMAND, TRAIN_FILES, auc, base_model_path, fuse, optimizer_and_schedule, resume,
-    save_checkpoint, split_tune,
-)
+from eval.train_reader import CALIBRATION_ARTICLES, RETRAIN_COMMAND, TRAIN_FILES, auc, base_model_path, fuse, split_tune  # noqa: E402
+from eval.training import optimizer_and_schedule, resume, save_checkpoint  # noqa: E402
 from qa.chunking import split_sentences  # noqa: E402
 from qa.files import file_sha256  # noqa: E402
 from qa.reader_tokens import encode_pairs, load_tokenizer  # noqa: E402

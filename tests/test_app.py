@@ -687,7 +687,7 @@ def test_declined_answer_shows_its_unconfirmed_candidate(article_index: Path, tm
         expect(reply.locator(".qa-answer")).to_have_count(0)
         expect(reply.locator(".qa-related")).to_contain_text(ui.RELATED_HEADING)
         ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "unconfirmed.png"), full_page=True)
+        reply.screenshot(path=str(ARTIFACTS / "unconfirmed.png"))  # the reply itself: statement, candidate, related
         ask(page, UNANSWERABLE)  # nothing relevant: the plain statement, no candidate
         expect(bot_messages(page).nth(1)).to_contain_text(ui.NO_ANSWER, timeout=30000)
         expect(bot_messages(page).nth(1).locator(".qa-candidate")).to_have_count(0)
