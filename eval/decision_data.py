@@ -20,7 +20,7 @@ import qa
 import qa.engine
 from eval import metrics, qasets
 from qa.answer import confidence_of, make_query, score_sentences, select
-from qa.decide import hits_to_read, options, question_stats, verified
+from qa.decide import backs_a_span, hits_to_read, options, question_stats, verified
 from qa.engine import verifier_for
 from qa.extract import read_passages
 from qa.retrieve import retrieve
@@ -63,7 +63,7 @@ def collect_item(bot: qa.QA, item: qasets.EvalItem, text_judge: bool, top_k: int
             "right": [sentence_right(item, bot, o.sentence, text_judge) for o in opts],
             "reader_best": [o.reader_best for o in opts],
             "stats": question_stats(scored, subset),
-            "backed": any(r.margin > 0 for r in subset),
+            "backed": backs_a_span(subset),
         }
     return {
         "id": item.id,

@@ -212,8 +212,12 @@ def nothing_relevant(scored: Sequence[ScoredSentence], reads: Sequence[PassageRe
 
     Declining then never loses an answer ``reader=False`` gives: it declines the same question.
     """
-    backed = any(r.phrase is not None and r.margin > 0 for r in reads)
-    return not backed and (not scored or probability(scored[0].score) < scorer_threshold)
+    return not backs_a_span(reads) and (not scored or probability(scored[0].score) < scorer_threshold)
+
+
+def backs_a_span(reads: Sequence[PassageRead]) -> bool:
+    """Whether the reader backs a span in some passage read: its span logit above its no-answer logit."""
+    return any(r.phrase is not None and r.margin > 0 for r in reads)
 
 
 @dataclass(frozen=True)

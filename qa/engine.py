@@ -28,7 +28,7 @@ from qa.chunking import DEFAULT_MAX_WORDS, DEFAULT_OVERLAP
 from qa.embedding import DEFAULT_MODEL, Embedder, canonical_model_name, check_backend, load_embedder, with_backend
 from qa.errors import IndexVersionError, IngestError, ModelMismatchError, QAError
 from qa.ingest import Skipped, default_documents, load_documents
-from qa.decide import choose, hits_to_read, nothing_relevant
+from qa.decide import backs_a_span, choose, hits_to_read, nothing_relevant
 from qa.extract import read_passages
 from qa.lexical import tokenize
 from qa.location import INDEX_ENV, Location, default_index_dir, parse_location
@@ -297,7 +297,7 @@ class QA:
             picked = by_id.get(choice.sentence, ScoredSentence(choice.sentence, choice.passage, choice.rank, 0.0, 0.0, -10.0))
             if confidence < decision.threshold:
                 candidate = None
-                if choice.phrase is not None and any(r.margin > 0 for r in reads):  # the reader found a span it backs
+                if choice.phrase is not None and backs_a_span(reads):
                     cited = make_citations(store, [picked])[0]
                     candidate = Candidate(cited.quote, cited, choice.phrase, confidence)
                 return Answer(question, "", True, confidence, [], passages, None, candidate)
