@@ -63,9 +63,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         The exit status: 0 after a normal shutdown, 1 when the index cannot be loaded or the
         server cannot start, 2 for bad settings.
     """
+    from qa.cli import say
     from qa.server import main as serve_main
 
-    return serve_main(argv, prog="app.py")
+    return serve_main(argv, say, prog="app.py")
 
 
 if __name__ == "__main__":

@@ -58,6 +58,11 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def say(message: str) -> None:
+    """One line to stderr, at once (what a server started from the command line tells its operator)."""
+    print(message, file=sys.stderr, flush=True)
+
+
 def _print_answer(answer: object) -> None:
     if answer.abstained:  # type: ignore[attr-defined]
         cand = answer.candidate  # type: ignore[attr-defined]
@@ -104,7 +109,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "serve":
         from qa.server import run
 
-        return run(args, prog="qa serve")
+        return run(args, say, prog="qa serve")
     if args.command == "info":
         from qa.location import parse_location
 

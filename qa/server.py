@@ -22,10 +22,9 @@ import argparse
 import logging
 import os
 import socket
-import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import qa
@@ -301,25 +300,28 @@ def _warm_chat(server: object, url: str, timeout: float = 60.0) -> None:
         warm_up(url)
 
 
-def main(argv: Sequence[str] | None = None, prog: str = "app.py") -> int:
+def main(argv: Sequence[str] | None, say: Callable[[str], None], prog: str = "app.py") -> int:
     """Load the engine, then serve the API (and the chat) until interrupted.
 
     Args:
         argv: Command-line arguments without the program name.
+        say: Shows one line to the person who started the server (the command line's stderr,
+            :func:`qa.cli.say`); the package itself never prints.
         prog: The program name in messages (``app.py`` or ``qa serve``).
 
     Returns:
         The exit status: 0 after a normal shutdown, 1 when the index cannot be loaded or the
         server cannot start, 2 for bad settings (address, key, limits).
     """
-    return run(parse_args(argv, prog), prog)
+    return run(parse_args(argv, prog), say, prog)
 
 
-def run(args: argparse.Namespace, prog: str = "app.py") -> int:
+def run(args: argparse.Namespace, say: Callable[[str], None], prog: str = "app.py") -> int:
     """Serve with parsed arguments (``qa serve`` parses its own); see :func:`main`.
 
     Args:
         args: Parsed command line (see :func:`add_arguments`).
+        say: Shows one line to the person who started the server (see :func:`main`).
         prog: The program name in messages.
 
     Returns:
@@ -329,27 +331,25 @@ def run(args: argparse.Namespace, prog: str = "app.py") -> int:
     try:
         settings = settings_from_args(args, os.environ)
     except ValueError as exc:
-        print(f"{prog}: error: {exc}", file=sys.stderr)
+        say(f"{prog}: error: {exc}")
         return 2
     where = settings.index or f"{qa.default_index_dir()} (default article)"
     started = time.perf_counter()
     try:
         bot = load_engine(settings)
     except Exception as exc:  # QAError above all; shown as one line, never a traceback
-        print(f"{prog}: error: cannot load the index {where}: {exc}", file=sys.stderr)
+        say(f"{prog}: error: cannot load the index {where}: {exc}")
         return 1
     info = bot.info
-    print(
+    say(
         f"loaded index {info['path']}: {len(info['documents'])} document(s), {info['passages']} passages "
-        f"in {time.perf_counter() - started:.1f} s",
-        file=sys.stderr,
-        flush=True,
+        f"in {time.perf_counter() - started:.1f} s"
     )
-    print(uploads_line(settings.host, settings.allow_uploads), file=sys.stderr, flush=True)
+    say(uploads_line(settings.host, settings.allow_uploads))
     try:
         sock = bind(settings.host, settings.port)
     except OSError as exc:
-        print(f"{prog}: error: cannot serve on {settings.host}:{settings.port}: {exc}", file=sys.stderr)
+        say(f"{prog}: error: cannot serve on {settings.host}:{settings.port}: {exc}")
         return 1
     host = f"[{settings.host}]" if ":" in settings.host and not settings.host.startswith("[") else settings.host
     url = f"http://{host}:{settings.port}"
@@ -357,9 +357,9 @@ def run(args: argparse.Namespace, prog: str = "app.py") -> int:
     chat = f"chat: {url}/" if settings.serves_chat else (
         "chat: off (--no-chat)" if not settings.chat else f"chat: off (--workers {settings.workers}: the chat needs one worker)"
     )
-    print(f"API: {url}/v1 (docs {url}/docs), {key}; {chat}; workers: {settings.workers}", file=sys.stderr, flush=True)
+    say(f"API: {url}/v1 (docs {url}/docs), {key}; {chat}; workers: {settings.workers}")
     if settings.cors_origins:
-        print(f"CORS: {', '.join(settings.cors_origins)}", file=sys.stderr, flush=True)
+        say(f"CORS: {', '.join(settings.cors_origins)}")
     if settings.workers > 1:
         del bot  # each worker loads its own
         return serve(settings, None, sock)

@@ -23,6 +23,7 @@ from fastapi.testclient import TestClient
 
 import qa
 from qa import server
+from qa.cli import say
 from qa.network import DEFAULT_HOST, DEFAULT_PORT, ServerSettings
 from tests.conftest import API_KEY
 
@@ -76,7 +77,7 @@ def test_bad_settings_stop_before_loading(
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setattr(qa, "load", lambda *a, **k: pytest.fail("loaded the index despite bad settings"))
-    assert server.main(argv) == 2
+    assert server.main(argv, say) == 2
     err = capsys.readouterr().err
     assert err.startswith(message) and "Traceback" not in err and len(err.splitlines()) == 1
 
@@ -108,7 +109,7 @@ def test_main_applies_the_upload_rule(
     monkeypatch.setattr(qa, "load", lambda *a, **k: api_bot)
     monkeypatch.setattr(server, "serve", serve)
     port = free_port()
-    assert server.main([*argv, "--port", str(port)]) == 0
+    assert server.main([*argv, "--port", str(port)], say) == 0
     host = argv[1] if argv else "127.0.0.1"
     assert seen["settings"].host == host and seen["settings"].uploads is uploads and seen["bot"] is api_bot
     assert seen["address"][1] == port
@@ -122,13 +123,13 @@ def test_a_taken_port_is_one_line(api_bot: qa.QA, monkeypatch: pytest.MonkeyPatc
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        assert server.main(["--port", str(port)], prog="qa serve") == 1
+        assert server.main(["--port", str(port)], say, prog="qa serve") == 1
     err = capsys.readouterr().err
     assert f"qa serve: error: cannot serve on 127.0.0.1:{port}:" in err and "Traceback" not in err
 
 
 def test_a_missing_index_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert server.main(["--index", str(tmp_path / "missing"), "--port", str(free_port())]) == 1
+    assert server.main(["--index", str(tmp_path / "missing"), "--port", str(free_port())], say) == 1
     err = capsys.readouterr().err
     assert f"app.py: error: cannot load the index {tmp_path / 'missing'}:" in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
