@@ -9,7 +9,7 @@ Three parts:
 * ``scale``: ``--passages`` passages (default 100,000) made of real text, the SQuAD 1.1
   train paragraphs of ``../shared/data/squad11_train.json.gz`` split in ~100-word pieces and
   repeated with their sentences shuffled until there are enough, with **synthetic vectors**
-  made from real embeddings (``eval.bench.synthetic_vectors``: embedding 100k passages
+  made from real embeddings (``eval.bench_scale.synthetic_vectors``: embedding 100k passages
   would take this 2-core machine most of an hour).  Queries are the 626 SQuAD questions of
   ``eval/data/squad2_dev_sample.json``, encoded with the packaged model.  Measured:
   writing the passages (vectors + the stemmed terms Milvus' BM25 function indexes) into
@@ -49,7 +49,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np  # noqa: E402
 
 import qa  # noqa: E402
-from eval.bench import cached_encode, real_texts, split_sentences_simple, squad, squad_questions, synthetic_vectors  # noqa: E402
+from eval.bench_common import split_sentences_simple, squad, squad_questions  # noqa: E402
+from eval.bench_scale import cached_encode, real_texts, synthetic_vectors  # noqa: E402
 from qa.lexical import tokenize  # noqa: E402
 from qa.location import parse_location  # noqa: E402
 from qa.milvus_build import _create, _cut_bytes, _upsert  # noqa: E402
@@ -109,7 +110,7 @@ def bench_scale(n: int, embedder: object, work: Path) -> dict:
     queries = cached_encode(embedder, squad_questions(), CACHE).astype(np.float32)
     exact = np.argsort(-(queries @ vectors.T), axis=1)[:, :K]
     terms = [_cut_bytes(" ".join(tokenize(t))) for t in texts]
-    result: dict = {"passages": n, "vectors": "synthetic from real embeddings (eval.bench.synthetic_vectors)", "texts": "SQuAD 1.1 train"}
+    result: dict = {"passages": n, "vectors": "synthetic from real embeddings (eval.bench_scale.synthetic_vectors)", "texts": "SQuAD 1.1 train"}
 
     start = time.perf_counter()
     index, info = make_vector_index(vectors)

@@ -131,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--pages", type=int, default=30)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
-    from eval.bench import squad_paragraphs
+    from eval.bench_common import squad_paragraphs
     from tests import documents
 
     html_pages, printed, columns = build_pages(squad_paragraphs(), args.pages)

@@ -31,7 +31,6 @@ import argparse
 import collections
 import json
 import logging
-import math
 import os
 import platform
 import random
