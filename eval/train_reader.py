@@ -10,18 +10,18 @@ to ``qa/models/reader/`` with ``card.json``.
 Stages (each resumable; rerunning skips finished ones):
 
 1. ``prepare``: examples from the SQuAD files (``eval/reader_data.py``), for each round of ``SCHEDULE``;
-2. ``train``: each round one pass, checkpointed every ``--checkpoint-every`` steps; round 2 starts from
-   round 1's weights, on SQuAD 1.1 questions round 1 never saw and more swapped-term negatives;
+2. ``train``: each round one pass, checkpointed every ``--checkpoint-every`` steps; each later round starts
+   from the previous round's weights, on SQuAD 1.1 questions no earlier round saw (``--from-graph``: from
+   the weights recovered from a shipped graph, when the earlier rounds' checkpoints are gone);
 3. ``export``: ONNX (fp32) of the last round, compared with torch on sample inputs; int8 copy;
 4. ``evaluate``: both graphs on the calibration articles (gold paragraph's
    passages), int8 kept only if its metrics hold;
 5. ``write``: the model folder and its card.
 
-The abstention threshold and the probability calibration are fitted by
-``eval/tune.py --reader`` afterwards, on the same calibration articles, with
-open retrieval through the engine.
+The answer decision is fitted by ``eval/calibrate_reader.py`` afterwards, on the calibration articles.
 
-    python eval/train_reader.py --data ../shared/data            # the shipped model
+    python eval/train_reader.py --data ../shared/data            # every round, from the base weights
+    python eval/train_reader.py --data ../shared/data --from-graph qa/models/reader  # the rounds after the shipped ones
     python eval/train_reader.py --tiny --out /tmp/r --work /tmp/w --max-steps 4  # a few steps on an inline set
 """
 
@@ -45,7 +45,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from eval.reader_batches import batch_order, group_order, shared_loss  # noqa: E402
 from eval.reader_data import Example, examples_from, read_examples, read_squad, write_examples  # noqa: E402
+from eval.reader_recover import load_recovered, shipped_rounds  # noqa: E402
 from eval.training import optimizer_and_schedule, resume, save_checkpoint  # noqa: E402
 from qa.files import file_sha256  # noqa: E402
 from qa.reader_tokens import PairBatch, answer_positions, best_span, encode_pairs, load_tokenizer  # noqa: E402
@@ -81,13 +83,17 @@ class Round:
     tune_repeats: int
     """Passes over the tune file's 10 training articles (the last one in the final low-rate stage)."""
     lr: float
+    shared_norm: bool = False
+    """Add the loss that compares the passages of one question (:mod:`eval.reader_batches`)."""
 
 
 SCHEDULE = (
     Round(squad11_questions=15000, other_rate=0.3, swap_rate=0.3, tune_repeats=2, lr=6e-5),
     Round(squad11_questions=12000, other_rate=0.2, swap_rate=0.5, tune_repeats=1, lr=3e-5),
+    Round(squad11_questions=8000, other_rate=1.0, swap_rate=0.3, tune_repeats=1, lr=2e-5, shared_norm=True),
 )
-"""The shipped model's rounds; round r > 1 starts from round r - 1's weights."""
+"""The shipped model's rounds; round r > 1 starts from round r - 1's weights (or, with ``--from-graph``, from the
+weights recovered from the graph that shipped them: :mod:`eval.reader_recover`)."""
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -107,6 +113,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=os.cpu_count() or 2)
     p.add_argument("--tiny", action="store_true", help="an inline 24-example set, for testing the pipeline")
     p.add_argument("--force-fp32", action="store_true", help="ship the fp32 graph even if int8 holds")
+    p.add_argument("--from-graph", type=Path, default=None,
+                   help="a reader folder (the shipped one: qa/models/reader) whose card's rounds are not retrained: "
+                        "their examples are prepared again (same seeds, so the same questions stay excluded) and "
+                        "training continues from the weights recovered from its model.onnx")
     args = p.parse_args(argv)
     if not 1 <= args.rounds <= len(SCHEDULE):
         p.error(f"--rounds {args.rounds}: the schedule has rounds 1 to {len(SCHEDULE)}")
@@ -232,21 +242,6 @@ def make_model() -> object:
     return Reader()
 
 
-def batch_order(tokenizer: object, examples: list[Example], batch_size: int, seed: int) -> list[list[int]]:
-    """Batches of example indices: training order kept by blocks of 50 batches, sorted by length inside a block."""
-    lengths = [int(m.sum()) for b0 in range(0, len(examples), 256) for m in encode_pairs(
-        tokenizer, [x.question for x in examples[b0 : b0 + 256]], [x.context for x in examples[b0 : b0 + 256]]).attention_mask]
-    rng = random.Random(seed)
-    block = batch_size * 50
-    batches: list[list[int]] = []
-    for b0 in range(0, len(examples), block):
-        idx = sorted(range(b0, min(b0 + block, len(examples))), key=lambda i: lengths[i])
-        chunk = [idx[i : i + batch_size] for i in range(0, len(idx), batch_size)]
-        rng.shuffle(chunk)
-        batches.extend(chunk)
-    return batches
-
-
 def targets(batch: PairBatch, examples: list[Example]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     starts, ends, has = [], [], []
     for row, e in enumerate(examples):
@@ -277,18 +272,31 @@ def train(args: argparse.Namespace, number: int, plan: Round, stop_after: int | 
     record_path = work / "train_record.json"
     if final.exists() and record_path.exists():
         return json.loads(record_path.read_text()), 0
+    previous = round_dir(args.work, number - 1) / "final.pt"
+    init = "all-MiniLM-L6-v2" if number == 1 else f"round {number - 1}'s weights"
+    if number > 1 and not previous.exists():
+        if args.from_graph is None:
+            raise SystemExit(f"round {number} needs {previous}: train round {number - 1} first, or pass --from-graph")
+        init += f", recovered from {args.from_graph.name}/model.onnx (sha256 {file_sha256(args.from_graph / 'model.onnx')[:12]})"
     torch.set_num_threads(args.threads)
     torch.manual_seed(seed)
     examples = read_examples(work / "train.jsonl")
     tokenizer = load_tokenizer(base_model_path() / "tokenizer.json", args.max_length)
-    order = batch_order(tokenizer, examples, args.batch_size, seed)
+    if plan.shared_norm:
+        stages = json.loads((work / "prepared.json").read_text())["stages"]
+        order = group_order(tokenizer, examples, args.batch_size, seed, [stages["main"], stages["final"]])
+    else:
+        order = batch_order(tokenizer, examples, args.batch_size, seed)
     total = len(order) if args.max_steps is None else min(args.max_steps, len(order))
     model = make_model()
     optimizer, scheduler = optimizer_and_schedule(model, plan.lr, total, args.warmup)
     ckpt = work / "checkpoint.pt"
     step, elapsed = resume(ckpt, model, optimizer, scheduler, total)
     if not ckpt.exists() and number > 1:  # a fresh round starts from the previous round's weights
-        model.load_state_dict(torch.load(round_dir(args.work, number - 1) / "final.pt", weights_only=True))
+        if previous.exists():
+            model.load_state_dict(torch.load(previous, weights_only=True))
+        else:
+            load_recovered(model, args.from_graph / "model.onnx")
     model.train()
     ce = torch.nn.CrossEntropyLoss()
     bce = torch.nn.BCEWithLogitsLoss()
@@ -307,6 +315,8 @@ def train(args: argparse.Namespace, number: int, plan: Round, stop_after: int | 
         start = start.masked_fill(~allowed, -1e4)
         end = end.masked_fill(~allowed, -1e4)
         loss = (ce(start, torch.from_numpy(s_t)) + ce(end, torch.from_numpy(e_t))) / 2 + bce(answerable, torch.from_numpy(h_t))
+        if plan.shared_norm:
+            loss = loss + shared_loss(start, end, s_t, e_t, h_t, chunk)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
@@ -333,7 +343,7 @@ def train(args: argparse.Namespace, number: int, plan: Round, stop_after: int | 
               "warmup": args.warmup, "max_length": args.max_length, "seed": seed,
               "train_seconds": round(elapsed, 1), "threads": args.threads, "device": "cpu",
               "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}",
-              "examples_seen": sum(len(order[i]) for i in range(total))}
+              "examples_seen": sum(len(order[i]) for i in range(total)), "init": init}
     record_path.write_text(json.dumps(record, indent=1))
     return record, step - first
 
@@ -530,8 +540,7 @@ def write_model(args: argparse.Namespace, info: list[dict], records: list[dict],
             "other-passage": "a share (other_rate, per round) of sampled SQuAD 1.1 questions (and the 2.0 slice's answerable ones) paired with the most word-overlapping passage of their article that lacks the answer",
             "swap": "a share (swap_rate, per round) of sampled SQuAD 1.1 questions with one anchor word found in their passage (a name, number or content word) swapped for one of the same kind from the article that the passage lacks",
         },
-        "rounds": [{"round": i + 1, **asdict(SCHEDULE[i]), "examples": info[i], **records[i],
-                    "init": "all-MiniLM-L6-v2" if i == 0 else f"round {i}'s weights"} for i in range(args.rounds)],
+        "rounds": [{"round": i + 1, **asdict(SCHEDULE[i]), "examples": info[i], **records[i]} for i in range(args.rounds)],
         "steps": sum(r["steps"] for r in records),
         "examples_seen": sum(r["examples_seen"] for r in records),
         "train_seconds": round(sum(r["train_seconds"] for r in records), 1),
@@ -560,9 +569,13 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     args.work.mkdir(parents=True, exist_ok=True)
     info, records = [], []
+    shipped = shipped_rounds(args.from_graph, [asdict(r) for r in SCHEDULE]) if args.from_graph else {}
     left = args.stop_after  # steps this run may still take (--stop-after counts across rounds)
     for number, plan in enumerate(SCHEDULE[: args.rounds], start=1):
         info.append(prepare(args, number, plan))
+        if number in shipped and not (round_dir(args.work, number) / "final.pt").exists():
+            records.append(shipped[number])  # trained by an earlier run; its weights live on in the graph
+            continue
         if left is not None and left <= 0 and not (round_dir(args.work, number) / "final.pt").exists():
             return 0
         record, taken = train(args, number, plan, left)

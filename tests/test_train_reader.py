@@ -68,6 +68,19 @@ def test_training_is_deterministic_and_resumable(tmp_path: Path) -> None:
     assert verify_reader(out_b)
 
 
+def test_training_continues_from_a_shipped_graph(tmp_path: Path) -> None:
+    out_a, _ = run(tmp_path, "a", "--max-steps", "4", "--rounds", "1")
+    # c: no checkpoints at all, only a's model folder; round 1 is not retrained, round 2 starts from a's graph
+    out_c, work_c = run(tmp_path, "c", "--max-steps", "3", "--rounds", "2", "--from-graph", str(out_a))
+    assert not (work_c / "round1" / "final.pt").exists() and (work_c / "round2" / "final.pt").exists()
+    rounds = verify_reader(out_c)["training"]["rounds"]
+    assert [r["steps"] for r in rounds] == [4, 3]  # round 1's record is a's
+    assert rounds[1]["init"].startswith("round 1's weights, recovered from a-model/model.onnx (sha256 ")
+    args = train_reader.parse_args(["--tiny", "--work", str(tmp_path / "d-work")])
+    with pytest.raises(SystemExit, match="round 2 needs .*final.pt: train round 1 first, or pass --from-graph"):
+        train_reader.train(args, 2, train_reader.SCHEDULE[1])
+
+
 def test_rounds_outside_the_schedule_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
     for bad in ("0", str(len(train_reader.SCHEDULE) + 1)):
         with pytest.raises(SystemExit):
