@@ -68,10 +68,11 @@ def question_groups(examples: Sequence[Example], stages: Sequence[int]) -> list[
 
 def group_order(tokenizer: object, examples: list[Example], batch_size: int, seed: int,
                 stages: Sequence[int]) -> list[list[int]]:
-    """Like :func:`batch_order`, with every question's passages in one batch (at most ``batch_size`` pairs)."""
+    """Like :func:`batch_order`, with every question's passages in one batch (a question with more than
+    ``batch_size`` pairs, none in the shipped rounds, is cut into batch-sized parts)."""
     lengths = example_lengths(tokenizer, examples)
     rng = random.Random(seed)
-    groups = [g[:batch_size] for g in question_groups(examples, stages)]
+    groups = [g[i : i + batch_size] for g in question_groups(examples, stages) for i in range(0, len(g), batch_size)]
     batches: list[list[int]] = []
     block = batch_size * BLOCK_BATCHES
     b0 = 0

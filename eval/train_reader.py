@@ -570,6 +570,9 @@ def main(argv: list[str] | None = None) -> int:
     args.work.mkdir(parents=True, exist_ok=True)
     info, records = [], []
     shipped = shipped_rounds(args.from_graph, [asdict(r) for r in SCHEDULE]) if args.from_graph else {}
+    if shipped and args.rounds <= max(shipped):
+        raise SystemExit(f"{args.from_graph}/card.json already lists rounds 1 to {max(shipped)}: nothing to train "
+                         f"with --rounds {args.rounds}; add a round to SCHEDULE")
     left = args.stop_after  # steps this run may still take (--stop-after counts across rounds)
     for number, plan in enumerate(SCHEDULE[: args.rounds], start=1):
         info.append(prepare(args, number, plan))

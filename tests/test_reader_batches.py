@@ -48,6 +48,8 @@ def test_group_order_keeps_a_question_in_one_batch(monkeypatch: pytest.MonkeyPat
     assert sorted(i for b in batches for i in b) == list(range(len(ex))) and all(len(b) <= 4 for b in batches)
     for g in question_groups(ex, [len(ex)]):
         assert sum(1 for b in batches if set(g) <= set(b)) == 1
+    small = group_order(None, ex, 1, seed=1, stages=[len(ex)])  # a question larger than a batch is cut, never dropped
+    assert sorted(i for b in small for i in b) == list(range(len(ex))) and all(len(b) == 1 for b in small)
 
 
 def test_shared_loss_is_one_softmax_over_the_passages_of_a_question() -> None:

@@ -76,6 +76,8 @@ def test_training_continues_from_a_shipped_graph(tmp_path: Path) -> None:
     rounds = verify_reader(out_c)["training"]["rounds"]
     assert [r["steps"] for r in rounds] == [4, 3]  # round 1's record is a's
     assert rounds[1]["init"].startswith("round 1's weights, recovered from a-model/model.onnx (sha256 ")
+    with pytest.raises(SystemExit, match="already lists rounds 1 to 1: nothing to train with --rounds 1"):
+        run(tmp_path, "e", "--rounds", "1", "--from-graph", str(out_a))
     args = train_reader.parse_args(["--tiny", "--work", str(tmp_path / "d-work")])
     with pytest.raises(SystemExit, match="round 2 needs .*final.pt: train round 1 first, or pass --from-graph"):
         train_reader.train(args, 2, train_reader.SCHEDULE[1])
