@@ -37,16 +37,12 @@ def example_lengths(tokenizer: object, examples: Sequence[Example]) -> list[int]
 
 def batch_order(tokenizer: object, examples: list[Example], batch_size: int, seed: int) -> list[list[int]]:
     """Batches of example indices: training order kept by blocks of 50 batches, sorted by length inside a block."""
-    lengths = example_lengths(tokenizer, examples)
-    rng = random.Random(seed)
-    block = batch_size * BLOCK_BATCHES
-    batches: list[list[int]] = []
-    for b0 in range(0, len(examples), block):
-        idx = sorted(range(b0, min(b0 + block, len(examples))), key=lambda i: lengths[i])
-        chunk = [idx[i : i + batch_size] for i in range(0, len(idx), batch_size)]
-        rng.shuffle(chunk)
-        batches.extend(chunk)
-    return batches
+    return _pack([[i] for i in range(len(examples))], example_lengths(tokenizer, examples), batch_size, seed)
+
+
+def question_key(example: Example) -> tuple[str, str]:
+    """What makes the passages of one question: its article and its text (a swapped-term negative is another question)."""
+    return example.article, example.question
 
 
 def question_groups(examples: Sequence[Example], stages: Sequence[int]) -> list[list[int]]:
@@ -57,7 +53,7 @@ def question_groups(examples: Sequence[Example], stages: Sequence[int]) -> list[
     for size in stages:
         found: dict[tuple[str, str], list[int]] = {}
         for i in range(begin, begin + size):
-            key = (examples[i].article, examples[i].question)
+            key = question_key(examples[i])
             if key not in found:
                 found[key] = []
                 groups.append(found[key])
@@ -70,9 +66,14 @@ def group_order(tokenizer: object, examples: list[Example], batch_size: int, see
                 stages: Sequence[int]) -> list[list[int]]:
     """Like :func:`batch_order`, with every question's passages in one batch (a question with more than
     ``batch_size`` pairs, none in the shipped rounds, is cut into batch-sized parts)."""
-    lengths = example_lengths(tokenizer, examples)
-    rng = random.Random(seed)
     groups = [g[i : i + batch_size] for g in question_groups(examples, stages) for i in range(0, len(g), batch_size)]
+    return _pack(groups, example_lengths(tokenizer, examples), batch_size, seed)
+
+
+def _pack(groups: list[list[int]], lengths: Sequence[int], batch_size: int, seed: int) -> list[list[int]]:
+    """Whole groups (each at most ``batch_size``) into batches: blocks of about 50 batches in order, groups sorted by
+    their longest pair inside a block, the block's batches shuffled."""
+    rng = random.Random(seed)
     batches: list[list[int]] = []
     block = batch_size * BLOCK_BATCHES
     b0 = 0
@@ -110,7 +111,7 @@ def shared_loss(start: object, end: object, starts: np.ndarray, ends: np.ndarray
 
     rows: dict[tuple[str, str], list[int]] = {}
     for i, e in enumerate(examples):
-        rows.setdefault((e.article, e.question), []).append(i)
+        rows.setdefault(question_key(e), []).append(i)
     width = start.shape[1]  # type: ignore[attr-defined]
     losses = []
     for members in rows.values():

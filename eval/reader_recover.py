@@ -59,7 +59,8 @@ def recovered_state(path: Path) -> dict[str, np.ndarray]:
     if len(weights) != layers * len(LAYER_LINEARS) + len(heads) or layers == 0 or not all(
             e in values or f"{e}_quantized" in values for e in embeddings):
         raise ValueError(f"{path}: {len(weights)} weight matrices for {layers} layers; expected "
-                         f"{len(LAYER_LINEARS)} per layer, 2 heads and the embeddings (a graph written by eval/train_reader.py)")
+                         f"{len(LAYER_LINEARS)} per layer, {len(heads)} for the heads and the embeddings "
+                         "(a graph written by eval/train_reader.py)")
     for name in embeddings:
         state[name] = _weight(values, name if name in values else f"{name}_quantized")
     names = [f"encoder.encoder.layer.{i}.{lin}.weight" for i in range(layers) for lin in LAYER_LINEARS]
