@@ -4,15 +4,15 @@ Usage::
 
     python app.py [--host 127.0.0.1] [--port 7860] [--index DIR] [--allow-uploads] [--workers N] ...
 
-The same server as ``qa serve`` (:mod:`qa.server`): the JSON API under ``/v1`` (schema at
+The same server as ``qa serve`` (:mod:`qa.web.server`): the JSON API under ``/v1`` (schema at
 ``/openapi.json``, docs at ``/docs``) and the web chat at ``/``.  The engine is loaded once at
 start-up (``qa.load(DIR)``; without ``--index`` the bundled article is indexed into
 ``$QA_INDEX_DIR`` or ``./index`` on first use).  It binds 127.0.0.1 unless told otherwise;
-off loopback it needs ``QA_API_KEY`` and uploads need ``--allow-uploads`` (:mod:`qa.network`).
+off loopback it needs ``QA_API_KEY`` and uploads need ``--allow-uploads`` (:mod:`qa.web.settings`).
 
-The parts live in the package: argument parsing and serving in :mod:`qa.server`, the network
-rules in :mod:`qa.network`, the chat page in :mod:`qa.chat`, its document actions in
-:mod:`qa.uploads`, the API in :mod:`qa.http_api`.  Their names are re-exported here.
+The parts live in the package: argument parsing and serving in :mod:`qa.web.server`, the network
+rules in :mod:`qa.web.settings`, the chat page in :mod:`qa.web.chat`, its document actions in
+:mod:`qa.web.uploads`, the API in :mod:`qa.web.api`.
 """
 
 from __future__ import annotations
@@ -23,34 +23,6 @@ from collections.abc import Sequence
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-from qa.chat import (  # noqa: E402,F401 - re-exported: the chat's names as app.py had them
-    BUILD_CONCURRENCY_LIMIT,
-    CONCURRENCY_LIMIT,
-    CSS,
-    DEFAULT_TOP_K,
-    EXAMPLES,
-    MAX_TOP_K,
-    QUEUE_MAX_SIZE,
-    _as_top_k,
-    _ask,
-    api_answer,
-    build_demo,
-    make_theme,
-    reply,
-    warm_up,
-)
-from qa.network import DEFAULT_HOST, DEFAULT_PORT, is_loopback, resolve_address, uploads_allowed  # noqa: E402,F401
-from qa.server import create_app, parse_args, serve  # noqa: E402,F401
-from qa.uploads import (  # noqa: E402,F401
-    UPLOAD_CACHE_SECONDS,
-    UPLOAD_MAX_FILE_MB,
-    UPLOAD_TYPES,
-    add_uploads,
-    documents_of,
-    remove_document,
-    upload_paths,
-)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -64,7 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         server cannot start, 2 for bad settings.
     """
     from qa.cli import say
-    from qa.server import main as serve_main
+    from qa.web.server import main as serve_main
 
     return serve_main(argv, say, prog="app.py")
 

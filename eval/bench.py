@@ -43,9 +43,9 @@ What is measured (keys of the JSON written by ``--json``):
   document, 4 sentences a passage with one shared.
 * ``scale``: for 10k, 100k and 1M passages (``--quick``: not 1M), vectors made
   from real-text embeddings (below): the index type that
-  ``qa.store.make_vector_index`` chose, its build seconds (training and nprobe
+  ``qa.index.local.vectors.make_vector_index`` chose, its build seconds (training and nprobe
   calibration included), the p50 of single-query searches on one thread (k=10,
-  through ``qa.store.VectorIndex`` as the engine searches, re-ranking included),
+  through ``qa.index.local.vectors.VectorIndex`` as the engine searches, re-ranking included),
   ``recall@10`` against exact search (``IndexFlatIP`` ground truth computed in a
   batch) on held-out real questions, and ``rss_mb``: the resident-memory growth of
   a new process that loads the index file, memory-maps the float32 vectors and
@@ -84,7 +84,6 @@ import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
-import urllib.request  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -94,13 +93,14 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import numpy as np  # noqa: E402
 
 from eval.bench_common import (  # noqa: E402
-    WARMUP, free_port, percentile, python_env, split_sentences_simple, squad_paragraphs, squad_questions,
+    WARMUP, article_questions, free_port, percentile, python_env, split_sentences_simple, squad_paragraphs, squad_questions,
 )
+from eval.bench_http import DEFAULT_REQUESTS, QUICK_REQUESTS, bench_http, format_http  # noqa: E402
 from eval.bench_scale import bench_records, bench_scale, cached_encode, real_texts  # noqa: E402
+from eval.serving import ServerError, http_ready, serve  # noqa: E402
 
 logger = logging.getLogger("eval.bench")
 
-ARTICLE_QUESTIONS = REPO_ROOT / "eval" / "qa_article.jsonl"
 ARTICLE_BACKENDS = ("onnx", "onnx-int8")
 """Backends timed on the bundled article (the default one gives the headline figures)."""
 ASK_ROUNDS = 3
@@ -115,14 +115,6 @@ QUICK_ASK_QUESTIONS = 60
 
 
 # --------------------------------------------------------------------------- pure helpers
-
-
-
-
-
-
-
-
 
 
 def shuffled_variants(paragraphs: Sequence[str], copies: int, seed: int = 0) -> list[str]:
@@ -170,8 +162,6 @@ def format_table(result: dict) -> str:
             f"one doc changed {inc.get('incremental_s')} s, re-embedded {inc.get('reembedded_passages')} passages"
         )
     if result.get("http"):
-        from eval.bench_http import format_http
-
         lines += format_http(result["http"])
     if result.get("ingest"):
         from eval.bench_ingest import format_ingest
@@ -195,32 +185,14 @@ def format_table(result: dict) -> str:
     return "\n".join(lines)
 
 
-
-
-# --------------------------------------------------------------------------- data
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 # --------------------------------------------------------------------------- measurements
 
 
 def bench_build(embedder: Any, work: Path, passages_wanted: int) -> tuple[dict, Path]:
     """Full build, embedder-only encode of the same passages, then one changed document rebuilt incrementally."""
     import qa
-    from qa.store import load_store
-
-    from qa.chunking import chunk_sentences, split_sentences
+    from qa.documents.chunking import chunk_sentences, split_sentences
+    from qa.index.local.store import load_store
 
     paragraphs = squad_paragraphs()
     per_copy = sum(len(chunk_sentences(d, split_sentences(d))) for d in (qa.Document("x", "x", p) for p in paragraphs))
@@ -301,7 +273,7 @@ def bench_ask(embedder: Any, path: Path, questions: Sequence[str], reader: bool 
     """p50/p95 of ``QA.ask``, and the floor: the same embedder's encode + a bare FAISS search
     (+ with the reader, the reader's bare ONNX run on the very inputs ``ask`` gives it, tokenised beforehand)."""
     import qa
-    from qa.store import faiss_threads
+    from qa.index.local.vectors import faiss_threads
 
     bot = qa.load(path, model=embedder, reader=reader)
     index = bot.store.vectors.index  # the FAISS index itself, no wrapper
@@ -344,12 +316,6 @@ def bench_ask(embedder: Any, path: Path, questions: Sequence[str], reader: bool 
     }
 
 
-def article_questions() -> list[str]:
-    """The questions of ``eval/qa_article.jsonl`` (answerable and not)."""
-    lines = ARTICLE_QUESTIONS.read_text(encoding="utf-8").splitlines()
-    return [json.loads(line)["question"] for line in lines if line.strip()]
-
-
 def bench_article(work: Path, default: Any) -> tuple[dict, Path]:
     """``ask()`` latency on the bundled article, for the default embedder and for each other ONNX backend the engine ships.
 
@@ -357,9 +323,9 @@ def bench_article(work: Path, default: Any) -> tuple[dict, Path]:
         The default backend's figures (plus ``"backends"``: every backend's), and its article index folder.
     """
     import qa
-    from qa.embedding import load_embedder
+    from qa.documents.ingest import default_documents
     from qa.errors import QAError
-    from qa.ingest import default_documents
+    from qa.index.embedding import load_embedder
 
     questions = article_questions()
     result: dict[str, Any] = {"backends": {}}
@@ -389,8 +355,6 @@ def bench_article(work: Path, default: Any) -> tuple[dict, Path]:
     return result, default_path
 
 
-
-
 def run_timed(code: str, timeout: float = 300) -> float:
     """Seconds for a new Python process to run ``code`` and exit (it must exit 0)."""
     start = time.perf_counter()
@@ -402,35 +366,19 @@ def run_timed(code: str, timeout: float = 300) -> float:
 
 
 def cold_start_app(path: Path, timeout: float = 300) -> float | None:
-    """Seconds from starting ``python app.py --index PATH --port FREE`` until its page is served (None: no app.py)."""
+    """Seconds from starting ``python app.py --index PATH --port FREE`` until its page is served (None: no app.py).
+
+    Raises:
+        eval.serving.ServerError: app.py exited, or did not serve its page within ``timeout`` seconds.
+    """
     app = REPO_ROOT / "app.py"
     if not app.is_file():
         return None
     port = free_port()
-    start = time.perf_counter()
-    child = subprocess.Popen(
-        [sys.executable, str(app), "--index", str(path), "--port", str(port)],
-        cwd=REPO_ROOT, env=python_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )
-    try:
-        while time.perf_counter() - start < timeout:
-            if child.poll() is not None:
-                raise RuntimeError(f"app.py exited with {child.returncode}: {child.stderr.read()[-2000:] if child.stderr else ''}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as response:
-                    if response.status == 200:
-                        return time.perf_counter() - start
-            except OSError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"app.py did not serve its page within {timeout} s")
-    finally:
-        child.terminate()
-        try:
-            child.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
+    command = [sys.executable, str(app), "--index", str(path), "--port", str(port)]
+    with serve(command, http_ready(port, "/", timeout=2), name="app.py", env=python_env(), cwd=REPO_ROOT, timeout=timeout,
+               stop_timeout=20, poll_s=0.1) as server:
+        return server.startup_s
 
 
 def bench_cold_starts(path: Path, question: str) -> dict:
@@ -438,7 +386,7 @@ def bench_cold_starts(path: Path, question: str) -> dict:
     imports = run_timed("import sentence_transformers, gradio")
     try:
         app = cold_start_app(path)
-    except RuntimeError as exc:
+    except ServerError as exc:
         logger.warning("cold start of app.py failed: %s", exc)
         app = None
     return {
@@ -446,19 +394,6 @@ def bench_cold_starts(path: Path, question: str) -> dict:
         "cold_start_app_s": None if app is None else round(app, 2),
         "cold_start_bare_imports_s": round(imports, 2),
     }
-
-
-
-
-
-
-
-
-
-
-
-
-
 
 
 # --------------------------------------------------------------------------- main
@@ -480,7 +415,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logger.setLevel(logging.INFO)
-    from qa.embedding import load_embedder
+    from qa.index.embedding import load_embedder
 
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     scales = [int(s) for s in args.scales.split(",")] if args.scales else list(QUICK_SCALES if args.quick else FULL_SCALES)
@@ -511,8 +446,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             logger.info("cold starts")
             result.update(bench_cold_starts(cold_path, article_questions()[0]))
         if article_path is not None and "http" not in skip:
-            from eval.bench_http import DEFAULT_REQUESTS, QUICK_REQUESTS, bench_http
-
             logger.info("HTTP throughput of qa serve against the engine")
             try:
                 result["http"] = bench_http(article_path, article_questions(), QUICK_REQUESTS if args.quick else DEFAULT_REQUESTS)

@@ -1,6 +1,8 @@
-"""What the benchmarks share: the SQuAD sample's texts, timing, percentiles, a free port, the offline environment.
+"""What the benchmarks share: the SQuAD sample's texts, the article's questions, timing, percentiles, a free port,
+the offline environment.
 
-Used by ``eval/bench.py`` and ``eval/bench_scale.py``.
+Used by ``eval/bench.py``, ``eval/bench_http.py``, ``eval/bench_scale.py``, ``eval/bench_milvus.py`` and
+``eval/compare_pdf.py``; it imports none of them (``eval/serving.py`` starts and stops their servers).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import numpy as np  # noqa: E402
 
 
 SQUAD = REPO_ROOT / "eval" / "data" / "squad2_dev_sample.json"
+ARTICLE_QUESTIONS = REPO_ROOT / "eval" / "qa_article.jsonl"
 
 
 WARMUP = 10
@@ -65,6 +68,12 @@ def squad_paragraphs() -> list[str]:
 
 def squad_questions() -> list[str]:
     return [q["question"] for article in squad()["data"] for p in article["paragraphs"] for q in p["qas"]]
+
+
+def article_questions() -> list[str]:
+    """The questions of ``eval/qa_article.jsonl`` (answerable and not), on the bundled article."""
+    lines = ARTICLE_QUESTIONS.read_text(encoding="utf-8").splitlines()
+    return [json.loads(line)["question"] for line in lines if line.strip()]
 
 
 def python_env() -> dict[str, str]:

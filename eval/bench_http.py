@@ -21,24 +21,26 @@ CPU from the server: on a 2-core machine that is a real share.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import logging
 import os
 import secrets
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
+
+from eval.bench_common import article_questions, free_port, percentile, python_env  # noqa: E402
+from eval.serving import http_ready, serve  # noqa: E402
 
 logger = logging.getLogger("eval.bench_http")
 
@@ -48,24 +50,7 @@ DEFAULT_CLIENTS = 8
 DEFAULT_WORKERS = (1, 2)
 WARMUP = 8
 STARTUP_TIMEOUT = 180.0
-
-
-def percentile(values: Sequence[float], q: float) -> float | None:
-    """The q-th percentile (linear interpolation); None for no values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    position = (len(ordered) - 1) * q / 100.0
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+STOP_TIMEOUT = 30.0
 
 
 def summarise(latencies_s: Sequence[float], elapsed_s: float) -> dict[str, Any]:
@@ -147,42 +132,27 @@ def drive(port: int, key: str, questions: Sequence[str], requests: int, clients:
     return result
 
 
-def start_server(index: Path, workers: int, key: str, log: Path) -> tuple[subprocess.Popen[bytes], int]:
-    """``qa serve --workers N --no-chat`` on a free loopback port; returns once every worker answers."""
+@contextlib.contextmanager
+def qa_serve(index: Path, workers: int, key: str, log: Path) -> Iterator[int]:
+    """``qa serve --workers N --no-chat`` on a free loopback port, stopped at the end.
+
+    Args:
+        index: The index folder to serve.
+        workers: Worker processes.
+        key: The API key (``QA_API_KEY``).
+        log: File for the server's output.
+
+    Yields:
+        The port, once the server answers ``/healthz``.
+
+    Raises:
+        eval.serving.ServerError: The server exited or did not answer within ``STARTUP_TIMEOUT`` s.
+    """
     port = free_port()
-    env = dict(os.environ, QA_API_KEY=key, HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False", PYTHONPATH=str(REPO_ROOT))
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "qa.cli", "serve", "--index", str(index), "--port", str(port), "--workers", str(workers), "--no-chat"],
-            cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-        )
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"qa serve exited with {proc.returncode}: {log.read_text()[-2000:]}")
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            conn.request("GET", "/healthz")
-            if conn.getresponse().status == 200:
-                break
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            stop_server(proc)
-            raise RuntimeError(f"qa serve did not answer within {STARTUP_TIMEOUT:.0f} s")
-        time.sleep(0.2)
-    return proc, port
-
-
-def stop_server(proc: subprocess.Popen[bytes]) -> None:
-    """Stop a server started by :func:`start_server`."""
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    command = [sys.executable, "-m", "qa.cli", "serve", "--index", str(index), "--port", str(port), "--workers", str(workers), "--no-chat"]
+    with serve(command, http_ready(port, "/healthz"), name="qa serve", log=log, env={**python_env(), "QA_API_KEY": key},
+               cwd=REPO_ROOT, timeout=STARTUP_TIMEOUT, stop_timeout=STOP_TIMEOUT):
+        yield port
 
 
 def bench_http(index: Path, questions: Sequence[str], requests: int = DEFAULT_REQUESTS, clients: int = DEFAULT_CLIENTS,
@@ -206,14 +176,11 @@ def bench_http(index: Path, questions: Sequence[str], requests: int = DEFAULT_RE
     with tempfile.TemporaryDirectory(prefix="qa-bench-http-") as folder:
         for n in workers:
             logger.info("qa serve --workers %d", n)
-            proc, port = start_server(index, n, key, Path(folder) / f"serve-{n}.log")
             rows = []
-            try:
+            with qa_serve(index, n, key, Path(folder) / f"serve-{n}.log") as port:
                 drive(port, key, questions, WARMUP * n * 2, clients)  # every worker answers once before timing
                 for count in ([1, clients] if n == 1 and clients > 1 else [clients]):  # one client: the latency HTTP adds
                     rows.append({"workers": n, "clients": count, **drive(port, key, questions, requests // 2 if count == 1 else requests, count)})
-            finally:
-                stop_server(proc)
             for row in rows:
                 if row["answers_per_s"] and engine["answers_per_s"]:
                     row["per_worker_vs_engine"] = round(row["answers_per_s"] / n / engine["answers_per_s"], 2)
@@ -240,7 +207,7 @@ def format_http(result: dict[str, Any]) -> list[str]:
 def article_index(folder: Path) -> Path:
     """An index of the bundled article with the default model, in ``folder``."""
     import qa
-    from qa.ingest import default_documents
+    from qa.documents.ingest import default_documents
 
     path = folder / "article"
     qa.build_index(default_documents(), path)
@@ -249,8 +216,6 @@ def article_index(folder: Path) -> Path:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the HTTP benchmark and print its table."""
-    from eval.bench import article_questions
-
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--index", type=Path, default=None, help="index folder (default: the bundled article, built in a temporary folder)")
     parser.add_argument("--requests", type=int, default=DEFAULT_REQUESTS, help=f"answers per measurement (default {DEFAULT_REQUESTS})")

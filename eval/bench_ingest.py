@@ -2,14 +2,22 @@
 
 * ``pdf``: a multi-page PDF printed by headless chromium from SQuAD paragraphs
   (three a page, each page ending with a page break; 100 pages, 12 with
-  ``--quick``) is read by :func:`qa.ingest.read_file` (type check, pypdf text
+  ``--quick``) is read by :func:`qa.documents.ingest.read_file` (type check, pypdf text
   extraction, header and footer removal, de-hyphenation, reflow):
   ``pages_per_s``, with ``extract_pages_per_s`` for pypdf's bare
   ``extract_text`` of the same pages (what the cleaning costs is the difference).
   None, with a reason, when chromium is not installed.
+* ``ocr``: scanned pages (SQuAD paragraphs rendered by headless chromium at about 190
+  dpi, tilted 1.5 degrees and noised, saved as an image-only PDF by Pillow; 12 pages, 3
+  with ``--quick``) read by :func:`qa.documents.ingest.read_file` (image decoding,
+  straightening, tesseract, cleaning; no cache): ``pages_per_s``, against
+  ``engine_pages_per_s``, the bare ``tesseract`` command on the same page images (one
+  process a page, one thread, as qa runs it), in the same run; ``ratio`` is qa over the
+  bare engine.  The two are timed in alternate rounds.  None, with a reason, when
+  chromium or tesseract is not installed.
 * ``docx``: Word files written by python-docx (a heading, SQuAD paragraphs and a
   5-row table each; 40 files of 60 paragraphs, 8 with ``--quick``) read by
-  :func:`qa.ingest.read_file`: ``documents_per_s`` and ``paragraphs_per_s``.
+  :func:`qa.documents.ingest.read_file`: ``documents_per_s`` and ``paragraphs_per_s``.
 
 Each figure is the best of three rounds (reading is CPU-bound; the best is the
 least disturbed by other work on the machine).
@@ -25,6 +33,10 @@ from pathlib import Path
 ROUNDS = 3
 PDF_PAGES, QUICK_PDF_PAGES = 100, 12
 DOCX_FILES, QUICK_DOCX_FILES = 40, 8
+OCR_PAGES, QUICK_OCR_PAGES = 12, 3
+OCR_ROUNDS = 2
+SHOT_PAGES = 6
+"""Pages rendered by one chromium screenshot (one tall image, cut into pages)."""
 DOCX_PARAGRAPHS = 60
 PARAGRAPHS_PER_PAGE = 3
 
@@ -42,8 +54,8 @@ def bench_pdf(paragraphs: Sequence[str], work: Path, pages: int) -> dict:
     """Pages per second of reading a chromium-printed PDF of ``pages`` pages (see the module docstring)."""
     import pypdf
 
-    from qa.ingest import read_file
-    from tests import documents
+    from qa.documents.ingest import read_file
+    from tests import sample_documents as documents
 
     browser = documents.chromium()
     if browser is None:
@@ -67,10 +79,87 @@ def bench_pdf(paragraphs: Sequence[str], work: Path, pages: int) -> dict:
     }
 
 
+def scanned_pages(paragraphs: Sequence[str], work: Path, pages: int, browser: str) -> list[Path]:
+    """``pages`` page images of SQuAD paragraphs (850 x 1100 CSS pixels at scale 2), tilted and noised."""
+    from PIL import Image
+
+    from tests import sample_documents as documents
+
+    out: list[Path] = []
+    for first in range(0, pages, SHOT_PAGES):
+        count = min(SHOT_PAGES, pages - first)
+        body = "".join(
+            '<div style="height:1100px;box-sizing:border-box;padding:60px;overflow:hidden">'
+            + "".join(f"<p>{html.escape(paragraphs[((first + n) * PARAGRAPHS_PER_PAGE + i) % len(paragraphs)])}</p>" for i in range(PARAGRAPHS_PER_PAGE))
+            + "</div>"
+            for n in range(count)
+        )
+        page = documents.page_html(body).replace("margin:60px", "margin:0")
+        tall = documents.screenshot(page, work / f"shot-{first}.png", width=850, height=1100 * count, browser=browser)
+        with Image.open(tall) as image:
+            height = image.height // count
+            for n in range(count):
+                clean = work / f"clean-{first + n}.png"
+                image.crop((0, n * height, image.width, (n + 1) * height)).save(clean)
+                out.append(documents.degrade(clean, work / f"page-{first + n}.png", angle=1.5 if n % 2 else -1.5, seed=first + n))
+    return out
+
+
+def bench_ocr(paragraphs: Sequence[str], work: Path, pages: int, rounds: int = OCR_ROUNDS) -> dict:
+    """Pages per second of qa reading a scanned PDF, and of the bare tesseract on the same pages (see the module docstring)."""
+    import shutil
+    import subprocess
+
+    from qa.documents.ingest import read_file
+    from qa.documents.ocr import OcrRun, engine_env
+    from tests import sample_documents as documents
+
+    browser = documents.chromium()
+    if browser is None:
+        return {"skipped": "chromium is not installed (`make chromium`)"}
+    tesseract = shutil.which("tesseract")
+    if tesseract is None:
+        return {"skipped": "tesseract is not installed (`sudo apt-get install tesseract-ocr tesseract-ocr-eng`)"}
+    images = scanned_pages(paragraphs, work, pages, browser)
+    dpi = 192
+    scan = documents.image_pdf(images, work / "scan.pdf", dpi=dpi)
+
+    def bare() -> None:
+        for image in images:
+            subprocess.run([tesseract, str(image), "stdout", "-l", "eng", "--psm", "3", "--dpi", str(dpi)], capture_output=True, check=True, env=engine_env())
+
+    engine_s, qa_s = float("inf"), float("inf")
+    doc = None
+    for _ in range(rounds):  # alternate, so that both see the same load on a shared machine
+        engine_s = min(engine_s, _best(bare, rounds=1))
+        start = time.perf_counter()
+        doc = read_file(scan, "scan.pdf", ocr=OcrRun())
+        qa_s = min(qa_s, time.perf_counter() - start)
+    return {
+        "pages": len(images),
+        "pixels_per_page": list(documents_size(images[0])),
+        "read_s": round(qa_s, 2),
+        "pages_per_s": round(len(images) / qa_s, 3),
+        "engine_s": round(engine_s, 2),
+        "engine_pages_per_s": round(len(images) / engine_s, 3),
+        "ratio": round(engine_s / qa_s, 3),
+        "characters": len(doc.text) if doc is not None else 0,
+        "pages_cited": len(doc.page_starts) if doc is not None else 0,
+    }
+
+
+def documents_size(path: Path) -> tuple[int, int]:
+    """Width and height of an image file."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return image.size
+
+
 def bench_docx(paragraphs: Sequence[str], work: Path, files: int) -> dict:
     """Documents and paragraphs per second of reading Word files written by python-docx."""
-    from qa.ingest import read_file
-    from tests import documents
+    from qa.documents.ingest import read_file
+    from tests import sample_documents as documents
 
     paths = []
     for n in range(files):
@@ -90,18 +179,19 @@ def bench_docx(paragraphs: Sequence[str], work: Path, files: int) -> dict:
 
 
 def bench_ingest(paragraphs: Sequence[str], work: Path, quick: bool = False) -> dict:
-    """Both ingest benchmarks (``--quick``: small sizes) in a sub-folder of ``work``."""
+    """The ingest benchmarks (``--quick``: small sizes) in a sub-folder of ``work``."""
     folder = work / "ingest"
     folder.mkdir(parents=True, exist_ok=True)
     return {
         "pdf": bench_pdf(paragraphs, folder, QUICK_PDF_PAGES if quick else PDF_PAGES),
+        "ocr": bench_ocr(paragraphs, folder, QUICK_OCR_PAGES if quick else OCR_PAGES),
         "docx": bench_docx(paragraphs, folder, QUICK_DOCX_FILES if quick else DOCX_FILES),
     }
 
 
 def format_ingest(result: dict) -> list[str]:
     """Lines for the benchmark's plain-text table."""
-    pdf, docx = result.get("pdf") or {}, result.get("docx") or {}
+    pdf, docx, ocr = result.get("pdf") or {}, result.get("docx") or {}, result.get("ocr") or {}
     lines = []
     if "skipped" in pdf:
         lines.append(f"{'ingest PDF':<32}skipped: {pdf['skipped']}")
@@ -109,6 +199,13 @@ def format_ingest(result: dict) -> list[str]:
         lines.append(
             f"{'ingest PDF':<32}{pdf['pages_per_s']} pages/s ({pdf['pages']} pages in {pdf['read_s']} s; "
             f"bare pypdf extract {pdf['extract_pages_per_s']} pages/s)"
+        )
+    if "skipped" in ocr:
+        lines.append(f"{'ingest OCR':<32}skipped: {ocr['skipped']}")
+    elif ocr:
+        lines.append(
+            f"{'ingest OCR':<32}{ocr['pages_per_s']} pages/s ({ocr['pages']} scanned pages in {ocr['read_s']} s; "
+            f"bare tesseract {ocr['engine_pages_per_s']} pages/s; ratio {ocr['ratio']})"
         )
     if docx:
         lines.append(

@@ -13,7 +13,7 @@ Three parts:
   would take this 2-core machine most of an hour).  Queries are the 626 SQuAD questions of
   ``eval/data/squad2_dev_sample.json``, encoded with the packaged model.  Measured:
   writing the passages (vectors + the stemmed terms Milvus' BM25 function indexes) into
-  Milvus Lite with HNSW against building the local FAISS index (``qa.store.make_vector_index``:
+  Milvus Lite with HNSW against building the local FAISS index (``qa.index.local.vectors.make_vector_index``:
   IVF-SQ8 at this size) and the bm25s index; search p50 of single queries (local FAISS
   dense search; Milvus dense ``search`` and the engine's ``hybrid_search``); recall@10 of the
   dense search against exact search (NumPy, all vectors).
@@ -51,10 +51,10 @@ import numpy as np  # noqa: E402
 import qa  # noqa: E402
 from eval.bench_common import split_sentences_simple, squad, squad_questions  # noqa: E402
 from eval.bench_scale import cached_encode, real_texts, synthetic_vectors  # noqa: E402
-from qa.lexical import tokenize  # noqa: E402
-from qa.location import parse_location  # noqa: E402
-from qa.milvus_build import _create, _cut_bytes, _upsert  # noqa: E402
-from qa.milvus_client import Connection  # noqa: E402
+from qa.documents.lexical import tokenize  # noqa: E402
+from qa.index.location import parse_location  # noqa: E402
+from qa.index.milvus.build import _create, _cut_bytes, _upsert  # noqa: E402
+from qa.index.milvus.client import Connection  # noqa: E402
 
 logger = logging.getLogger("eval.bench_milvus")
 
@@ -97,12 +97,10 @@ def p50_ms(times: Sequence[float]) -> float:
 
 def bench_scale(n: int, embedder: object, work: Path) -> dict:
     """Write ``n`` passages into Milvus Lite and into a local FAISS + BM25 index; search p50 and recall@10."""
-    from types import SimpleNamespace
-
-    from qa.bm25 import load_bm25
-    from qa.build import _bm25_index
-    from qa.retrieve import local_retrieve
-    from qa.store import VectorIndex, make_vector_index
+    from qa.index.local.bm25 import load_bm25
+    from qa.index.local.build import _bm25_index
+    from qa.index.local.search import search as local_search
+    from qa.index.local.vectors import VectorIndex, make_vector_index
 
     texts = passage_texts(n)
     real = cached_encode(embedder, real_texts(), CACHE)
@@ -120,7 +118,7 @@ def bench_scale(n: int, embedder: object, work: Path) -> dict:
     bm25_s = time.perf_counter() - start
     retriever.save(str(work / "bm25"), show_progress=False)  # type: ignore[attr-defined]
     search = VectorIndex(index, info, vectors)
-    local = SimpleNamespace(vectors=search, bm25=load_bm25(work / "bm25"))  # what local_retrieve reads of a Store
+    bm25 = load_bm25(work / "bm25")
     times, hybrid_times, found = [], [], []
     for q, question in zip(queries, squad_questions()):
         t = time.perf_counter()
@@ -128,7 +126,7 @@ def bench_scale(n: int, embedder: object, work: Path) -> dict:
         times.append(time.perf_counter() - t)
         found.append(ids[0])
         t = time.perf_counter()
-        local_retrieve(local, q, tokenize(question), 5)  # type: ignore[arg-type]
+        local_search(search, bm25, q, tokenize(question), 5)
         hybrid_times.append(time.perf_counter() - t)
     result["local"] = {
         "index": info["type"], "faiss_build_s": round(faiss_s, 1), "bm25_build_s": round(bm25_s, 1),
@@ -235,7 +233,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    from qa.embedding import load_embedder
+    from qa.index.embedding import load_embedder
 
     embedder = load_embedder()
     result: dict = {"machine": f"{os.cpu_count()} cores", "embedder": getattr(embedder, "backend", "custom")}

@@ -28,8 +28,8 @@ from typing import Any  # noqa: E402
 import numpy as np  # noqa: E402
 
 from eval.bench_common import WARMUP, percentile, python_env, split_sentences_simple, squad_paragraphs  # noqa: E402
-from qa.embedding import normalize  # noqa: E402
-from qa.store import recall_at_k  # noqa: E402
+from qa.onnx.session import normalize  # noqa: E402
+from qa.index.local.vectors import recall_at_k  # noqa: E402
 
 logger = logging.getLogger("eval.bench")
 
@@ -124,7 +124,7 @@ def docstring_sentences(limit: int = 1500) -> list[str]:
 
 def real_texts() -> list[str]:
     """About 2,500 distinct real texts (see the module docstring)."""
-    from qa.ingest import default_documents
+    from qa.documents.ingest import default_documents
 
     sentences = []
     paragraphs = squad_paragraphs()
@@ -167,7 +167,7 @@ RSS_SCRIPT = STATUS_FUNCTION + r"""
 import json, sys
 import numpy as np
 import faiss
-from qa.store import VectorIndex, VectorRows
+from qa.index.local.store import VectorIndex, VectorRows
 from pathlib import Path
 
 index_path, info_path, vectors_path, queries_path = sys.argv[1:5]
@@ -204,7 +204,7 @@ RECORDS_SCRIPT = STATUS_FUNCTION + r"""
 import json, sys, time
 from pathlib import Path
 
-from qa.records import PassageRecord, parse_records
+from qa.index.records import PassageRecord, parse_records
 from qa.types import Sentence
 folder = Path(sys.argv[1])
 before = status()["VmRSS"]
@@ -220,11 +220,11 @@ print(json.dumps({"load_s": round(seconds, 2), "rss_mb": round(status()["VmRSS"]
 def bench_records(n: int, work: Path, per_doc: int = 8, sentences_per_passage: int = 4) -> dict:
     """Load time and resident memory of the passage and sentence records of an ``n``-passage index (new process).
 
-    The files are written as a build writes them (:func:`qa.records.record_lines`), for
+    The files are written as a build writes them (:func:`qa.index.records.record_lines`), for
     documents of ``per_doc`` passages of ``sentences_per_passage`` sentences, one shared
     with the next passage (the default overlap).
     """
-    from qa.records import PASSAGE_FIELDS, SENTENCE_FIELDS, PassageRecord, record_lines
+    from qa.index.records import PASSAGE_FIELDS, SENTENCE_FIELDS, PassageRecord, record_lines
     from qa.types import Sentence
 
     folder = work / f"records-{n}"
@@ -256,7 +256,7 @@ def bench_scale(n: int, real: np.ndarray, queries: np.ndarray, work: Path, sweep
     """Build the index ``make_vector_index`` chooses for ``n`` synthetic vectors; time, recall and memory."""
     import faiss
 
-    from qa.store import NPROBE_CHOICES, VectorIndex, VectorRows, faiss_threads, make_vector_index
+    from qa.index.local.vectors import NPROBE_CHOICES, VectorIndex, VectorRows, faiss_threads, make_vector_index
 
     start = time.perf_counter()
     vectors = synthetic_vectors(real, n, seed=n)

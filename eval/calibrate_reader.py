@@ -1,4 +1,4 @@
-"""Fit the answer decision (:mod:`qa.decide`): the choice of sentence, the confidence, the threshold, the depth.
+"""Fit the answer decision (:mod:`qa.answering.decision`): the choice of sentence, the confidence, the threshold, the depth.
 
 Usage::
 
@@ -14,9 +14,9 @@ For every question, :mod:`eval.decision_data` records the answer options at each
 reading depth through the engine's own code.  Per depth:
 
 1. the choice model (a logistic regression of "this option is right" on
-   :data:`qa.decide.OPTION_FEATURES`, over the answerable questions, each set weighing the same);
+   :data:`qa.answering.decision.OPTION_FEATURES`, over the answerable questions, each set weighing the same);
 2. the answer model (a logistic regression of "the chosen option is right" on
-   :data:`qa.decide.DECISION_FEATURES`, over all questions);
+   :data:`qa.answering.decision.DECISION_FEATURES`, over all questions);
 3. the threshold: **answers first** — on every set, the answerable questions answered right
    must stay at least ``FLOOR_MARGIN`` above what ``reader=False`` answers right, and declining may
    cost at most ``MAX_ANSWER_LOSS`` of them against never declining; among the
@@ -45,15 +45,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import qa  # noqa: E402
-import qa.embedding  # noqa: E402
+import qa.index.embedding  # noqa: E402
 from eval import qasets  # noqa: E402
 from eval.decision_data import DEPTHS, collect  # noqa: E402
 from eval.train_reader import CALIBRATION_ARTICLES  # noqa: E402
 from eval.tune import fit_logistic  # noqa: E402
-from qa.decide import DECISION_FEATURES, OPTION_FEATURES, DecisionModel, Linear, decision_vector  # noqa: E402
-from qa.answer import DEFAULT_PARAMS  # noqa: E402
-from qa.ingest import default_documents  # noqa: E402
-from qa.reader import default_reader_path, write_card  # noqa: E402
+from qa.answering.decision import DECISION_FEATURES, OPTION_FEATURES, DecisionModel, Linear, decision_vector  # noqa: E402
+from qa.answering.sentences import DEFAULT_PARAMS  # noqa: E402
+from qa.documents.ingest import default_documents  # noqa: E402
+from qa.answering.reader import default_reader_path, write_card  # noqa: E402
 
 logger = logging.getLogger("calibrate_reader")
 DEPTH_GAIN = 0.005
@@ -84,7 +84,7 @@ def calibration_sets(data: Path, work: Path) -> dict[str, qasets.EvalSet]:
 
 def collect_sets(sets: dict[str, qasets.EvalSet], reader: Path, top_k: int = 5) -> dict[str, list[dict]]:
     """Index each set and collect its rows (:func:`eval.decision_data.collect`)."""
-    embedder = qa.embedding.load_embedder()
+    embedder = qa.index.embedding.load_embedder()
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, evalset in sets.items():
@@ -120,12 +120,12 @@ def fit_choice(sets: list[list[dict]], depth: int) -> Linear:
 
 SCORER_LOGIT_FLOOR = float(np.log(DEFAULT_PARAMS.threshold / (1 - DEFAULT_PARAMS.threshold)))
 """``reader=False``'s threshold as a logit: below it, and with no passage backing a span, the engine declines
-(:func:`qa.decide.nothing_relevant`)."""
+(:func:`qa.answering.decision.nothing_relevant`)."""
 
 
 def decide_rows(choice: Linear, rows: list[dict], depth: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per question: decision features, whether the chosen option is right, whether it is answerable, and whether
-    both keys decline it before any model (:func:`qa.decide.nothing_relevant`)."""
+    both keys decline it before any model (:func:`qa.answering.decision.nothing_relevant`)."""
     feats, right, answerable, vetoed = [], [], [], []
     for r in rows:
         d = r["depths"][str(depth)]

@@ -1,4 +1,4 @@
-"""Compare PDF text extractors on chromium-printed multi-page PDFs (the measurements behind qa/pdf.py's choice).
+"""Compare PDF text extractors on chromium-printed multi-page PDFs (the measurements behind qa/documents/pdf.py's choice).
 
 Usage (from the repo root; pdfplumber, which brings pdfminer.six, is not a
 dependency of qa: ``pip install pdfplumber`` first)::
@@ -95,13 +95,13 @@ def extractors() -> dict[str, Callable[[Path], list[str]]]:
         pass
 
     def ours(p: Path) -> list[str]:
-        from qa.pdf import read_pdf
+        from qa.documents.pdf import read_pdf
 
         pdf = read_pdf(p)
         bounds = [*pdf.page_starts, len(pdf.text)]
         return [pdf.text[a:b] for a, b in zip(bounds, bounds[1:])]
 
-    out["qa.pdf (pypdf + cleaning)"] = ours
+    out["qa.documents.pdf (pypdf + cleaning)"] = ours
     return out
 
 
@@ -132,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     from eval.bench_common import squad_paragraphs
-    from tests import documents
+    from tests import sample_documents as documents
 
     html_pages, printed, columns = build_pages(squad_paragraphs(), args.pages)
     with tempfile.TemporaryDirectory() as tmp:

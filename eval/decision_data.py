@@ -4,8 +4,8 @@ For each question of an evaluation set, through the engine's own retrieval and
 models (as :meth:`qa.QA.ask` runs them):
 
 * ``plain``: what ``reader=False`` answers (its first citation right, abstained);
-* per reading depth (:data:`DEPTHS`): the answer options of :func:`qa.decide.options`
-  with their features and whether each is right, and :func:`qa.decide.question_stats`.
+* per reading depth (:data:`DEPTHS`): the answer options of :func:`qa.answering.decision.options`
+  with their features and whether each is right, and :func:`qa.answering.decision.question_stats`.
 
 Reading a passage does not depend on the others read with it, so every depth
 is simulated from one read of the top ``top_k``, with the engine's own feature code.  The rows are plain
@@ -19,11 +19,10 @@ from typing import Any
 import qa
 import qa.engine
 from eval import metrics, qasets
-from qa.answer import confidence_of, make_query, score_sentences, select
-from qa.decide import backs_a_span, hits_to_read, options, question_stats, verified
-from qa.engine import verifier_for
-from qa.extract import read_passages
-from qa.retrieve import retrieve
+from qa.answering.sentences import confidence_of, make_query, score_sentences, select
+from qa.answering.decision import backs_a_span, hits_to_read, options, question_stats, verified
+from qa.answering.reading import verifier_for
+from qa.answering.reading import read_passages
 
 
 def sentence_right(item: qasets.EvalItem, bot: qa.QA, sentence: int, text_judge: bool) -> bool:
@@ -45,7 +44,7 @@ def collect_item(bot: qa.QA, item: qasets.EvalItem, text_judge: bool, top_k: int
     assert bot.reader is not None
     text = qa.engine.clean_question(item.question)
     query = make_query(bot.store, text, bot.embedder.encode)
-    hits = retrieve(bot.store, query.vector, query.tokens, top_k, "hybrid")
+    hits = bot.store.search(query.vector, query.tokens, top_k, "hybrid")
     scored = score_sentences(bot.store, hits, query, bot.params)
     best = scored[0] if scored else None
     plain_conf = confidence_of(best, bot.params)

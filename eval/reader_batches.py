@@ -23,7 +23,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from eval.reader_data import Example
-from qa.reader_tokens import encode_pairs
+from qa.answering.reader_tokens import encode_pairs
 
 BLOCK_BATCHES = 50
 """Batches per block: the order of blocks is the training order, lengths are sorted inside one."""

@@ -1,7 +1,7 @@
 """Training and calibration examples for the reader, made from SQuAD files.
 
 Every example is one question paired with one passage, cut from a SQuAD
-paragraph the way the engine cuts documents (``qa.chunking``: whole sentences,
+paragraph the way the engine cuts documents (``qa.documents.chunking``: whole sentences,
 at most ``DEFAULT_MAX_WORDS`` words), so the reader is trained on the kind of
 text it reads at query time.  An example is answerable when its passage holds
 the answer span, else it is a negative (no-answer) example.
@@ -31,7 +31,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from qa.chunking import DEFAULT_MAX_WORDS, chunk_sentences, split_sentences
+from qa.documents.chunking import DEFAULT_MAX_WORDS, chunk_sentences, split_sentences
 from qa.types import Document
 
 WORD = re.compile(r"[A-Za-z][A-Za-z'\-]+|\d[\d,.]*")
@@ -248,3 +248,29 @@ def read_examples(path: Path) -> list[Example]:
     """Read examples written by :func:`write_examples`."""
     with open(path, encoding="utf-8") as f:
         return [Example(**json.loads(line)) for line in f if line.strip()]
+
+
+def made_negatives(path: Path | None, count: int, rng: random.Random) -> list[Example]:
+    """``count`` examples sampled from ``eval/make_negatives.py``'s ``negatives.jsonl`` (all when it has fewer).
+
+    Raises:
+        SystemExit: A round asks for negatives and ``path`` is None.
+    """
+    if not count:
+        return []
+    if path is None:
+        raise SystemExit(f"this round trains on {count} made negatives: pass --negatives FILE (eval/make_negatives.py's negatives.jsonl)")
+    made = read_examples(path)
+    return rng.sample(made, min(count, len(made)))
+
+
+def negatives_record(path: Path) -> dict:
+    """What a card says of a negatives file: its hash, and ``stats.json`` beside it (the generator's seed and
+    counts per kind) less the article list."""
+    import hashlib
+
+    stats_path = path.with_name("stats.json")
+    stats = json.loads(stats_path.read_text(encoding="utf-8")) if stats_path.exists() else {}
+    stats.pop("articles", None)
+    return {"file": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "made_by": "eval/make_negatives.py",
+            **stats}

@@ -3,7 +3,7 @@
 Checkpoints (``eval/out/reader-work/``) are too large to commit and do not outlive the
 machine that trained; the shipped ``model.onnx`` does.  Its weights are those of the
 last round, int8 per output channel (``eval/train_reader.py``'s export and
-:func:`qa.onnx_quantize.quantize`), so dequantising them gives the round's weights to
+:func:`qa.onnx.quantize.quantize`), so dequantising them gives the round's weights to
 within the quantisation step: a starting point as good as the shipped model (the
 int8 graph's span F1 was within 0.01 of the fp32 graph's on the calibration articles).
 
@@ -11,7 +11,7 @@ The graph's weight matrices carry the exporter's numeric names; the
 ``MatMulInteger`` (fp32: ``MatMul``) nodes hold them in the order the encoder runs them: per layer
 query, key, value, attention output, intermediate, output, then the span head and the
 answerable head (in an fp32 graph a ``Gemm`` that keeps its torch name).  :func:`recovered_state` maps them back to the torch module's
-names, and ``tests/test_reader_recover.py`` checks the result against the graph's
+names, and ``tests/eval/test_reader_recover.py`` checks the result against the graph's
 own outputs.
 """
 

@@ -78,7 +78,7 @@ import qa  # noqa: E402
 from eval import metrics, qasets  # noqa: E402
 from eval.report import ALL, CALIBRATION_DEFINITION, SPLIT_CHOICES, render_text, write_outputs  # noqa: E402
 from qa.engine import DEFAULT_TOP_K  # noqa: E402
-from qa.ingest import default_documents  # noqa: E402
+from qa.documents.ingest import default_documents  # noqa: E402
 
 logger = logging.getLogger("eval.run")
 
@@ -206,11 +206,9 @@ def retrieval_rank(bot: qa.QA, item: qasets.EvalItem, system: str) -> int | None
 def never_abstaining(bot: qa.QA) -> tuple[qa.QA, float]:
     """A copy of ``bot`` that answers every question, and the threshold ``bot`` abstains below."""
     open_bot = copy.copy(bot)
-    if bot.reader is not None:
-        reader = copy.copy(bot.reader)
-        reader.decision = dataclasses.replace(bot.reader.decision, threshold=0.0)
-        open_bot.reader = reader
-        return open_bot, bot.reader.decision.threshold
+    if bot.decision is not None:
+        open_bot.decision = dataclasses.replace(bot.decision, threshold=0.0)
+        return open_bot, bot.decision.threshold
     open_bot.params = dataclasses.replace(bot.params, threshold=0.0)
     return open_bot, bot.params.threshold
 
@@ -447,7 +445,7 @@ def evaluate(
         raise ValueError(f"unknown judge {judge!r}")
     started = time.perf_counter()
     if model is None or isinstance(model, str):
-        from qa.embedding import load_embedder
+        from qa.index.embedding import load_embedder
 
         model = load_embedder(model)  # loaded once, shared by build_index and load
     items = list(evalset.items)

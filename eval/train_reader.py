@@ -36,7 +36,6 @@ import platform
 import random
 import shutil
 import sys
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -46,11 +45,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from eval.reader_batches import batch_order, group_order, shared_loss  # noqa: E402
-from eval.reader_data import Example, examples_from, read_examples, read_squad, write_examples  # noqa: E402
+from eval.reader_data import Example, examples_from, made_negatives, negatives_record, read_examples, read_squad, write_examples  # noqa: E402
 from eval.reader_recover import load_recovered, shipped_rounds  # noqa: E402
-from eval.training import optimizer_and_schedule, resume, save_checkpoint  # noqa: E402
+from eval.training import Pass, optimizer_and_schedule, resume, run_steps  # noqa: E402
 from qa.files import file_sha256  # noqa: E402
-from qa.reader_tokens import PairBatch, answer_positions, best_span, encode_pairs, load_tokenizer  # noqa: E402
+from qa.answering.reader_tokens import PairBatch, answer_positions, best_span, encode_pairs, load_tokenizer  # noqa: E402
 
 logger = logging.getLogger("train_reader")
 
@@ -85,12 +84,18 @@ class Round:
     lr: float
     shared_norm: bool = False
     """Add the loss that compares the passages of one question (:mod:`eval.reader_batches`)."""
+    negatives: int = 0
+    """Made and real negatives sampled from ``--negatives`` (``eval/make_negatives.py``'s ``negatives.jsonl``)."""
+    slice_answers: bool = True
+    """Train on the SQuAD 2.0 slice's answerable questions too (else only on its unanswerable ones)."""
 
 
 SCHEDULE = (
     Round(squad11_questions=15000, other_rate=0.3, swap_rate=0.3, tune_repeats=2, lr=6e-5),
     Round(squad11_questions=12000, other_rate=0.2, swap_rate=0.5, tune_repeats=1, lr=3e-5),
     Round(squad11_questions=8000, other_rate=1.0, swap_rate=0.3, tune_repeats=1, lr=2e-5, shared_norm=True),
+    Round(squad11_questions=6000, other_rate=0.3, swap_rate=0.0, tune_repeats=1, lr=2e-5, shared_norm=True,
+          negatives=5000, slice_answers=False),
 )
 """The shipped model's rounds; round r > 1 starts from round r - 1's weights (or, with ``--from-graph``, from the
 weights recovered from the graph that shipped them: :mod:`eval.reader_recover`)."""
@@ -117,6 +122,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="a reader folder (the shipped one: qa/models/reader) whose card's rounds are not retrained: "
                         "their examples are prepared again (same seeds, so the same questions stay excluded) and "
                         "training continues from the weights recovered from its model.onnx")
+    p.add_argument("--negatives", type=Path, default=None,
+                   help="negatives.jsonl of eval/make_negatives.py (its stats.json beside it), for rounds with negatives")
     args = p.parse_args(argv)
     if not 1 <= args.rounds <= len(SCHEDULE):
         p.error(f"--rounds {args.rounds}: the schedule has rounds 1 to {len(SCHEDULE)}")
@@ -183,11 +190,11 @@ def prepare(args: argparse.Namespace, number: int, plan: Round) -> dict:
                 if e.source == "answer"}
         squad11 = examples_from(read_squad(args.data / TRAIN_FILES[0]), rng, plan.squad11_questions, plan.other_rate,
                                 plan.swap_rate, exclude=seen)
-        slice2 = examples_from(read_squad(args.data / TRAIN_FILES[1]), rng, None, plan.other_rate, 0.0)
+        slice2 = examples_from(read_squad(args.data / TRAIN_FILES[1]), rng, None if plan.slice_answers else 0, plan.other_rate, 0.0)
         tune_train, tune_held = split_tune(read_squad(args.data / TRAIN_FILES[2]))
         tune = examples_from(tune_train, rng, None, 0.0, 0.0)
         calibration = examples_from(tune_held, random.Random(args.seed + 1), None, 0.0, 0.0)
-        main = squad11 + slice2 + tune * max(plan.tune_repeats - 1, 0)
+        main = squad11 + slice2 + tune * max(plan.tune_repeats - 1, 0) + made_negatives(args.negatives, plan.negatives, rng)
         rng.shuffle(main)
         # A final stage at the lowest learning rates: the real adversarial negatives again, mixed with
         # answerable SQuAD 1.1 questions so the span head does not drift.
@@ -300,12 +307,9 @@ def train(args: argparse.Namespace, number: int, plan: Round, stop_after: int | 
     model.train()
     ce = torch.nn.CrossEntropyLoss()
     bce = torch.nn.BCEWithLogitsLoss()
-    log = open(work / "train.log", "a", encoding="utf-8")
-    t0, window = time.perf_counter(), collections.deque(maxlen=50)
-    first = step
-    while step < total:
-        torch.manual_seed(seed * 100_003 + step)  # dropout masks depend on the step only: resumable
-        chunk = [examples[i] for i in order[step]]
+
+    def loss_at(at: int) -> torch.Tensor:
+        chunk = [examples[i] for i in order[at]]
         batch = encode_pairs(tokenizer, [e.question for e in chunk], [e.context for e in chunk])
         s_t, e_t, h_t = targets(batch, chunk)
         ids, mask, types = (torch.from_numpy(a) for a in (batch.input_ids, batch.attention_mask, batch.token_type_ids))
@@ -315,28 +319,13 @@ def train(args: argparse.Namespace, number: int, plan: Round, stop_after: int | 
         start = start.masked_fill(~allowed, -1e4)
         end = end.masked_fill(~allowed, -1e4)
         loss = (ce(start, torch.from_numpy(s_t)) + ce(end, torch.from_numpy(e_t))) / 2 + bce(answerable, torch.from_numpy(h_t))
-        if plan.shared_norm:
-            loss = loss + shared_loss(start, end, s_t, e_t, h_t, chunk)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
-        step += 1
-        window.append(float(loss))
-        if step % 20 == 0 or step == total:
-            now = elapsed + time.perf_counter() - t0
-            line = f"round {number} step {step}/{total} loss {np.mean(window):.4f} lr {scheduler.get_last_lr()[0]:.2e} trained {now:.0f}s"
-            log.write(line + "\n")
-            log.flush()
-            logger.info(line)
-        stopping = stop_after is not None and step - first >= stop_after
-        if step % args.checkpoint_every == 0 or step == total or stopping:
-            save_checkpoint(ckpt, model, optimizer, scheduler, step, elapsed + time.perf_counter() - t0)
-        if stopping and step < total:
-            logger.info("stopped after step %d of %d of round %d (--stop-after); rerun to resume", step, total, number)
-            return None, step - first
-    elapsed += time.perf_counter() - t0
+        return loss + shared_loss(start, end, s_t, e_t, h_t, chunk) if plan.shared_norm else loss
+
+    first = step
+    step, elapsed = run_steps(model, optimizer, scheduler, loss_at,
+                              Pass(work, seed, total, args.checkpoint_every, stop_after, f"round {number} "), step, elapsed)
+    if step < total:
+        return None, step - first
     torch.save(model.state_dict(), work / "final.tmp")
     os.replace(work / "final.tmp", final)
     record = {"steps": total, "batches_in_pass": len(order), "batch_size": args.batch_size, **asdict(plan),
@@ -378,7 +367,7 @@ def export(args: argparse.Namespace) -> dict:
                           dynamic_axes=axes, opset_version=17, dynamo=False)
     import onnxruntime as ort
 
-    from qa.onnx_quantize import quantize
+    from qa.onnx.quantize import quantize
 
     def worst_diff(path: Path) -> float:
         session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
@@ -511,7 +500,7 @@ def evaluate(args: argparse.Namespace) -> dict:
 
 def write_model(args: argparse.Namespace, info: list[dict], records: list[dict], check: dict, evaluation: dict) -> None:
     """Write the shipped folder: ``model.onnx``, ``tokenizer.json``, ``reader.json``, ``card.json``."""
-    from qa.reader import write_card
+    from qa.answering.reader import write_card
 
     out = args.out
     tmp = out.with_name(out.name + ".tmp")
@@ -540,6 +529,7 @@ def write_model(args: argparse.Namespace, info: list[dict], records: list[dict],
             "other-passage": "a share (other_rate, per round) of sampled SQuAD 1.1 questions (and the 2.0 slice's answerable ones) paired with the most word-overlapping passage of their article that lacks the answer",
             "swap": "a share (swap_rate, per round) of sampled SQuAD 1.1 questions with one anchor word found in their passage (a name, number or content word) swapped for one of the same kind from the article that the passage lacks",
         },
+        **({"made_negatives": negatives_record(args.negatives)} if args.negatives else {}),
         "rounds": [{"round": i + 1, **asdict(SCHEDULE[i]), "examples": info[i], **records[i]} for i in range(args.rounds)],
         "steps": sum(r["steps"] for r in records),
         "examples_seen": sum(r["examples_seen"] for r in records),

@@ -3,12 +3,12 @@
 The reader (``eval/train_reader.py``) finds a span in a passage; the verifier
 (Retro-Reader's "sketchy" reading, on a short input) reads the question with a
 single candidate sentence and gives one logit: the sentence answers the
-question.  :mod:`qa.decide` uses it to choose among candidate sentences and to
+question.  :mod:`qa.answering.decision` uses it to choose among candidate sentences and to
 decide whether to answer.  Inputs are short (at most ``--max-length`` tokens,
 default 96), so an example costs about a third of a reader example.
 
 Examples (``../shared/data``, SQuAD, CC BY-SA 4.0), every sentence cut as the
-engine cuts documents (``qa.chunking.split_sentences``):
+engine cuts documents (``qa.documents.chunking.split_sentences``):
 
 * positive: a SQuAD 1.1 train question (a seeded sample) or an answerable question of the
   SQuAD 2.0 train slice or of the 10 training articles of ``squad2_dev_tune.json``, with the
@@ -40,7 +40,6 @@ import platform
 import random
 import shutil
 import sys
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -51,10 +50,10 @@ sys.path.insert(0, str(ROOT))
 
 from eval.reader_data import _swap, _vocabulary, _Question, overlap, read_squad, words  # noqa: E402
 from eval.train_reader import CALIBRATION_ARTICLES, RETRAIN_COMMAND, TRAIN_FILES, auc, base_model_path, fuse, split_tune  # noqa: E402
-from eval.training import optimizer_and_schedule, resume, save_checkpoint  # noqa: E402
-from qa.chunking import split_sentences  # noqa: E402
+from eval.training import Pass, optimizer_and_schedule, resume, run_steps  # noqa: E402
+from qa.documents.chunking import split_sentences  # noqa: E402
 from qa.files import file_sha256  # noqa: E402
-from qa.reader_tokens import encode_pairs, load_tokenizer  # noqa: E402
+from qa.answering.reader_tokens import encode_pairs, load_tokenizer  # noqa: E402
 from qa.types import Document  # noqa: E402
 
 logger = logging.getLogger("train_verifier")
@@ -245,34 +244,17 @@ def train(args: argparse.Namespace) -> dict | None:
     step, elapsed = resume(ckpt, model, optimizer, scheduler, total)
     model.train()
     bce = torch.nn.BCEWithLogitsLoss()
-    log = open(args.work / "train.log", "a", encoding="utf-8")
-    t0, window = time.perf_counter(), collections.deque(maxlen=50)
-    first = step
-    while step < total:
-        torch.manual_seed(args.seed * 100_003 + step)
-        chunk = [pairs[i] for i in order[step]]
+
+    def loss_at(at: int) -> torch.Tensor:
+        chunk = [pairs[i] for i in order[at]]
         batch = encode_pairs(tokenizer, [p.question for p in chunk], [p.sentence for p in chunk])
         logits = model(*(torch.from_numpy(a) for a in (batch.input_ids, batch.attention_mask, batch.token_type_ids)))
-        loss = bce(logits, torch.tensor([float(p.label) for p in chunk]))
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
-        step += 1
-        window.append(float(loss))
-        if step % 20 == 0 or step == total:
-            line = f"step {step}/{total} loss {np.mean(window):.4f} lr {scheduler.get_last_lr()[0]:.2e} trained {elapsed + time.perf_counter() - t0:.0f}s"
-            log.write(line + "\n")
-            log.flush()
-            logger.info(line)
-        stopping = args.stop_after is not None and step - first >= args.stop_after
-        if step % args.checkpoint_every == 0 or step == total or stopping:
-            save_checkpoint(ckpt, model, optimizer, scheduler, step, elapsed + time.perf_counter() - t0)
-        if stopping and step < total:
-            logger.info("stopped after step %d of %d (--stop-after); rerun to resume", step, total)
-            return None
-    elapsed += time.perf_counter() - t0
+        return bce(logits, torch.tensor([float(p.label) for p in chunk]))
+
+    plan = Pass(args.work, args.seed, total, args.checkpoint_every, args.stop_after)
+    step, elapsed = run_steps(model, optimizer, scheduler, loss_at, plan, step, elapsed)
+    if step < total:
+        return None
     torch.save(model.state_dict(), args.work / "final.tmp")
     os.replace(args.work / "final.tmp", final)
     record = {"steps": total, "examples_seen": sum(len(order[i]) for i in range(total)), "batch_size": args.batch_size,
@@ -291,7 +273,7 @@ def export(args: argparse.Namespace) -> dict:
     import onnxruntime as ort
     import torch
 
-    from qa.onnx_quantize import quantize
+    from qa.onnx.quantize import quantize
 
     fp32, int8, check_path = args.work / "verifier.onnx", args.work / "verifier-int8.onnx", args.work / "export_check.json"
     if fp32.exists() and int8.exists() and check_path.exists():
@@ -357,7 +339,7 @@ def evaluate(args: argparse.Namespace) -> dict:
 
 def write(args: argparse.Namespace, info: dict, record: dict, check: dict, evaluation: dict) -> None:
     """Copy the chosen graph to ``OUT/verifier.onnx``, record it in ``reader.json`` and the card."""
-    from qa.reader import write_card
+    from qa.answering.reader import write_card
 
     args.out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(args.work / evaluation["chosen"], args.out / "verifier.tmp")

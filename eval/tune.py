@@ -1,4 +1,4 @@
-"""Fit the sentence model and the abstention threshold (qa.answer.AnswerParams) on the tuning splits.
+"""Fit the sentence model and the abstention threshold (qa.answering.sentences.AnswerParams) on the tuning splits.
 
 Usage: ``python eval/tune.py [--dataset PATH ...] [--fit-on NAME ...]`` (default:
 the article set and the SQuAD sample, both used for fitting).
@@ -7,7 +7,7 @@ Each question is encoded and retrieved once.  Every candidate sentence (all
 sentences of the top-k passages) is labelled by whether it holds an accepted
 answer (article set) or covers a gold answer span (SQuAD); a weighted,
 L2-regularised logistic regression of that label on the sentence's signals
-(``qa.answer.FEATURES``) is fitted on the ``tune`` split only, each question
+(``qa.answering.sentences.FEATURES``) is fitted on the ``tune`` split only, each question
 weighing the same (positives and negatives balanced within a question).  The
 abstention threshold then maximises the share of right decisions on the tune
 split: a right answer, or abstaining on an unanswerable question.  The
@@ -31,12 +31,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import qa  # noqa: E402
-import qa.embedding  # noqa: E402
+import qa.index.embedding  # noqa: E402
 import qa.engine  # noqa: E402
-import qa.ingest  # noqa: E402
+import qa.documents.ingest  # noqa: E402
 from eval import metrics, qasets  # noqa: E402
-from qa.answer import DEFAULT_PARAMS, FEATURES, AnswerParams, ScoredSentence, confidence_of, features, make_query, score_sentences, select  # noqa: E402
-from qa.retrieve import retrieve  # noqa: E402
+from qa.answering.sentences import DEFAULT_PARAMS, FEATURES, AnswerParams, ScoredSentence, confidence_of, features, make_query, score_sentences, select  # noqa: E402
 
 logger = logging.getLogger("tune")
 
@@ -44,7 +43,7 @@ logger = logging.getLogger("tune")
 def load_set(path: Path) -> qasets.EvalSet:
     """Load an evaluation set; the article set is located in the cleaned bundled article."""
     if path.suffix == ".jsonl":
-        doc = qa.ingest.default_documents()[0]
+        doc = qa.documents.ingest.default_documents()[0]
         return qasets.load_article_set(path, doc.text, doc.doc_id)
     return qasets.load_squad(path)
 
@@ -54,7 +53,7 @@ def prepare(evalset: qasets.EvalSet, bot: qa.QA, top_k: int) -> list[dict]:
     rows = []
     for item in evalset.items:
         query = make_query(bot.store, qa.engine.clean_question(item.question), bot.embedder.encode)
-        rows.append({"item": item, "query": query, "hits": retrieve(bot.store, query.vector, query.tokens, top_k, "hybrid")})
+        rows.append({"item": item, "query": query, "hits": bot.store.search(query.vector, query.tokens, top_k, "hybrid")})
     return rows
 
 
@@ -132,7 +131,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     datasets = args.dataset or [ROOT / "eval" / "qa_article.jsonl", ROOT / "eval" / "data" / "squad2_dev_sample.json"]
-    embedder = qa.embedding.load_embedder()
+    embedder = qa.index.embedding.load_embedder()
     prepared = {}
     with tempfile.TemporaryDirectory() as tmp:
         for path in datasets:

@@ -51,7 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     listing = sub.add_parser("list", help="list the documents of an index")
     listing.add_argument("--index", help=INDEX_HELP)
 
-    from qa.server import add_arguments
+    from qa.web.server import add_arguments
 
     serve = sub.add_parser("serve", help="serve the JSON API and the web chat (see README: HTTP API)")
     add_arguments(serve)
@@ -94,7 +94,6 @@ def _print_answer(answer: object) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     import qa
-    from qa.store import read_manifest
 
     if args.command == "index":
         report = qa.build_index(args.paths, args.index, model=args.model, shard=args.shard)
@@ -107,20 +106,15 @@ def _run(args: argparse.Namespace) -> int:
     if args.command in ("add", "remove", "list"):
         return _run_library(args)
     if args.command == "serve":
-        from qa.server import run
+        from qa.web.server import run
 
         return run(args, say, prog="qa serve")
     if args.command == "info":
-        from qa.location import parse_location
+        from qa.index.backend import read_index_manifest
+        from qa.index.location import parse_location
 
-        where = parse_location(args.index)
-        path = str(where)
-        if where.is_milvus:
-            from qa.milvus_store import load_milvus_store
-
-            manifest = load_milvus_store(where).manifest
-        else:
-            manifest = read_manifest(where.path)
+        path = str(parse_location(args.index))
+        manifest = read_index_manifest(args.index)
         print(f"index:     {path}")
         print(f"model:     {manifest['model']['name']} ({manifest['model']['dimension']} dimensions)")
         print(f"type:      {manifest['index']['type']}")

@@ -6,58 +6,37 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from qa.answer import (
-    DEFAULT_PARAMS,
-    AnswerParams,
-    ScoredSentence,
-    confidence_of,
-    make_citations,
-    make_passages,
-    make_query,
-    score_sentences,
-    select,
-)
-from qa.chunking import DEFAULT_MAX_WORDS, DEFAULT_OVERLAP
-from qa.embedding import DEFAULT_MODEL, Embedder, canonical_model_name, check_backend, load_embedder, with_backend
-from qa.errors import IndexVersionError, IngestError, ModelMismatchError, QAError
-from qa.ingest import Skipped, default_documents, load_documents
-from qa.decide import backs_a_span, choose, hits_to_read, nothing_relevant
-from qa.extract import read_passages
-from qa.lexical import tokenize
-from qa.location import INDEX_ENV, Location, default_index_dir, parse_location
-from qa.retrieve import check_method, retrieve
-from qa.seam import IndexStore, open_store
-from qa.store import (
-    DEFAULT_EXACT_MAX,
-    MANIFEST,
-    STORED_FILES,
-    Store,
-    chunking_settings,
-    has_user_documents,
-    load_store,
-    outdated,
-    read_manifest,
-    stored_files,
-    write_index,
-)
-from qa.types import Answer, Candidate, Document, Passage
+from qa.answering import conversation
+from qa.answering.answers import answer, make_passages
+from qa.answering.conversation import WIDE_SEARCH, focus, resolve, turns_of
+from qa.answering.decision import DecisionModel, decision_of
+from qa.answering.sentences import DEFAULT_PARAMS, AnswerParams, make_query
+from qa.documents.chunking import DEFAULT_MAX_WORDS, DEFAULT_OVERLAP
+from qa.documents.ingest import Skipped
+from qa.documents.lexical import tokenize
+from qa.errors import IngestError, ModelMismatchError, QAError
+from qa.index.backend import open_default, open_store, read_inputs, write
+from qa.index.embedding import DEFAULT_MODEL, Embedder, canonical_model_name, check_backend, load_embedder, with_backend
+from qa.index.local.vectors import DEFAULT_EXACT_MAX
+from qa.index.location import parse_location
+from qa.index.store import IndexStore, check_method
+from qa.types import Answer, Document, Passage
 
 if TYPE_CHECKING:
-    from qa.reader import Reader
+    from qa.answering.reader import Reader
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_TOP_K = 5
 MAX_QUESTION_CHARS = 2000
 """Longer questions are cut to this many characters (the model reads at most 256 tokens)."""
-DEFAULT_CORPUS_TAG = "default"
 RELOAD_CHECK_SECONDS = 1.0
 """A loaded :class:`QA` looks at most this often whether its index folder was rebuilt (see :meth:`QA.reload`)."""
 
@@ -93,7 +72,7 @@ class BuildReport:
     """What :func:`build_index` did.
 
     Attributes:
-        path: The index folder written, or the Milvus location string (see :mod:`qa.location`).
+        path: The index folder written, or the Milvus location string (see :mod:`qa.index.location`).
         documents: Number of documents indexed (by this build; a Milvus index may hold more, see ``shard``).
         passages: Number of passages indexed.
         skipped: Files passed over, with the reason.
@@ -130,7 +109,8 @@ class QA:
         top_k: Default number of passages retrieved per question.
         retrieval: Default retrieval method: ``"hybrid"``, ``"dense"`` or ``"bm25"``.
         params: Sentence scoring and abstention weights.
-        reader: The answer reader (:class:`qa.reader.Reader`); None answers with the sentence scorer alone.
+        reader: The answer reader (:class:`qa.answering.reader.Reader`); None answers with the sentence scorer alone.
+            Its fitted decision (:func:`qa.answering.decision.decision_of`) is the engine's ``decision``.
         read_depth: Retrieved passages the reader reads per question (the rest are only shown as
             evidence); None uses the depth fitted with the reader's calibration.
         auto_reload: Reload the index when its folder was rebuilt (checked at most once a second).
@@ -153,8 +133,10 @@ class QA:
         self.retrieval = check_method(retrieval)
         self.params = params
         self.reader = reader
+        self.decision: DecisionModel | None = decision_of(reader) if reader is not None else None
+        """The answer decision fitted with the reader (None without one)."""
         if read_depth is None:
-            read_depth = reader.read_depth if reader is not None else 1
+            read_depth = self.decision.depth if self.decision is not None else 1
         if isinstance(read_depth, bool) or not isinstance(read_depth, int) or read_depth < 1:
             raise ValueError(f"read_depth must be an integer greater than 0. Currently, read_depth is {read_depth!r}.")
         self.read_depth = read_depth
@@ -257,79 +239,49 @@ class QA:
         """
         text = clean_question(question)
         store = self._current_store()
-        hits = retrieve(store, self._encode(text), tokenize(text), _check_top_k(top_k), check_method(retrieval or self.retrieval))
+        hits = store.search(self._encode(text), tokenize(text), _check_top_k(top_k), check_method(retrieval or self.retrieval))
         return make_passages(store, hits)
 
-    def ask(self, question: str, top_k: int | None = None, retrieval: str | None = None) -> Answer:
+    def ask(
+        self, question: str, top_k: int | None = None, retrieval: str | None = None, history: Sequence[object] | None = None
+    ) -> Answer:
         """Answer a question with sentences taken verbatim from the documents, or abstain.
 
         Args:
             question: The question.
             top_k: Passages retrieved as evidence; None uses the engine's default.
             retrieval: Method; None uses the engine's default.
+            history: The earlier turns of this conversation, oldest first: each a :class:`qa.Answer`
+                as returned before, or a ``(question, answer_text)`` pair.  Only the last
+                ``MAX_TURNS`` (3) count.  A question that depends on them ("and who is building it?")
+                is searched with the earlier questions' topic words, in the documents the earlier
+                answers cited (see :mod:`qa.answering.conversation`); the answer's ``follow_up`` says
+                what was used.  None or ``[]`` answers the question on its own.
 
         Returns:
             The answer, with citations and evidence passages (or related passages when abstained).
 
         Raises:
-            ValueError: Empty question, ``top_k`` < 1, or unknown method.
+            ValueError: Empty question, ``top_k`` < 1, unknown method, or a bad ``history`` item (named).
         """
         text = clean_question(question)
         k = _check_top_k(self.top_k if top_k is None else top_k)
         method = check_method(retrieval or self.retrieval)
+        turns = turns_of(history)
         store = self._current_store()  # one index for the whole question, even if another is swapped in meanwhile
-        query = make_query(store, text, self.embedder.encode)
-        hits = retrieve(store, query.vector, query.tokens, k, method)
-        scored = score_sentences(store, hits, query, self.params)
-        passages = make_passages(store, hits)
-        phrase = None
-        if self.reader is not None:
-            decision = self.reader.decision
-            reads = read_passages(store, self.reader, text, hits_to_read(hits, scored, self.read_depth),
-                                    scored[0].sentence if scored else -1)
-            if nothing_relevant(scored, reads, self.params.threshold):
-                return Answer(question, "", True, 0.0, [], passages)
-            choice = choose(decision, scored, reads, verifier_for(self.reader, store, text))
-            if choice is None:
-                return Answer(question, "", True, 0.0, [], passages)
-            confidence = round(choice.confidence, 4)
-            by_id = {s.sentence: s for s in scored}
-            picked = by_id.get(choice.sentence, ScoredSentence(choice.sentence, choice.passage, choice.rank, 0.0, 0.0, -10.0))
-            if confidence < decision.threshold:
-                candidate = None
-                if choice.phrase is not None and backs_a_span(reads):
-                    cited = make_citations(store, [picked])[0]
-                    candidate = Candidate(cited.quote, cited, choice.phrase, confidence)
-                return Answer(question, "", True, confidence, [], passages, None, candidate)
-            chosen = [picked]
-            phrase = choice.phrase
-        else:
-            best = scored[0] if scored else None
-            confidence = round(confidence_of(best, self.params), 4)
-            if best is None or confidence < self.params.threshold:
-                return Answer(question, "", True, confidence, [], passages)
-            chosen = select(scored, self.params)
-        if not chosen:
-            return Answer(question, "", True, confidence, [], passages)
-        citations = make_citations(store, chosen)
-        used = {c.passage_id for c in citations}
-        evidence = [p for p in passages if p.passage_id in used] + [p for p in passages if p.passage_id not in used]
-        return Answer(question, " ".join(c.quote for c in citations), False, confidence, citations, evidence, phrase)
-
-
-def verifier_for(reader: Reader, store: Store, question: str) -> Callable[[Sequence[int]], list[float]] | None:
-    """The reader's verifier as a map from sentence indices to logits (None when the reader has none)."""
-    if not reader.has_verifier:
-        return None
-
-    def verify(sentences: Sequence[int]) -> list[float]:
-        texts = []
-        for sid in sentences:
-            s = store.sentences[sid]
-            texts.append(store.documents[s.doc_id].text[s.start : s.end])
-        return reader.verify(question, texts)
-
-    return verify
+        resolution = resolve(store, text, turns) if turns else None
+        if resolution is None:
+            query = make_query(store, text, self.embedder.encode)
+            hits = store.search(query.vector, query.tokens, k, method)
+            return answer(store, question, query, hits, self.params, self.reader, self.decision, self.read_depth)
+        query = make_query(store, resolution.query, self.embedder.encode)
+        wide = store.search(query.vector, query.tokens, max(k, WIDE_SEARCH), method)
+        hits = focus(store, wide, resolution, k)
+        if hits is None:  # a question on its own whose search left the conversation's documents
+            return answer(store, question, query, wide[:k], self.params, self.reader, self.decision, self.read_depth)
+        if not conversation.READ_WITH_TERMS:
+            query = replace(query, text=text)
+        return answer(store, question, query, hits, self.params, self.reader, self.decision, self.read_depth, resolution.follow_up)
 
 
 def build_index(
@@ -355,24 +307,24 @@ def build_index(
 
     Args:
         inputs: Files, folders (recursive) and/or :class:`Document` objects.
-        path: Index location (see :mod:`qa.location`): a folder, a Milvus Lite ``.db`` path, or
+        path: Index location (see :mod:`qa.index.location`): a folder, a Milvus Lite ``.db`` path, or
             ``http(s)://host:port`` of a Milvus server, each Milvus one optionally ``#COLLECTION``;
             None means :func:`default_index_dir`.  A Milvus index is written document by document
-            (see :mod:`qa.milvus_build`): unchanged documents are kept, the others replaced, and
+            (see :mod:`qa.index.milvus.build`): unchanged documents are kept, the others replaced, and
             documents not among ``inputs`` removed.
         model: Model name or folder, an :class:`Embedder`, or None for the bundled default.
         max_words: Word budget of a passage.
         overlap: Sentences shared by consecutive passages.
         exact_max: Largest passage count that gets an exact FAISS index (IVF-SQ8 above; see
-            :func:`qa.store.make_vector_index`).
-        backend: What runs the model (see :func:`qa.embedding.load_embedder`): None or
+            :func:`qa.index.local.vectors.make_vector_index`).
+        backend: What runs the model (see :func:`qa.index.embedding.load_embedder`): None or
             ``"auto"`` (ONNX Runtime when possible, else torch), ``"torch"``, ``"onnx"``
             or ``"onnx-int8"`` (recorded as model ``NAME#int8``).  Ignored for an :class:`Embedder`.
         incremental: Reuse the vectors of unchanged documents from the index in ``path``.
         dense_index: Dense index type of a new Milvus index: ``"HNSW"``, ``"IVF_SQ8"`` or ``"FLAT"``.
         shard: ``"I/N"`` or ``(I, N)``: index only this worker's share of the files (every N-th,
             from the I-th) into a Milvus index, keeping the other workers' documents; N workers
-            given the same inputs build the index one build would (see :func:`qa.milvus_build.read_shard`).
+            given the same inputs build the index one build would (see :func:`qa.index.milvus.build.read_shard`).
 
     Returns:
         What was indexed, embedded and skipped.
@@ -389,62 +341,15 @@ def build_index(
         raise ValueError(f"overlap must be 0 or more. Currently, overlap is {overlap}.")
     check_backend(backend)
     where = parse_location(path)
-    orders = None
-    if where.is_milvus:
-        from qa.milvus_build import check_dense_index, parse_shard, read_shard
-
-        check_dense_index(dense_index)
-        if shard is not None:
-            report, orders = read_shard(list(inputs), parse_shard(shard))
-    elif shard is not None:
-        raise ValueError(
-            f"shard needs a Milvus location (a .db path or http://host:port), not the folder {str(where)!r}: "
-            "workers of a sharded build write one Milvus collection"
-        )
-    if orders is None:
-        report = load_documents(list(inputs))
+    report, orders = read_inputs(inputs, where, shard, dense_index)
     if not report.documents:
         reasons = "; ".join(f"{s.path}: {s.reason}" for s in report.skipped[:5]) or "no .txt, .md, .html, .pdf or .docx files found"
         raise IngestError(f"nothing to index ({reasons}); pass files or folders of .txt, .md, .html, .pdf or .docx documents")
     embedder = load_embedder(model, backend)
-    if where.is_milvus:
-        from qa.milvus_build import write_documents
-
-        written = write_documents(
-            report.documents, where, embedder, max_words, overlap, orders=orders, prune=shard is None, dense_index=dense_index
-        )
-        return BuildReport(
-            str(where), len(report.documents), written.passages, report.skipped, getattr(embedder, "backend", "custom"),
-            embedded_passages=written.embedded_passages, reused_documents=len(written.unchanged),
-        )
-    target = where.path
-    write_index(report.documents, target, embedder, max_words, overlap, exact_max, reuse=incremental)
-    manifest = read_manifest(target)
-    build = manifest.get("build", {})
+    written = write(report.documents, where, embedder, max_words, overlap, exact_max, incremental, dense_index, orders, prune=shard is None)
     return BuildReport(
-        target, len(report.documents), manifest["counts"]["passages"], report.skipped, getattr(embedder, "backend", "custom"),
-        embedded_passages=int(build.get("embedded", {}).get("passages", manifest["counts"]["passages"])),
-        reused_documents=int(build.get("reused_documents", 0)),
-    )
-
-
-def _manifest_stamp(folder: Path) -> tuple[int, int, int] | None:
-    """Identity of the manifest file now in ``folder`` (a build swaps in a new one); None when there is none."""
-    try:
-        stat = (folder / MANIFEST).stat()
-    except OSError:
-        return None
-    return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
-
-
-def _is_default_corpus(manifest: dict) -> bool:
-    """Whether an index holds the bundled article alone (then :func:`load` may rebuild it; never one with added documents)."""
-    if has_user_documents(manifest):
-        return False
-    docs = default_documents()
-    recorded = manifest.get("documents", [])
-    return [d["text_sha256"] for d in recorded] == [d.sha256 for d in docs] or (
-        len(recorded) == 1 and recorded[0]["doc_id"] == docs[0].doc_id and recorded[0]["source"] == docs[0].source
+        written.location, len(report.documents), written.passages, report.skipped,
+        getattr(embedder, "backend", "custom"), embedded_passages=written.embedded_passages, reused_documents=written.reused_documents,
     )
 
 
@@ -470,7 +375,7 @@ def load(
             different model than the index's raises :class:`qa.ModelMismatchError`.
         top_k: Default passages retrieved per question.
         retrieval: Default retrieval method.
-        backend: What runs the model (see :func:`qa.embedding.load_embedder`); None or
+        backend: What runs the model (see :func:`qa.index.embedding.load_embedder`); None or
             ``"auto"`` uses ONNX Runtime when possible (no torch import), else torch.
             ``"onnx-int8"`` is a different model identity (``NAME#int8``): it needs an
             index built with it.  Ignored when ``model`` is an :class:`Embedder`.
@@ -494,20 +399,11 @@ def load(
     if embedder is None and backend == "onnx-int8" and (requested is not None or path is None):
         requested = with_backend(requested or DEFAULT_MODEL, backend)
     where = parse_location(path)
-    if where.is_milvus:
-        store = _open_milvus(where, requested, path is None, model, backend)
-    elif path is None:
-        target = where.path
-        try:
-            store = load_store(target, requested)
-            reasons = outdated(store.manifest, chunking_settings()) if _is_default_corpus(store.manifest) else []
-            if reasons:
-                raise IndexVersionError(f"the bundled article's index was built with {', '.join(reasons)}")
-        except QAError as exc:
-            embedder = _rebuild_default_index(target, exc, model, backend)
-            store = load_store(target, requested)
+    if path is None:
+        store, embedder_built = open_default(where, requested, model, backend)
+        embedder = embedder or embedder_built
     else:
-        store = load_store(where.path, requested)
+        store = open_store(where, requested)
     if embedder is None:
         embedder = load_embedder(store.model if model is None else model, backend)
     if canonical_model_name(embedder.name) != store.model or embedder.dimension != store.manifest["model"]["dimension"]:
@@ -516,59 +412,6 @@ def load(
             f"{store.model!r} ({store.manifest['model']['dimension']}); rebuild the index with that model"
         )
     return QA(store, embedder, top_k=top_k, retrieval=retrieval, reader=answer_reader, read_depth=read_depth)
-
-
-def _open_milvus(where: Location, requested: str | None, default: bool, model: str | Embedder | None, backend: str | None) -> IndexStore:
-    """Open a Milvus index; the default location (``$QA_INDEX_DIR``) without one gets the bundled article first."""
-    from qa.errors import IndexNotFoundError
-
-    try:
-        return open_store(where, requested)
-    except IndexNotFoundError as exc:
-        if not default:
-            raise
-        logger.info("building the default index in %s (%s)", where, exc)
-        from qa.milvus_build import write_documents
-
-        write_documents(default_documents(), where, load_embedder(model, backend))
-        return open_store(where, requested)
-
-
-def _rebuild_default_index(target: Path, error: QAError, model: str | Embedder | None, backend: str | None) -> Embedder:
-    """Rebuild the default index folder after ``error``, never losing a document added to it.
-
-    * No index, or the bundled article alone: the article is indexed again.
-    * Documents added with :func:`qa.add_documents` (the manifest's ``"library"``):
-      rebuilt from its documents file, else from the kept copies in ``files/``,
-      only when it cannot be loaded as it is (damaged or stale, not merely built by another
-      qa version); another model or a newer format raise ``error``.
-    * Any other corpus, or an unreadable manifest beside kept files: ``error`` is raised.
-
-    Returns:
-        The embedder the index was built with.
-    """
-    manifest = None
-    try:
-        manifest = read_manifest(target)
-    except QAError:
-        if (target / STORED_FILES).is_dir():
-            raise error from None  # its added documents cannot be listed: never rebuild them away
-    if manifest is not None and not _is_default_corpus(manifest):
-        if not has_user_documents(manifest) or isinstance(error, (ModelMismatchError, IndexVersionError)):
-            raise error
-        from qa.library import stored_documents
-
-        bundled = default_documents()[0]
-        docs = [bundled if (d.doc_id, d.source) == (bundled.doc_id, bundled.source) else d for d in stored_documents(target, manifest)]
-        logger.warning("rebuilding index %s from its %d documents (%s)", target, len(docs), error)
-        embedder = load_embedder(manifest["model"]["name"] if model is None else model, backend)
-        kept = {name: target / STORED_FILES / name for name in stored_files(manifest)}
-        write_index(docs, target, embedder, stored=kept)
-        return embedder
-    logger.info("building the default index in %s (%s)", target, error)
-    embedder = load_embedder(model, backend)
-    write_index(default_documents(), target, embedder)
-    return embedder
 
 
 def _load_reader(reader: bool | str | os.PathLike[str]) -> Reader | None:
@@ -580,7 +423,7 @@ def _load_reader(reader: bool | str | os.PathLike[str]) -> Reader | None:
     """
     if reader is False:
         return None
-    from qa.reader import Reader
+    from qa.answering.reader import Reader
 
     if reader is True:
         return Reader()

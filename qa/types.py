@@ -144,6 +144,24 @@ class Candidate:
 
 
 @dataclass(frozen=True)
+class FollowUp:
+    """What a follow-up answer took from the conversation (see :mod:`qa.answering.conversation`).
+
+    Attributes:
+        turn: Position in the ``history`` given (0 = oldest) of the earlier turn followed up: the most
+            recent one whose answer was cited, else the most recent one whose words were added.
+        question: That turn's question.
+        terms: Words of the earlier questions added to the search, most recent turn first.
+        doc_ids: Documents preferred because earlier answers cited them, most recent first.
+    """
+
+    turn: int
+    question: str
+    terms: tuple[str, ...] = ()
+    doc_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Answer:
     """The result of :meth:`qa.QA.ask`.
 
@@ -159,6 +177,8 @@ class Answer:
         candidate: When abstained, the best candidate sentence the engine found but could not
             confirm, with its citation (shown as unconfirmed, never as the answer); None when
             nothing relevant was found, or when answered.
+        follow_up: For a question read with its conversation (``history``), which earlier turn,
+            words and documents were used; None when it was answered on its own.
     """
 
     question: str
@@ -169,3 +189,4 @@ class Answer:
     passages: list[Passage] = field(default_factory=list)
     phrase: Span | None = None
     candidate: Candidate | None = None
+    follow_up: FollowUp | None = None

@@ -7,6 +7,9 @@ import re
 import sys
 from collections.abc import Sequence
 
+QA_VERSION = "0.2.0"
+"""The version of qa (``qa.__version__``), recorded in every manifest: another version's index is rebuilt or refused."""
+
 
 def installed_versions(names: Sequence[str]) -> dict[str, str]:
     """Installed versions of distributions, read from ``*.dist-info`` folder names (no import).

@@ -15,8 +15,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import qa  # noqa: E402
-from qa.lexical import tokenize  # noqa: E402
-from tests.onnx_support import cache_dir, onnx_cache_root, onnx_embedder, shared_fp32_embedder, st_model  # noqa: E402,F401 - the ONNX tests' fixtures
+from qa.documents.lexical import tokenize  # noqa: E402
+from tests.onnx.support import cache_dir, onnx_cache_root, onnx_embedder, shared_fp32_embedder, st_model  # noqa: E402,F401 - the ONNX tests' fixtures
 
 
 class HashingEmbedder:
@@ -82,7 +82,7 @@ def fake_index(tmp_path: Path, small_docs: list[qa.Document], fake_embedder: Has
 
 @pytest.fixture(scope="session")
 def real_embedder() -> object:
-    from qa.embedding import load_embedder
+    from qa.index.embedding import load_embedder
 
     return load_embedder()
 
@@ -90,7 +90,7 @@ def real_embedder() -> object:
 @pytest.fixture(scope="session")
 def article_bot(tmp_path_factory: pytest.TempPathFactory, real_embedder: object) -> qa.QA:
     """The bundled article indexed with the real packaged model (built once per session)."""
-    from qa.ingest import default_documents
+    from qa.documents.ingest import default_documents
 
     path = tmp_path_factory.mktemp("article") / "index"
     qa.build_index(default_documents(), path, model=real_embedder)  # type: ignore[arg-type]
@@ -99,13 +99,13 @@ def article_bot(tmp_path_factory: pytest.TempPathFactory, real_embedder: object)
 
 @pytest.fixture(scope="session")
 def sample_pdfs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Real PDFs printed by headless chromium (skips when chromium is missing; see tests/documents.py).
+    """Real PDFs printed by headless chromium (skips when chromium is missing; see tests/sample_documents.py).
 
     ``report``: 3 pages, with chromium's own header and footer on every page;
     ``report_v2``: a changed 2-page version, without an HTML title; ``layout``: a two-column page and a
     narrow one with soft hyphens; ``scanned``: one page with a canvas drawing only.
     """
-    from tests import documents
+    from tests import sample_documents as documents
 
     browser = documents.chromium()
     if browser is None:

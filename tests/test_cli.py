@@ -73,11 +73,14 @@ def test_ask_prints_the_phrase_first_and_in_json(tmp_path: Path) -> None:
 
 
 def test_add_list_ask_with_page_and_remove(tmp_path: Path, sample_pdfs: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    from tests import sample_documents as documents
+
     index = tmp_path / "idx"
-    assert main(["add", str(sample_pdfs["report"]), str(sample_pdfs["scanned"]), "--index", str(index)]) == 0
+    cut = documents.truncate(sample_pdfs["report_v2"], tmp_path / "cut.pdf")
+    assert main(["add", str(sample_pdfs["report"]), str(cut), "--index", str(index)]) == 0
     out = capsys.readouterr().out
     assert "added report.pdf: Harbour Report 2031, 3 pages" in out
-    assert "skipped " in out and "scanned.pdf: no text layer — scanned image? OCR is not supported" in out
+    assert "skipped " in out and "cut.pdf: damaged or truncated PDF" in out
     assert main(["add", str(sample_pdfs["report"]), "--index", str(index)]) == 0
     assert "unchanged report.pdf (already indexed with the same content)" in capsys.readouterr().out
     assert main(["list", "--index", str(index)]) == 0
@@ -94,7 +97,7 @@ def test_add_list_ask_with_page_and_remove(tmp_path: Path, sample_pdfs: dict[str
     assert "removed 1 document(s)" in capsys.readouterr().out and not (index / "files" / "report.pdf").exists()
     assert main(["remove", "nope.pdf", "--index", str(index)]) == 1
     assert "no document 'nope.pdf'" in capsys.readouterr().err
-    assert main(["add", str(sample_pdfs["scanned"]), "--index", str(index)]) == 1  # only skipped files: an error status
+    assert main(["add", str(cut), "--index", str(index)]) == 1  # only skipped files: an error status
     assert main(["list", "--index", str(tmp_path / "missing")]) == 1
     assert "no index in" in capsys.readouterr().err
 

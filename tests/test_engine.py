@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import qa
-from qa.ingest import default_documents
+from qa.documents.ingest import default_documents
 from tests.conftest import in_threads
 
 TEASER_START = 1970  # the cleaned article ends here; nothing after it exists
@@ -171,12 +171,11 @@ def test_load_validates_settings(fake_index: Path, fake_embedder: object) -> Non
 
 def strict_bot(article_bot: qa.QA) -> qa.QA:
     """The same engine with a threshold nothing reaches: every question is declined."""
-    import copy
     import dataclasses
 
-    reader = copy.copy(article_bot.reader)
-    reader.decision = dataclasses.replace(article_bot.reader.decision, threshold=1.0)  # type: ignore[union-attr]
-    return qa.QA(article_bot.store, article_bot.embedder, reader=reader)
+    bot = qa.QA(article_bot.store, article_bot.embedder, reader=article_bot.reader)
+    bot.decision = dataclasses.replace(article_bot.decision, threshold=1.0)  # type: ignore[arg-type]
+    return bot
 
 
 def test_declined_answer_keeps_its_candidate_unconfirmed(article_bot: qa.QA) -> None:

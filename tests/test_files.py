@@ -28,9 +28,3 @@ def test_sampled_digest_sees_size_and_sampled_blocks_only(tmp_path: Path) -> Non
     assert sampled_sha256(path) != before
     path.write_bytes(b"\1" * (size - 1))
     assert sampled_sha256(path) != before
-
-
-def test_store_keeps_the_old_name() -> None:
-    import qa.store
-
-    assert qa.store.file_sha256 is file_sha256

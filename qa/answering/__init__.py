@@ -1,0 +1,1 @@
+"""Answering: sentence scoring, the reader, the answer decision and citations."""

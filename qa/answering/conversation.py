@@ -1,0 +1,336 @@
+"""Follow-up questions: read a question with the conversation it belongs to, without writing anything.
+
+Peers rewrite a follow-up with a language model; qa only chooses what to search for and where.
+For a question asked after earlier turns (``history``, oldest first):
+
+1. **Only the last few turns count** (:data:`MAX_TURNS`, 3).  In CoQA and QuAC a follow-up leans on
+   the turn before it far more often than on older ones, and every older turn adds words that pull
+   retrieval towards what was already answered; three turns keep the topic of a short exchange
+   ("Who ...?" / "When?" / "Where?") without dragging the whole dialogue along.
+2. **Does it depend on them?** (:func:`depends`): it refers back (a pronoun or demonstrative:
+   "who is building *it*?"), it is elliptic ("and when?", "what about Korea?", "anything else?"),
+   or it names nothing of its own: none of its words is a topic word of the corpus (rare enough to
+   pick out documents, see :data:`TOPIC_DF_SHARE`) — a weak retrieval of its own, told from the
+   index's term statistics without a second search.  A question that stands alone is answered as
+   if it were the first.
+3. **What it depends on** (:func:`resolve`):
+
+   * *HQE-style expansion* (Lin et al. 2020, "Query Reformulation using Query History for Passage
+     Retrieval in Conversational Search"): the topic words of the earlier QUESTIONS in the window,
+     the most recent first, each above an IDF floor, are added to the words searched for (and
+     scored) — never words of the earlier answers, which HQE found to hurt;
+   * *document focus*: the passages of the document the earlier answers cited, the passage
+     cited first and its neighbours first, are put ahead of the rest of the retrieved passages
+     (:func:`focus`), so the reader reads where the conversation is.
+
+The answer stays extractive: the reader reads the question as asked (its own words, with the
+added topic words after it), the decision is the same fitted one, and a follow-up still
+declines when the documents do not answer.  A follow-up to declined turns only gets the earlier
+questions' words: a declined turn cites nothing, so nothing pulls it to a document.
+:class:`qa.types.FollowUp` records what was used.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from qa.answering.sentences import idf_weights
+from qa.documents.lexical import content_words, stem
+from qa.index.store import Hit, IndexStore
+from qa.types import Answer, FollowUp, Span
+
+logger = logging.getLogger(__name__)
+
+MAX_TURNS = 3
+"""Earlier turns that count (the most recent ones; see the module docstring)."""
+MAX_TERMS = 1
+"""Most topic words added to a follow-up (tuned: 1 beat 2, 3 and 6 on the CoQA and DoQA tune halves)."""
+TOPIC_DF_SHARE = 0.05
+"""A word is a topic word when at most this share of the passages (and at least one) holds it."""
+TOPIC_MIN_DF = 3
+"""... or at most this many passages, in a small corpus."""
+FOCUS_PASSAGES = 8
+"""Most passages of a focused document put ahead of the other retrieved passages."""
+WIDE_SEARCH = 20
+"""Passages searched for a follow-up before the focus picks ``top_k`` of them."""
+FOCUS_ONLY = True
+"""Whether a follow-up with a focused document is answered from that document's passages alone."""
+ALWAYS_DEPENDS = False
+"""Whether every question asked with history is read as a follow-up (the tuning's upper bound of :func:`depends`)."""
+SOFT_FOCUS = True
+"""Whether a question that does not depend on the conversation still prefers the earlier answers' document when
+its own search finds that document too (a conversation mostly stays on one document)."""
+TERMS_BY_IDF = False
+"""Whether a turn's topic words are taken rarest first (else in the order asked, which did as well when tuned)."""
+READ_WITH_TERMS = True
+"""Whether the reader and the sentence scorer read the follow-up with its added topic words (else as asked)."""
+
+REFERRING = frozenset(
+    "he she it they him her his hers its their theirs them himself herself itself themselves this that these those "
+    "there then one ones former latter such same other another else".split()
+)
+"""Words that point back to something said before."""
+_ELLIPTIC = re.compile(
+    r"^\W*(?:and|but|also|so|or|then|what about|how about|what else|anything else|any other|anything|any more|"
+    r"what other|which other|who else|where else|when else|how else|why not|did (?:he|she|they|it)|"
+    r"was (?:he|she|it)|were they|is (?:he|she|it)|are they)\b",
+    re.IGNORECASE,
+)
+_WORDS = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class Turn:
+    """An earlier turn as the conversation needs it.
+
+    Attributes:
+        question: The question asked.
+        text: The answer's text (``""`` when declined).
+        cited: The spans its citations point at, first citation first (empty for a ``(question, text)``
+            pair, or a declined turn).
+    """
+
+    question: str
+    text: str
+    cited: tuple[Span, ...] = ()
+
+
+def turns_of(history: Sequence[object] | None) -> list[Turn]:
+    """Check a ``history`` argument and turn it into :class:`Turn` objects (all of them, oldest first).
+
+    Args:
+        history: None, or a list of earlier turns, each a :class:`qa.Answer`, a :class:`Turn`, or a
+            ``(question, answer_text)`` pair of strings.
+
+    Returns:
+        One turn per item, in the order given.
+
+    Raises:
+        ValueError: ``history`` is not a list or tuple, or an item (named by its position) is not one
+            of the accepted kinds or has an empty question.
+    """
+    if history is None:
+        return []
+    if isinstance(history, (str, bytes)) or not isinstance(history, (list, tuple)):
+        raise ValueError(
+            f"history must be a list of earlier turns (qa.Answer objects or (question, answer_text) pairs), "
+            f"oldest first. Currently, history is a {type(history).__name__}."
+        )
+    turns = []
+    for i, item in enumerate(history):
+        if isinstance(item, Answer):
+            turn = Turn(item.question, item.text, tuple(Span(c.doc_id, c.start, c.end, c.quote) for c in item.citations))
+        elif isinstance(item, Turn):
+            turn = item
+        elif isinstance(item, (tuple, list)) and len(item) == 2 and all(isinstance(x, str) for x in item):
+            turn = Turn(item[0], item[1])
+        else:
+            raise ValueError(
+                f"history[{i}] must be a qa.Answer or a (question, answer_text) pair of strings. "
+                f"Currently, history[{i}] is {_describe(item)}."
+            )
+        if not isinstance(turn.question, str) or not turn.question.strip():
+            raise ValueError(f"history[{i}] has an empty question: give each earlier turn the question that was asked")
+        if not isinstance(turn.text, str):
+            raise ValueError(f"history[{i}] has an answer text of type {type(turn.text).__name__}: pass a string ('' when declined)")
+        turns.append(turn)
+    return turns
+
+
+def _describe(item: object) -> str:
+    if isinstance(item, (tuple, list)):
+        return f"a {type(item).__name__} of {len(item)} items ({', '.join(type(x).__name__ for x in item[:3])})"
+    return f"a {type(item).__name__} ({item!r:.40})"
+
+
+def refers_back(question: str) -> bool:
+    """Whether the question points back to the conversation: a pronoun or demonstrative, or an elliptic opening."""
+    if _ELLIPTIC.match(question):
+        return True
+    return any(w.lower() in REFERRING for w in _WORDS.findall(question))
+
+
+def topic_floor(store: IndexStore) -> float:
+    """The IDF above which a stem is a topic word of this corpus (see :data:`TOPIC_DF_SHARE`)."""
+    n = len(store.passages)
+    df = max(TOPIC_MIN_DF, int(TOPIC_DF_SHARE * n))
+    return _idf(n, df)
+
+
+def _idf(n: int, df: int) -> float:
+    import math
+
+    return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+
+
+def depends(store: IndexStore, question: str) -> bool:
+    """Whether a question depends on the conversation: it refers back, is elliptic, or names no topic word.
+
+    A stem no passage holds is no topic word either (it cannot pick out a document).
+    """
+    if ALWAYS_DEPENDS or refers_back(question):
+        return True
+    stems = {stem(w) for w in content_words(question)}
+    if not stems:
+        return True
+    floor = topic_floor(store)
+    known = {s: w for s, w in idf_weights(store, sorted(stems)).items() if store.bm25.doc_freq(s) > 0}
+    return not any(w >= floor for w in known.values())
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """How a follow-up is asked.
+
+    Attributes:
+        query: The text searched for and scored: the question, then the added topic words.
+        follow_up: What was taken from the conversation (recorded on the answer).
+        focus: The documents preferred, most recent first.
+        anchors: The passages the earlier answers cited, most recent first (their neighbours come first).
+        soft: The question stands alone: the focus applies only when its own search finds a focused document.
+    """
+
+    query: str
+    follow_up: FollowUp
+    focus: tuple[str, ...]
+    anchors: tuple[int, ...]
+    soft: bool = False
+
+
+def resolve(store: IndexStore, question: str, turns: Sequence[Turn]) -> Resolution | None:
+    """How to ask ``question`` after ``turns`` (oldest first); None when it stands alone.
+
+    Args:
+        store: The index (its term statistics pick the topic words).
+        question: The cleaned question.
+        turns: The earlier turns, oldest first (only the last :data:`MAX_TURNS` count).
+
+    Returns:
+        The expanded query and the focus, or None when there is no earlier turn or the question
+        does not depend on them.
+    """
+    recent = list(turns[-MAX_TURNS:])
+    if not recent:
+        return None
+    dependent = depends(store, question)
+    if not dependent and not SOFT_FOCUS:
+        return None
+    offset = len(turns) - len(recent)
+    own = {stem(w) for w in content_words(question)}
+    floor = topic_floor(store)
+    added: list[str] = []
+    seen = set(own)
+    source = None
+    for back, turn in enumerate(reversed(recent) if dependent else ()):
+        words = [w for w in dict.fromkeys(content_words(turn.question)) if stem(w) not in seen]
+        idf = idf_weights(store, sorted({stem(w) for w in words}))
+        topical = [w for w in words if store.bm25.doc_freq(stem(w)) > 0 and idf[stem(w)] >= floor]
+        if TERMS_BY_IDF:
+            topical.sort(key=lambda w: -idf[stem(w)])
+        for w in topical:
+            if len(added) < MAX_TERMS:
+                added.append(w)
+                seen.add(stem(w))
+        if topical and source is None:
+            source = len(turns) - 1 - back
+    focus: list[str] = []
+    anchors: list[int] = []
+    cited_turn = None
+    for back, turn in enumerate(reversed(recent)):
+        for span in turn.cited:
+            if span.doc_id in store.documents:
+                if span.doc_id not in focus:
+                    focus.append(span.doc_id)
+                passage = _passage_at(store, span)
+                if passage is not None and passage not in anchors:
+                    anchors.append(passage)
+                if cited_turn is None:
+                    cited_turn = len(turns) - 1 - back
+    if not added and not focus:
+        return None
+    index = cited_turn if cited_turn is not None else (source if source is not None else len(turns) - 1)
+    index = max(index, offset)
+    follow_up = FollowUp(index, turns[index].question, tuple(added), tuple(focus))
+    query = " ".join([question, *added])
+    return Resolution(query, follow_up, tuple(focus), tuple(anchors), not dependent)
+
+
+_RANGES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def doc_passages(store: IndexStore, doc_id: str) -> range:
+    """The positions of a document's passages (consecutive in every store), cached per loaded store."""
+    return _doc_rows(store.passages, doc_id)
+
+
+def _doc_rows(table: Sequence, doc_id: str) -> range:
+    ranges = None
+    try:
+        ranges = _RANGES.get(table)
+    except TypeError:
+        pass
+    if ranges is None:
+        if hasattr(table, "doc_ranges"):
+            ranges = table.doc_ranges()
+        else:
+            ranges = {}
+            for i, record in enumerate(table):
+                first, _ = ranges.get(record.doc_id, (i, i))
+                ranges[record.doc_id] = (first, i + 1)
+        try:
+            _RANGES[table] = ranges
+        except TypeError:
+            pass
+    first, end = ranges.get(doc_id, (0, 0))
+    return range(first, end)
+
+
+def _passage_at(store: IndexStore, span: Span) -> int | None:
+    """The passage of ``span``'s document that holds its first character (None when the document changed)."""
+    for p in doc_passages(store, span.doc_id):
+        record = store.passages[p]
+        if record.start <= span.start < record.end:
+            return p
+    return None
+
+
+def focus(store: IndexStore, hits: Sequence[Hit], resolution: Resolution, top_k: int) -> list[Hit] | None:
+    """The ``top_k`` passages to answer a follow-up from: the focused documents' passages first.
+
+    Within a focused document, passages the search found keep their order; the others follow, the
+    nearest to an earlier answer's passage first (:data:`FOCUS_PASSAGES` at most per document).  The
+    other retrieved passages fill the remaining places.  With no focus, the hits are kept as they are.
+
+    Args:
+        store: The index.
+        hits: The follow-up's own retrieved passages (searched with the expanded query), best first.
+        resolution: What :func:`resolve` found.
+        top_k: Passages to return.
+
+    Returns:
+        Hits renumbered 1.. (a focused passage the search did not find has score 0); None for a soft
+        resolution whose search found no focused document (the question changed the subject).
+    """
+    if resolution.soft and not any(store.passages[h.passage].doc_id in resolution.focus for h in hits):
+        return None
+    if not resolution.focus:
+        return [Hit(h.passage, h.score, r) for r, h in enumerate(hits[:top_k], start=1)]
+    by_passage = {h.passage: h for h in hits}
+    ordered: list[Hit] = []
+    for doc_id in resolution.focus:
+        own = doc_passages(store, doc_id)
+        found = [h for h in hits if h.passage in own]
+        anchors = [a for a in resolution.anchors if a in own]
+        def near(p: int, anchors: list[int] = anchors) -> tuple[int, int]:
+            return (min((abs(p - a) for a in anchors), default=0), p)
+
+        rest = sorted((p for p in own if p not in by_passage), key=near)
+        ordered += (found + [Hit(p, 0.0, 0) for p in rest])[:FOCUS_PASSAGES]
+    chosen = {h.passage for h in ordered}
+    if not (FOCUS_ONLY and ordered):
+        ordered += [h for h in hits if h.passage not in chosen]
+    return [Hit(h.passage, h.score, r) for r, h in enumerate(ordered[:top_k], start=1)]

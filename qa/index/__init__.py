@@ -1,0 +1,1 @@
+"""Indexes: the store protocol, where an index lives, embeddings, records, adding and removing documents."""

@@ -1,0 +1,196 @@
+"""The one place that chooses an index's backend from its location: a local folder or Milvus.
+
+The location string is parsed by :func:`qa.index.location.parse_location`; the functions
+here open or describe the index with the backend it names (see :mod:`qa.index.store` for the
+contract both backends meet).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from qa.documents.ingest import IngestReport, Skipped, default_documents, load_documents
+from qa.types import Document
+from qa.index.embedding import Embedder
+from qa.index.intake import AddReport, IndexedDocument, RemoveReport
+from qa.index.location import Location, parse_location
+from qa.index.store import IndexStore
+
+logger = logging.getLogger(__name__)
+
+
+def open_store(location: str | os.PathLike[str] | Location | None, model: str | None = None) -> IndexStore:
+    """Load the index at a location: a local folder, Milvus Lite (``.db``) or a Milvus server (``http(s)://``).
+
+    Args:
+        location: See :func:`qa.index.location.parse_location` (None: the default folder).
+        model: Model the caller will query with; None accepts the index's own.
+
+    Raises:
+        QAError: The index is missing, damaged, of another version or model, or the server cannot be reached.
+    """
+    where = parse_location(location)
+    if where.is_milvus:
+        from qa.index.milvus.store import load_milvus_store
+
+        return load_milvus_store(where, model)
+    from qa.index.local.store import load_store
+
+    return load_store(where.path, model)
+
+
+def read_index_manifest(location: str | os.PathLike[str] | Location | None) -> dict:
+    """The manifest of the index at a location (a folder's ``manifest.json`` or Milvus' manifest row), without its model.
+
+    Raises:
+        QAError: No readable index there, or the server cannot be reached.
+    """
+    where = parse_location(location)
+    if where.is_milvus:
+        from qa.index.milvus.store import load_milvus_store
+
+        return load_milvus_store(where).manifest
+    from qa.index.local.manifest import read_manifest
+
+    return read_manifest(where.path)
+
+
+def add_files(
+    where: Location,
+    default: bool,
+    files: list[Path],
+    model: str | Embedder | None,
+    backend: str | None,
+    max_bytes: int,
+    max_file_mb: float,
+    max_pages: int,
+    skipped: list[Skipped],
+) -> AddReport:
+    """Add checked files to the index at ``where`` (see :func:`qa.index.updates.add_documents`)."""
+    if where.is_milvus:
+        from qa.index.milvus import updates as milvus_updates
+
+        return milvus_updates.add(files, where, default, model, backend, max_bytes, max_file_mb, max_pages, skipped)
+    from qa.index.local import updates as local_updates
+
+    return local_updates.add(files, where.path, default, model, backend, max_bytes, max_file_mb, max_pages, skipped)
+
+
+def remove_ids(where: Location, wanted: list[str], model: str | Embedder | None, backend: str | None) -> RemoveReport:
+    """Remove documents from the index at ``where`` (see :func:`qa.index.updates.remove_documents`)."""
+    if where.is_milvus:
+        from qa.index.milvus import updates as milvus_updates
+
+        return milvus_updates.remove(wanted, where)
+    from qa.index.local import updates as local_updates
+
+    return local_updates.remove(wanted, where.path, model, backend)
+
+
+def indexed_documents(where: Location) -> list[IndexedDocument]:
+    """The documents of the index at ``where``, in index order (see :func:`qa.index.updates.list_documents`)."""
+    if where.is_milvus:
+        from qa.index.milvus import updates as milvus_updates
+
+        return milvus_updates.listed(where)
+    from qa.index.local import updates as local_updates
+
+    return local_updates.listed(where.path)
+
+
+def open_default(where: Location, requested: str | None, model: str | Embedder | None, backend: str | None) -> tuple[IndexStore, Embedder | None]:
+    """Open the default index (``$QA_INDEX_DIR`` or ``./index``), indexing the bundled article there first when needed.
+
+    Returns:
+        The store, and the embedder it was just built with (None when nothing was built).
+    """
+    if not where.is_milvus:
+        from qa.index.local.default_index import open_default as open_default_folder
+
+        return open_default_folder(where.path, requested, model, backend)
+    from qa.errors import IndexNotFoundError
+
+    try:
+        return open_store(where, requested), None
+    except IndexNotFoundError as exc:
+        logger.info("building the default index in %s (%s)", where, exc)
+        from qa.index.embedding import load_embedder
+        from qa.index.milvus.build import write_documents
+
+        embedder = load_embedder(model, backend)
+        write_documents(default_documents(), where, embedder)
+        return open_store(where, requested), embedder
+
+
+def read_inputs(
+    inputs: Sequence[str | os.PathLike[str] | Document], where: Location, shard: str | tuple[int, int] | None, dense_index: str
+) -> tuple[IngestReport, list | None]:
+    """Read a build's inputs: all of them, or one worker's share (``shard``, Milvus only).
+
+    Returns:
+        What was read and skipped, and the documents' order in the whole set of inputs (None without a shard).
+
+    Raises:
+        ValueError: ``shard`` for a local folder, or an unknown ``dense_index``.
+    """
+    if where.is_milvus:
+        from qa.index.milvus.build import check_dense_index, parse_shard, read_shard
+
+        check_dense_index(dense_index)
+        if shard is not None:
+            return read_shard(list(inputs), parse_shard(shard))
+    elif shard is not None:
+        raise ValueError(
+            f"shard needs a Milvus location (a .db path or http://host:port), not the folder {str(where)!r}: "
+            "workers of a sharded build write one Milvus collection"
+        )
+    return load_documents(list(inputs)), None
+
+
+@dataclass(frozen=True)
+class Written:
+    """What a build wrote.
+
+    Attributes:
+        location: The index folder, or the Milvus location string.
+        passages: Passages in the documents written.
+        embedded_passages: Passages embedded by this build (the others' vectors were reused).
+        reused_documents: Unchanged documents whose stored vectors were reused.
+    """
+
+    location: Path | str
+    passages: int
+    embedded_passages: int
+    reused_documents: int
+
+
+def write(
+    documents: list[Document],
+    where: Location,
+    embedder: Embedder,
+    max_words: int,
+    overlap: int,
+    exact_max: int,
+    incremental: bool = True,
+    dense_index: str = "HNSW",
+    orders: list | None = None,
+    prune: bool = True,
+) -> Written:
+    """Write documents into the index at ``where``: a local folder atomically, Milvus document by document."""
+    if where.is_milvus:
+        from qa.index.milvus.build import write_documents
+
+        written = write_documents(documents, where, embedder, max_words, overlap, orders=orders, prune=prune, dense_index=dense_index)
+        return Written(str(where), written.passages, written.embedded_passages, len(written.unchanged))
+    from qa.index.local.build import write_index
+    from qa.index.local.manifest import read_manifest
+
+    write_index(documents, where.path, embedder, max_words, overlap, exact_max, reuse=incremental)
+    manifest = read_manifest(where.path)
+    build = manifest.get("build", {})
+    passages = manifest["counts"]["passages"]
+    return Written(where.path, passages, int(build.get("embedded", {}).get("passages", passages)), int(build.get("reused_documents", 0)))

@@ -1,0 +1,1 @@
+"""An index in Milvus (Lite embedded, or a server or cluster by URI): connection, store and search, build."""

@@ -1,0 +1,1 @@
+"""ONNX Runtime at query time: export, the on-disk cache, sessions and int8 quantisation."""
