@@ -36,7 +36,7 @@ def test_pact_question_cites_the_drills_sentence(plain_bot: qa.QA) -> None:
 READER_MISSES = pytest.mark.xfail(strict=True, reason=(
     "known miss of the shipped decision at depth 1: the caption sentence (the sentence scorer's best, backed by the "
     "reader in the top passage) is chosen; the South Korea sentence is in the second passage, which depth 1 does not "
-    "read (see the README's Evaluation section)"))
+    "read (see docs/evaluation.md, Known misses)"))
 @pytest.mark.parametrize(
     ("question", "expected"),
     [

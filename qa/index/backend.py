@@ -16,7 +16,7 @@ from pathlib import Path
 from qa.documents.ingest import IngestReport, Skipped, default_documents, load_documents
 from qa.types import Document
 from qa.index.embedding import Embedder
-from qa.index.intake import AddReport, IndexedDocument, RemoveReport
+from qa.index.intake import AddReport, IndexedDocument, Limits, RemoveReport
 from qa.index.location import Location, parse_location
 from qa.index.store import IndexStore
 
@@ -65,19 +65,17 @@ def add_files(
     files: list[Path],
     model: str | Embedder | None,
     backend: str | None,
-    max_bytes: int,
-    max_file_mb: float,
-    max_pages: int,
+    limits: Limits,
     skipped: list[Skipped],
 ) -> AddReport:
     """Add checked files to the index at ``where`` (see :func:`qa.index.updates.add_documents`)."""
     if where.is_milvus:
         from qa.index.milvus import updates as milvus_updates
 
-        return milvus_updates.add(files, where, default, model, backend, max_bytes, max_file_mb, max_pages, skipped)
+        return milvus_updates.add(files, where, default, model, backend, limits, skipped)
     from qa.index.local import updates as local_updates
 
-    return local_updates.add(files, where.path, default, model, backend, max_bytes, max_file_mb, max_pages, skipped)
+    return local_updates.add(files, where.path, default, model, backend, limits, skipped)
 
 
 def remove_ids(where: Location, wanted: list[str], model: str | Embedder | None, backend: str | None) -> RemoveReport:

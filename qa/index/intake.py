@@ -40,6 +40,24 @@ _SUFFIX = re.compile(r"\.([A-Za-z0-9]{1,10})$")
 
 
 @dataclass(frozen=True)
+class Limits:
+    """The bounds of one update call (see :func:`qa.index.updates.add_documents`).
+
+    Attributes:
+        max_file_mb: Files larger than this many MB (MiB) are skipped.
+        max_pages: PDF pages indexed in one call at most; the files past it are skipped.
+    """
+
+    max_file_mb: float = DEFAULT_MAX_FILE_MB
+    max_pages: int = DEFAULT_MAX_PAGES
+
+    @property
+    def max_bytes(self) -> int:
+        """``max_file_mb`` in bytes."""
+        return int(self.max_file_mb * 2**20)
+
+
+@dataclass(frozen=True)
 class AddedDocument:
     """A document indexed by :func:`qa.index.updates.add_documents`.
 
@@ -170,9 +188,7 @@ def vet_files(
     documents: list[Document],
     kept: dict[str, dict],
     stored: dict[str, Path],
-    max_bytes: int,
-    max_file_mb: float,
-    max_pages: int,
+    limits: Limits,
     skipped: list[Skipped],
 ) -> tuple[list[AddedDocument], list[str], dict[str, Document]]:
     """Copy each file into ``staging``, check it and read it from the copy (the checks of :func:`qa.index.updates.add_documents`).
@@ -183,7 +199,7 @@ def vet_files(
         documents: The documents of the index now.
         kept: The index's kept files (name: ``{"sha256": ...}``).
         stored: Kept files by name; the copies of the files added are put in it.
-        max_bytes, max_file_mb, max_pages: The limits.
+        limits: The bounds of this call.
         skipped: Where the files not added are recorded, with the reason.
 
     Returns:
@@ -195,6 +211,7 @@ def vet_files(
     added: list[AddedDocument] = []
     unchanged: list[str] = []
     names_seen: set[str] = set()
+    max_bytes, max_file_mb, max_pages = limits.max_bytes, limits.max_file_mb, limits.max_pages
     pages_left = max_pages
     for path in files:
         name = safe_name(path.name)

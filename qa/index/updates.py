@@ -32,6 +32,7 @@ from qa.index.intake import (
     DEFAULT_MAX_PAGES,
     AddReport,
     IndexedDocument,
+    Limits,
     RemoveReport,
     check_limit,
     expand,
@@ -95,9 +96,7 @@ def add_documents(
         raise IngestError(
             f"{len(files)} files given, over the limit of max_files={max_files}; add them in several calls, or raise max_files"
         )
-    return add_files(
-        parse_location(index), index is None, files, model, backend, int(max_file_mb * 2**20), max_file_mb, max_pages, skipped
-    )
+    return add_files(parse_location(index), index is None, files, model, backend, Limits(max_file_mb, max_pages), skipped)
 
 
 def remove_documents(

@@ -11,12 +11,12 @@ screenshots to ``artifacts/chat.png`` and ``artifacts/upload.png``.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -33,6 +33,8 @@ from urllib.parse import urlparse
 import pytest
 
 import qa
+from eval.bench_common import free_port
+from eval.serving import Served, http_ready, serve
 from qa.web import render as ui
 from qa.documents.ingest import default_documents
 
@@ -70,65 +72,34 @@ Markdown such as [open me](javascript:alert(1)) and **bold** text about the zorb
 
 @dataclass
 class Server:
+    """A running ``app.py`` (see :func:`eval.serving.serve`)."""
+
     url: str
     port: int
-    proc: subprocess.Popen[bytes]
-    log: Path
-    startup_s: float
+    served: Served
+    stop: contextlib.AbstractContextManager[Served]
+
+    @property
+    def startup_s(self) -> float:
+        return self.served.startup_s
 
     def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+        return self.served.output()
 
 
 def start_app(index: Path, log: Path, *extra: str) -> Server:
     """Start ``app.py --index INDEX --port FREE`` and wait until it serves its page."""
     port = free_port()
-    url = f"http://127.0.0.1:{port}/"
     env = dict(os.environ, HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False", PYTHONUNBUFFERED="1")
     env.pop("GRADIO_SERVER_NAME", None)  # the default bind address is under test
     env.pop("GRADIO_SERVER_PORT", None)
-    started = time.perf_counter()
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "app.py"), "--index", str(index), "--port", str(port), *extra],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    server = Server(url, port, proc, log, 0.0)
-    deadline = started + STARTUP_TIMEOUT
-    while True:
-        if proc.poll() is not None:
-            pytest.fail(f"app.py exited with status {proc.returncode} before serving:\n{server.output()}")
-        try:
-            with urllib.request.urlopen(url, timeout=5) as response:
-                if response.status == 200:
-                    break
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        if time.perf_counter() > deadline:
-            stop_app(server)
-            pytest.fail(f"app.py did not serve {url} within {STARTUP_TIMEOUT:.0f} s; its output:\n{server.output()}")
-        time.sleep(0.2)
-    server.startup_s = time.perf_counter() - started
-    return server
+    command = [sys.executable, str(ROOT / "app.py"), "--index", str(index), "--port", str(port), *extra]
+    running = serve(command, http_ready(port, "/"), name="app.py", log=log, env=env, cwd=ROOT, timeout=STARTUP_TIMEOUT, stop_timeout=15)
+    return Server(f"http://127.0.0.1:{port}/", port, running.__enter__(), running)
 
 
 def stop_app(server: Server) -> None:
-    if server.proc.poll() is None:
-        server.proc.terminate()
-        try:
-            server.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.proc.kill()
-            server.proc.wait(timeout=15)
+    server.stop.__exit__(None, None, None)
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -17,7 +17,7 @@ from qa.documents.chunking import DEFAULT_MAX_WORDS, DEFAULT_OVERLAP
 from qa.documents.ingest import Skipped, default_documents, read_file
 from qa.errors import DocumentNotFoundError, IndexNotFoundError, QAError
 from qa.index.embedding import Embedder
-from qa.index.intake import AddReport, IndexedDocument, RemoveReport, embedder_for, vet_files
+from qa.index.intake import AddReport, IndexedDocument, Limits, RemoveReport, embedder_for, vet_files
 from qa.index.local.build import HeldLock, build_lock, write_index
 from qa.index.local.manifest import STORED_FILES, check_stored_files, read_manifest, stored_files
 from qa.index.local.store import read_documents
@@ -33,9 +33,7 @@ def add(
     default: bool,
     model: str | Embedder | None,
     backend: str | None,
-    max_bytes: int,
-    max_file_mb: float,
-    max_pages: int,
+    limits: Limits,
     skipped: list[Skipped],
 ) -> AddReport:
     """:func:`qa.index.updates.add_documents` into the index folder ``target`` (the bundled article first when ``default`` and new)."""
@@ -49,7 +47,7 @@ def add(
         kept = stored_files(manifest) if manifest else {}
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.build-upload-", dir=target.parent))
         try:
-            added, unchanged, by_id = vet_files(files, staging, documents, kept, stored, max_bytes, max_file_mb, max_pages, skipped)
+            added, unchanged, by_id = vet_files(files, staging, documents, kept, stored, limits, skipped)
             if added:
                 order = [d.doc_id for d in documents] + [a.doc_id for a in added if a.doc_id not in {d.doc_id for d in documents}]
                 _build(target, [by_id[i] for i in order], stored, manifest, embedder_for(manifest, model, backend), held)

@@ -11,7 +11,7 @@ from qa.documents.chunking import DEFAULT_MAX_WORDS, DEFAULT_OVERLAP
 from qa.documents.ingest import Skipped, default_documents
 from qa.errors import DocumentNotFoundError, IndexNotFoundError, QAError
 from qa.index.embedding import Embedder
-from qa.index.intake import AddReport, IndexedDocument, RemoveReport, embedder_for, vet_files
+from qa.index.intake import AddReport, IndexedDocument, Limits, RemoveReport, embedder_for, vet_files
 from qa.index.location import Location
 from qa.index.milvus.build import bump_generation, delete_documents, write_documents
 from qa.index.milvus.client import Connection
@@ -27,9 +27,7 @@ def add(
     default: bool,
     model: str | Embedder | None,
     backend: str | None,
-    max_bytes: int,
-    max_file_mb: float,
-    max_pages: int,
+    limits: Limits,
     skipped: list[Skipped],
 ) -> AddReport:
     """:func:`qa.index.updates.add_documents` into a Milvus index: the same checks; each file kept in the documents collection.
@@ -52,7 +50,7 @@ def add(
     stored: dict[str, Path] = {}
     staging = Path(tempfile.mkdtemp(prefix="qa-upload-"))
     try:
-        added, unchanged, by_id = vet_files(files, staging, documents, kept, stored, max_bytes, max_file_mb, max_pages, skipped)
+        added, unchanged, by_id = vet_files(files, staging, documents, kept, stored, limits, skipped)
         if added:
             chunking = (manifest or {}).get("chunking", {})
             new = [by_id[a.doc_id] for a in added]
