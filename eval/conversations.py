@@ -80,10 +80,7 @@ class Dialogue:
 
 def clean_context(context: str) -> str:
     """The passage without the ``CANNOTANSWER`` appended to its end."""
-    text = context.rstrip()
-    if text.endswith(UNANSWERABLE):
-        text = text[: -len(UNANSWERABLE)]
-    return text.rstrip()
+    return context.rstrip().removesuffix(UNANSWERABLE).rstrip()
 
 
 def load_set(path: Path) -> tuple[list[qa.Document], list[Dialogue]]:
@@ -195,7 +192,8 @@ def summary(result: dict) -> dict:
         for kind, labels in kinds.items():
             both = [labels["answerable"][0] + labels["unanswerable"][0], labels["answerable"][1] + labels["unanswerable"][1]]
             row[kind] = {"all": share(both), "answerable": share(labels["answerable"]), "declined": share(labels["unanswerable"]),
-                         "turns": both[1], "answerable_turns": labels["answerable"][1]}
+                         "turns": both[1], "answerable_turns": labels["answerable"][1],
+                         "unanswerable_turns": labels["unanswerable"][1]}
         row["doc_right"] = share(result["doc_right"][mode])
         times = {k: sorted(v) for k, v in result["ms"][mode].items()}
         row["p50_ms"] = {k: round(v[len(v) // 2], 1) if v else None for k, v in times.items()}
@@ -204,20 +202,27 @@ def summary(result: dict) -> dict:
     return out
 
 
+def _cell(row: dict, share_key: str, count_key: str) -> str:
+    """``share (count)``, or ``–`` when there are no such turns."""
+    count = row.get(count_key)
+    return "–" if not count else f"{row[share_key]} ({count})"
+
+
 def table(results: dict[str, dict]) -> str:
     """A Markdown table of the summaries: one row per set and mode."""
     lines = [
-        "| set | history | first turns right | follow-ups right | follow-ups answerable right | follow-ups unanswerable declined "
-        "| first turns declined | answered follow-ups in the right document | p50 ms first / follow-up |",
+        ("| set | history | first turns right | follow-ups right | follow-ups answerable right | follow-ups unanswerable declined "
+         "| first turns declined | answered follow-ups in the right document | p50 ms first / follow-up |"),
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, s in results.items():
         for mode in ("without", "with"):
             r = s[mode]
+            first, follow = r["first"], r["follow"]
             lines.append(
-                f"| {name} | {mode} | {r['first']['all']} ({r['first']['turns']}) | {r['follow']['all']} ({r['follow']['turns']}) "
-                f"| {r['follow']['answerable']} ({r['follow']['answerable_turns']}) | {r['follow']['declined']} "
-                f"| {r['first']['declined']} | {r['doc_right']} | {r['p50_ms']['first']} / {r['p50_ms']['follow']} |"
+                f"| {name} | {mode} | {first['all']} ({first['turns']}) | {follow['all']} ({follow['turns']}) "
+                f"| {follow['answerable']} ({follow['answerable_turns']}) | {_cell(follow, 'declined', 'unanswerable_turns')} "
+                f"| {_cell(first, 'declined', 'unanswerable_turns')} | {r['doc_right']} | {r['p50_ms']['first']} / {r['p50_ms']['follow']} |"
             )
     return "\n".join(lines)
 

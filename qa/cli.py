@@ -1,4 +1,4 @@
-"""Command line: ``qa index``, ``qa ask``, ``qa info``, ``qa add``, ``qa remove``, ``qa list``, ``qa serve``."""
+"""Command line: ``qa index``, ``qa ask``, ``qa chat``, ``qa info``, ``qa add``, ``qa remove``, ``qa list``, ``qa serve``."""
 
 from __future__ import annotations
 
@@ -36,6 +36,11 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--json", action="store_true", help="print the answer as JSON")
     ask.add_argument("--no-reader", action="store_true", help="answer with the sentence scorer alone (no reader model)")
 
+    chat = sub.add_parser("chat", help="a conversation: questions from standard input until Ctrl-D, follow-ups read with the earlier turns")
+    chat.add_argument("--index", help=INDEX_HELP + "; the bundled article is indexed there when it holds no index")
+    chat.add_argument("--top-k", type=int, default=None, help="passages retrieved (default 5)")
+    chat.add_argument("--no-reader", action="store_true", help="answer with the sentence scorer alone (no reader model)")
+
     info = sub.add_parser("info", help="describe an index without loading the model")
     info.add_argument("--index", help=INDEX_HELP)
 
@@ -64,6 +69,10 @@ def say(message: str) -> None:
 
 
 def _print_answer(answer: object) -> None:
+    follow_up = getattr(answer, "follow_up", None)
+    if follow_up is not None:
+        terms = f" (+ {', '.join(follow_up.terms)})" if follow_up.terms else ""
+        print(f"(following up on: “{follow_up.question}”{terms})\n")
     if answer.abstained:  # type: ignore[attr-defined]
         cand = answer.candidate  # type: ignore[attr-defined]
         if cand is None:
@@ -109,6 +118,8 @@ def _run(args: argparse.Namespace) -> int:
         from qa.web.server import run
 
         return run(args, say, prog="qa serve")
+    if args.command == "chat":
+        return _chat(args)
     if args.command == "info":
         from qa.index.backend import read_index_manifest
         from qa.index.location import parse_location
@@ -135,6 +146,46 @@ def _run(args: argparse.Namespace) -> int:
         print(json.dumps(answer_to_json(answer), ensure_ascii=False, indent=2))
     else:
         _print_answer(answer)
+    return 0
+
+
+CLEAR_COMMANDS = ("/clear", "/new")
+"""Lines of ``qa chat`` that start a new conversation."""
+
+
+def _chat(args: argparse.Namespace) -> int:
+    """``qa chat``: one question per line of standard input, each asked with the earlier answers as history."""
+    import qa
+
+    bot = qa.load(args.index, reader=not args.no_reader)
+    interactive = sys.stdin.isatty()
+    if interactive:
+        say("Ask a question (Ctrl-D to quit, /clear for a new conversation).")
+    history: list[qa.Answer] = []
+    while True:
+        if interactive:
+            print("> ", end="", file=sys.stderr, flush=True)
+        line = sys.stdin.readline()
+        if not line:
+            break
+        question = line.strip()
+        if not question:
+            continue
+        if question in CLEAR_COMMANDS:
+            history = []
+            print("(new conversation)\n")
+            continue
+        try:
+            answer = bot.ask(question, top_k=args.top_k, history=history)
+        except ValueError as exc:
+            print(f"qa: error: {exc}", file=sys.stderr)
+            continue
+        print(f"Q: {question}")
+        _print_answer(answer)
+        print(flush=True)
+        history.append(answer)
+    if interactive:
+        print(file=sys.stderr)
     return 0
 
 

@@ -7,15 +7,14 @@ import os
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from qa.answering import conversation
-from qa.answering.answers import answer, make_passages
-from qa.answering.conversation import WIDE_SEARCH, focus, resolve, turns_of
+from qa.answering.answers import answer, answer_in_conversation, make_passages
+from qa.answering.conversation import resolve, turns_of
 from qa.answering.decision import DecisionModel, decision_of
 from qa.answering.sentences import DEFAULT_PARAMS, AnswerParams, make_query
 from qa.documents.chunking import DEFAULT_MAX_WORDS, DEFAULT_OVERLAP
@@ -274,15 +273,9 @@ class QA:
             query = make_query(store, text, self.embedder.encode)
             hits = store.search(query.vector, query.tokens, k, method)
             return answer(store, question, query, hits, self.params, self.reader, self.decision, self.read_depth)
-        query = make_query(store, resolution.query, self.embedder.encode)
-        wide = store.search(query.vector, query.tokens, max(k, WIDE_SEARCH), method)
-        hits = focus(store, wide, resolution, k)
-        if hits is None:  # a question on its own whose search left the conversation's documents
-            return answer(store, question, query, wide[:k], self.params, self.reader, self.decision, self.read_depth)
-        if not conversation.READ_WITH_TERMS:
-            query = replace(query, text=text)
-        return answer(store, question, query, hits, self.params, self.reader, self.decision, self.read_depth, resolution.follow_up)
-
+        return answer_in_conversation(
+            store, question, text, resolution, self.embedder.encode, k, method, self.params, self.reader, self.decision, self.read_depth
+        )
 
 def build_index(
     inputs: Sequence[str | os.PathLike[str] | Document],

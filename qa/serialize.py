@@ -41,7 +41,8 @@ def to_json(value: Any) -> Any:
 
 def answer_to_json(answer: Answer) -> dict[str, Any]:
     """An answer as JSON: ``question``, ``text``, ``abstained``, ``confidence``, ``citations``, ``passages``,
-    ``phrase`` and any field :class:`qa.Answer` gains later.
+    ``phrase``, ``candidate``, ``follow_up`` (``{"turn", "question", "terms", "doc_ids"}`` for a follow-up read
+    with its conversation, else null) and any field :class:`qa.Answer` gains later.
 
     Args:
         answer: What :meth:`qa.QA.ask` returned.

@@ -4,29 +4,34 @@ Peers rewrite a follow-up with a language model; qa only chooses what to search 
 For a question asked after earlier turns (``history``, oldest first):
 
 1. **Only the last few turns count** (:data:`MAX_TURNS`, 3).  In CoQA and QuAC a follow-up leans on
-   the turn before it far more often than on older ones, and every older turn adds words that pull
-   retrieval towards what was already answered; three turns keep the topic of a short exchange
-   ("Who ...?" / "When?" / "Where?") without dragging the whole dialogue along.
+   the turn before it far more often than on older ones (in the CoQA tune half the next answer is in
+   the same sentence as the last one 49% of the time, the next sentence 19%), and every older turn
+   adds words that pull retrieval back to what was already answered; three turns keep the topic of
+   a short exchange ("Who ...?" / "When?" / "Where?") and bound the work per question.
 2. **Does it depend on them?** (:func:`depends`): it refers back (a pronoun or demonstrative:
    "who is building *it*?"), it is elliptic ("and when?", "what about Korea?", "anything else?"),
    or it names nothing of its own: none of its words is a topic word of the corpus (rare enough to
    pick out documents, see :data:`TOPIC_DF_SHARE`) — a weak retrieval of its own, told from the
-   index's term statistics without a second search.  A question that stands alone is answered as
-   if it were the first.
-3. **What it depends on** (:func:`resolve`):
+   index's term statistics without a second search.
+3. **A dependent question** (:func:`resolve`):
 
    * *HQE-style expansion* (Lin et al. 2020, "Query Reformulation using Query History for Passage
-     Retrieval in Conversational Search"): the topic words of the earlier QUESTIONS in the window,
-     the most recent first, each above an IDF floor, are added to the words searched for (and
-     scored) — never words of the earlier answers, which HQE found to hurt;
-   * *document focus*: the passages of the document the earlier answers cited, the passage
-     cited first and its neighbours first, are put ahead of the rest of the retrieved passages
-     (:func:`focus`), so the reader reads where the conversation is.
+     Retrieval in Conversational Search"): topic words of the earlier QUESTIONS, the most recent
+     turn first and the rarest (highest BM25 IDF) first within a turn, above an IDF floor, are added
+     to what is searched for and scored (:data:`MAX_TERMS`, 1 when tuned) — never words of the earlier
+     answers, which HQE found to hurt;
+   * *document focus*: it is answered from the passages of the document the earlier answers cited
+     (:data:`FOCUS_ONLY`), those its own search found first, then the others nearest the cited
+     passage (:func:`focus`), so the reader reads where the conversation is.
+4. **A question of its own** keeps the focus (:data:`SOFT_FOCUS`) only when the conversation's document
+   holds one of the topic words it names and its own search found that document; otherwise it has changed
+   the subject and is answered as if it were the first.
+5. **A follow-up to an off-topic decline** ("What is the population of Brazil?" of an article that
+   never names Brazil, then "and its capital?") is declined too (:func:`off_topic`), rather than
+   answered with whatever its own words match.
 
-The answer stays extractive: the reader reads the question as asked (its own words, with the
-added topic words after it), the decision is the same fitted one, and a follow-up still
-declines when the documents do not answer.  A follow-up to declined turns only gets the earlier
-questions' words: a declined turn cites nothing, so nothing pulls it to a document.
+The answer stays extractive: the reader reads the question (with the added words after it), the
+decision is the same fitted one, and a follow-up still declines when the documents do not answer.
 :class:`qa.types.FollowUp` records what was used.
 """
 
@@ -38,7 +43,7 @@ import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from qa.answering.sentences import idf_weights
+from qa.answering.sentences import idf_weights, sentence_terms
 from qa.documents.lexical import content_words, stem
 from qa.index.store import Hit, IndexStore
 from qa.types import Answer, FollowUp, Span
@@ -62,10 +67,19 @@ FOCUS_ONLY = True
 ALWAYS_DEPENDS = False
 """Whether every question asked with history is read as a follow-up (the tuning's upper bound of :func:`depends`)."""
 SOFT_FOCUS = True
-"""Whether a question that does not depend on the conversation still prefers the earlier answers' document when
-its own search finds that document too (a conversation mostly stays on one document)."""
-TERMS_BY_IDF = False
-"""Whether a turn's topic words are taken rarest first (else in the order asked, which did as well when tuned)."""
+"""Whether a question that does not depend on the conversation still stays in the earlier answers' document when
+that document holds one of the topic words it names (:data:`SOFT_WORDS`) and its own search found it among its first
+:data:`SOFT_TOP` passages (a conversation mostly stays on one document)."""
+SOFT_TOP = 20
+"""See :data:`SOFT_FOCUS`."""
+SOFT_WORDS = True
+"""Whether a question of its own keeps the focus only when the focused document holds one of the topic words it
+names (one that names only things the document never mentions has changed the subject)."""
+TERMS_BY_IDF = True
+"""Whether a turn's topic words are taken rarest first (else in the order asked; on the tune halves rarest
+first did as well on CoQA and better on DoQA)."""
+DECLINE_OFF_TOPIC = True
+"""Whether a follow-up that refers back to a declined, off-topic turn is declined (see :func:`off_topic`)."""
 READ_WITH_TERMS = True
 """Whether the reader and the sentence scorer read the follow-up with its added topic words (else as asked)."""
 
@@ -167,19 +181,39 @@ def _idf(n: int, df: int) -> float:
     return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
 
 
+def topic_stems(store: IndexStore, question: str) -> set[str]:
+    """The stems of a question's topic words: held by some passages, and rare enough (see :func:`topic_floor`)."""
+    stems = {stem(w) for w in content_words(question)}
+    floor = topic_floor(store)
+    return {s for s, w in idf_weights(store, sorted(stems)).items() if w >= floor and store.bm25.doc_freq(s) > 0}
+
+
+def doc_stems(store: IndexStore, doc_id: str) -> frozenset[str]:
+    """The stemmed content words of a document (from its sentences' cached term data)."""
+    stems: set[str] = set()
+    for sid in _doc_rows(store.sentences, doc_id):
+        stems |= sentence_terms(store, sid).tokens
+    return frozenset(stems)
+
+
 def depends(store: IndexStore, question: str) -> bool:
     """Whether a question depends on the conversation: it refers back, is elliptic, or names no topic word.
 
     A stem no passage holds is no topic word either (it cannot pick out a document).
     """
-    if ALWAYS_DEPENDS or refers_back(question):
-        return True
+    return ALWAYS_DEPENDS or refers_back(question) or not topic_stems(store, question)
+
+
+def off_topic(store: IndexStore, question: str) -> bool:
+    """Whether a question is about something the documents never mention: some of its words occur in no
+    passage, and none of the others is a topic word (``"What is the population of Brazil?"`` of an article
+    that never names Brazil)."""
     stems = {stem(w) for w in content_words(question)}
-    if not stems:
-        return True
+    unseen = {s for s in stems if store.bm25.doc_freq(s) == 0}
+    if not unseen:
+        return False
     floor = topic_floor(store)
-    known = {s: w for s, w in idf_weights(store, sorted(stems)).items() if store.bm25.doc_freq(s) > 0}
-    return not any(w >= floor for w in known.values())
+    return not any(w >= floor for s, w in idf_weights(store, sorted(stems - unseen)).items())
 
 
 @dataclass(frozen=True)
@@ -191,7 +225,10 @@ class Resolution:
         follow_up: What was taken from the conversation (recorded on the answer).
         focus: The documents preferred, most recent first.
         anchors: The passages the earlier answers cited, most recent first (their neighbours come first).
-        soft: The question stands alone: the focus applies only when its own search finds a focused document.
+        soft: The question stands alone: the focus applies only when its own search found a focused document
+            among its first :data:`SOFT_TOP` passages.
+        declined: The question refers back to a declined turn about something the documents never mention
+            (see :func:`off_topic`): it is declined too, rather than answered with whatever it matches alone.
     """
 
     query: str
@@ -199,6 +236,7 @@ class Resolution:
     focus: tuple[str, ...]
     anchors: tuple[int, ...]
     soft: bool = False
+    declined: bool = False
 
 
 def resolve(store: IndexStore, question: str, turns: Sequence[Turn]) -> Resolution | None:
@@ -220,6 +258,10 @@ def resolve(store: IndexStore, question: str, turns: Sequence[Turn]) -> Resoluti
     if not dependent and not SOFT_FOCUS:
         return None
     offset = len(turns) - len(recent)
+    last = recent[-1]
+    if DECLINE_OFF_TOPIC and dependent and refers_back(question) and not last.text and off_topic(store, last.question):
+        follow_up = FollowUp(len(turns) - 1, last.question)
+        return Resolution(question, follow_up, (), (), declined=True)
     own = {stem(w) for w in content_words(question)}
     floor = topic_floor(store)
     added: list[str] = []
@@ -250,13 +292,15 @@ def resolve(store: IndexStore, question: str, turns: Sequence[Turn]) -> Resoluti
                     anchors.append(passage)
                 if cited_turn is None:
                     cited_turn = len(turns) - 1 - back
+    if not dependent:  # a question of its own stays only in a document that holds a topic word it names
+        names = topic_stems(store, question)
+        focus = [d for d in focus if not SOFT_WORDS or names & doc_stems(store, d)]
+        anchors = [a for a in anchors if store.passages[a].doc_id in focus]
     if not added and not focus:
         return None
-    index = cited_turn if cited_turn is not None else (source if source is not None else len(turns) - 1)
-    index = max(index, offset)
-    follow_up = FollowUp(index, turns[index].question, tuple(added), tuple(focus))
-    query = " ".join([question, *added])
-    return Resolution(query, follow_up, tuple(focus), tuple(anchors), not dependent)
+    index = cited_turn if cited_turn is not None and focus else (source if source is not None else len(turns) - 1)
+    follow_up = FollowUp(max(index, offset), turns[max(index, offset)].question, tuple(added), tuple(focus))
+    return Resolution(" ".join([question, *added]), follow_up, tuple(focus), tuple(anchors), not dependent)
 
 
 _RANGES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -315,7 +359,7 @@ def focus(store: IndexStore, hits: Sequence[Hit], resolution: Resolution, top_k:
         Hits renumbered 1.. (a focused passage the search did not find has score 0); None for a soft
         resolution whose search found no focused document (the question changed the subject).
     """
-    if resolution.soft and not any(store.passages[h.passage].doc_id in resolution.focus for h in hits):
+    if resolution.soft and not any(store.passages[h.passage].doc_id in resolution.focus for h in hits[:SOFT_TOP]):
         return None
     if not resolution.focus:
         return [Hit(h.passage, h.score, r) for r, h in enumerate(hits[:top_k], start=1)]

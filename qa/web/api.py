@@ -2,7 +2,7 @@
 
 :func:`create_api` builds a FastAPI app around a loaded engine::
 
-    POST   /v1/ask                {"question": "...", "top_k": 5}  -> the answer, as `qa ask --json` prints it
+    POST   /v1/ask                {"question": "...", "top_k": 5, "history": [earlier answers]}  -> the answer, as `qa ask --json` prints it
     POST   /v1/retrieve           {"question": "...", "top_k": 5}  -> {"question", "passages"}
     GET    /v1/info               what is indexed, the model, the build time, whether uploads are on
     GET    /v1/documents          the indexed documents
@@ -35,11 +35,14 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import qa
+from qa.answering.conversation import Turn
 from qa.errors import DocumentNotFoundError, IndexLockedError, QAError
+from qa.types import Span
 from qa.web.api_models import (
     AddReportOut,
     AnswerOut,
     AskRequest,
+    ConversationRequest,
     DocumentsOut,
     ErrorOut,
     HealthOut,
@@ -120,7 +123,13 @@ def validation_error(errors: list[dict[str, Any]]) -> tuple[int, str, str]:
         ``(status, message, field)``: 400 for a body that is not JSON, else 422.
     """
     first = errors[0] if errors else {"loc": ("body",), "msg": "invalid request", "type": "value_error"}
-    loc = [str(part) for part in first.get("loc", ()) if not isinstance(part, int)]
+    loc: list[str] = []
+    for part in first.get("loc", ()):
+        if isinstance(part, int):
+            if loc and loc[min(1, len(loc) - 1)].startswith("history"):
+                loc[-1] += f"[{part}]"  # history[2].question: the turn at fault
+        else:
+            loc.append(str(part))
     where = loc[1:] if loc and loc[0] in ("body", "query", "path", "header") else loc
     field = ".".join(where) or (loc[0] if loc else "body")
     kind = str(first.get("type", ""))
@@ -287,11 +296,16 @@ def create_api(bot: qa.QA, settings: ServerSettings) -> FastAPI:
     secured = [Security(_documented_key)] if settings.api_key else []
     common = _errors(400, 401, 413, 422) if settings.api_key else _errors(400, 413, 422)
 
-    def ask_engine(request: AskRequest) -> qa.Answer:
+    def ask_engine(request: ConversationRequest) -> qa.Answer:
+        history = [
+            Turn(t.question, t.text, tuple(Span(c.doc_id, c.start, c.end, c.quote) for c in t.citations)) for t in request.history
+        ]
         try:
+            if history:
+                return bot.ask(request.question, top_k=request.top_k, history=history)
             return bot.ask(request.question, top_k=request.top_k)
         except ValueError as exc:
-            raise ApiError(422, str(exc), "question") from None
+            raise ApiError(422, str(exc), "history" if str(exc).startswith("history") else "question") from None
         except QAError as exc:
             logger.warning("cannot answer: %s", exc)
             raise ApiError(503, f"the index cannot answer now: {exc}") from None
@@ -302,13 +316,17 @@ def create_api(bot: qa.QA, settings: ServerSettings) -> FastAPI:
         return {"status": "ok"}
 
     @app.post(f"{API_PREFIX}/ask", response_model=AnswerOut, responses={**common, **_errors(503)}, dependencies=secured, tags=["answers"])
-    def ask(request: AskRequest) -> JSONResponse:
+    def ask(request: ConversationRequest) -> JSONResponse:
         """Answer a question with sentences quoted verbatim from the documents, or abstain.
 
         The fields are those of `qa ask --json`: `text` (the cited sentences, "" when abstained),
         `abstained`, `confidence`, `phrase` (the exact answer inside a cited sentence, or null),
-        `citations` (each quote with its document, character offsets and PDF page) and `passages`
-        (the evidence, or the related passages when abstained).
+        `citations` (each quote with its document, character offsets and PDF page), `passages`
+        (the evidence, or the related passages when abstained) and `follow_up` (for a question read
+        with its `history`: the earlier turn, words and documents used; else null).
+
+        A follow-up ("and who is building it?") sends the earlier answers of the conversation as
+        `history`, oldest first: the server keeps no conversation state.
         """
         return JSONResponse(answer_to_json(ask_engine(request)))
 

@@ -6,7 +6,7 @@ Response objects that mirror :mod:`qa.types` allow extra fields, so a field adde
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from qa.web.settings import DEFAULT_TOP_K, MAX_TOP_K
 
@@ -25,6 +25,61 @@ class AskRequest(BaseModel):
         if not value.strip():
             raise ValueError("question is empty: ask a question with at least one word")
         return value
+
+
+MAX_HISTORY_TURNS = 20
+"""Most earlier turns a request may send (the engine reads the last 3; the body limit counts them all)."""
+
+
+class HistoryCitation(BaseModel):
+    """Where an earlier answer was quoted from: a citation as ``POST /v1/ask`` returned it (other fields are ignored)."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    doc_id: str = Field(min_length=1, description="The cited document.")
+    start: int = Field(ge=0, description="Offset of the quote's first character.")
+    end: int = Field(ge=0, description="Offset one past its last character.")
+    quote: str = Field("", description="The quoted text (optional).")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> HistoryCitation:
+        if self.end < self.start:
+            raise ValueError(f"end ({self.end}) is before start ({self.start}): send the citation as the API returned it")
+        return self
+
+
+class HistoryTurn(BaseModel):
+    """An earlier turn of the conversation: an answer as ``POST /v1/ask`` returned it.
+
+    Only ``question``, ``text`` and ``citations`` are read; other fields of the answer (``passages``,
+    ``confidence`` ...) are accepted and ignored, but count in the body limit: send the three.
+    """
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    question: str = Field(min_length=1, max_length=2000, description="The question asked.")
+    text: str = Field("", description='The answer\'s text ("" when it was declined).')
+    citations: list[HistoryCitation] = Field(default_factory=list, max_length=20, description="The answer's citations, first first.")
+
+    @field_validator("question")
+    @classmethod
+    def _asked(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("question is empty: send the question that was asked")
+        return value
+
+
+class ConversationRequest(AskRequest):
+    """A question, with the earlier turns of its conversation (``POST /v1/ask``)."""
+
+    history: list[HistoryTurn] = Field(
+        default_factory=list,
+        max_length=MAX_HISTORY_TURNS,
+        description="Earlier turns of this conversation, oldest first, each an answer as this endpoint returned it "
+        "(`question`, `text`, `citations`). A follow-up that depends on them is searched with their topic words "
+        "in the documents they cited; the answer's `follow_up` says what was used. The server keeps no state: "
+        f"send the history with every question (at most {MAX_HISTORY_TURNS} turns; the last 3 count).",
+    )
 
 
 class _Open(BaseModel):
@@ -68,6 +123,16 @@ class PassageOut(_Open):
     title: str
 
 
+class FollowUpOut(_Open):
+    """What a follow-up took from the conversation: the earlier turn (its position in ``history``), the words
+    added to the search and the documents preferred."""
+
+    turn: int
+    question: str
+    terms: list[str]
+    doc_ids: list[str]
+
+
 class AnswerOut(_Open):
     """An answer: the same fields as ``qa ask --json`` (and any field :class:`qa.Answer` gains)."""
 
@@ -78,6 +143,7 @@ class AnswerOut(_Open):
     citations: list[CitationOut]
     passages: list[PassageOut]
     phrase: SpanOut | None = None
+    follow_up: FollowUpOut | None = None
 
 
 class RetrieveOut(BaseModel):

@@ -21,10 +21,13 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import qa
+from qa.answering.conversation import MAX_TURNS, Turn
+from qa.types import Span
 from qa.web.settings import DEFAULT_HOST, DEFAULT_TOP_K, MAX_TOP_K
 from qa.web.render import (
     NO_FILES,
     error_message,
+    escape_text,
     format_answer,
     format_build_error,
     format_build_progress,
@@ -104,6 +107,7 @@ CSS = """
 #chat .qa-candidate .qa-passage { border-left-style: dashed; }
 #chat .qa-candidate mark.qa-unconfirmed-mark { background: transparent; border-bottom: 2px dashed var(--color-accent); }
 #chat .qa-notice, #chat .qa-question { margin: 0 !important; }
+#chat .qa-followup { margin: 0 0 0.3em 0 !important; font-style: italic; }
 #chat .qa-error { color: var(--error-text-color, #b91c1c); }
 #info { padding: var(--block-padding); border: 1px solid var(--border-color-primary); border-radius: var(--block-radius);
     background: var(--block-background-fill); }
@@ -146,8 +150,14 @@ def _as_top_k(value: Any) -> int:
     return k
 
 
-def _ask(bot: qa.QA, question: Any, top_k: Any) -> qa.Answer:
+def _ask(bot: qa.QA, question: Any, top_k: Any, history: list[Turn] | None = None) -> qa.Answer:
     """Ask the engine, logging failures; shared by the chat and the ``/chat`` API.
+
+    Args:
+        bot: The loaded engine.
+        question: The question.
+        top_k: Passages retrieved (1-10).
+        history: The chat's earlier turns, oldest first (None or empty: the question on its own).
 
     Raises:
         ValueError: Empty question (a message containing "empty") or bad ``top_k``.
@@ -156,7 +166,8 @@ def _ask(bot: qa.QA, question: Any, top_k: Any) -> qa.Answer:
     if not isinstance(question, str) or not question.strip():
         raise ValueError("question is empty")
     try:
-        return bot.ask(question, top_k=_as_top_k(top_k))
+        k = _as_top_k(top_k)
+        return bot.ask(question, top_k=k, history=history) if history else bot.ask(question, top_k=k)
     except ValueError as exc:
         logger.info("rejected question: %s", exc)
         raise
@@ -165,8 +176,42 @@ def _ask(bot: qa.QA, question: Any, top_k: Any) -> qa.Answer:
         raise
 
 
+def format_follow_up(answer: qa.Answer) -> str:
+    """The discreet "following up on: ..." line above an answer read with its conversation ("" for any other)."""
+    follow_up = getattr(answer, "follow_up", None)
+    if follow_up is None:
+        return ""
+    return f'<p class="qa-meta qa-followup">following up on: \u201c{escape_text(follow_up.question)}\u201d</p>\n\n'
+
+
+def turn_of(answer: qa.Answer) -> Turn:
+    """What the chat keeps of an answer for the next questions: the question, the text and the cited spans."""
+    return Turn(answer.question, answer.text, tuple(Span(c.doc_id, c.start, c.end, c.quote) for c in answer.citations))
+
+
+def converse(bot: qa.QA, question: str, top_k: Any = DEFAULT_TOP_K, history: list[Turn] | None = None) -> tuple[str, list[Turn]]:
+    """Answer one chat question with the chat's earlier turns; the reply and the turns to keep for the next one.
+
+    Args:
+        bot: The loaded engine.
+        question: The question.
+        top_k: Passages retrieved (1-10).
+        history: The earlier turns of this chat (None: a new conversation).
+
+    Returns:
+        The formatted reply (errors become friendly messages and leave the history as it was) and the
+        history with this turn added (the last ``MAX_TURNS`` are kept: older ones never count).
+    """
+    turns = list(history or [])
+    try:
+        answer = _ask(bot, question, top_k, turns)
+    except Exception as exc:  # every failure is shown as a message (and was logged)
+        return format_error(exc), turns
+    return format_follow_up(answer) + format_answer(answer), (turns + [turn_of(answer)])[-MAX_TURNS:]
+
+
 def reply(bot: qa.QA, question: str, top_k: Any = DEFAULT_TOP_K) -> str:
-    """Answer one question as chat Markdown/HTML; errors become friendly messages.
+    """Answer one question (on its own) as chat Markdown/HTML; errors become friendly messages.
 
     Args:
         bot: The loaded engine.
@@ -176,11 +221,7 @@ def reply(bot: qa.QA, question: str, top_k: Any = DEFAULT_TOP_K) -> str:
     Returns:
         The formatted answer, abstention or error message (never a traceback).
     """
-    try:
-        answer = _ask(bot, question, top_k)
-    except Exception as exc:  # every failure is shown as a message (and was logged)
-        return format_error(exc)
-    return format_answer(answer)
+    return converse(bot, question, top_k)[0]
 
 
 def api_answer(bot: qa.QA, question: Any, top_k: Any = DEFAULT_TOP_K) -> str:
@@ -221,15 +262,18 @@ def build_demo(bot: qa.QA, *, uploads: bool = False, host: str = DEFAULT_HOST) -
     """
     import gradio as gr
 
-    def respond(question: str, history: list[dict[str, Any]] | None, top_k: float) -> tuple[list[dict[str, Any]], str]:
-        """Append the question and its answer to the chat; every question is answered on its own."""
+    def respond(
+        question: str, history: list[dict[str, Any]] | None, top_k: float, turns: list[Turn] | None
+    ) -> tuple[list[dict[str, Any]], str, list[Turn]]:
+        """Append the question and its answer to the chat; a follow-up is read with this chat's earlier turns."""
         messages = list(history or [])
         if not isinstance(question, str) or not question.strip():
             messages.append({"role": "assistant", "content": format_empty_question()})
-            return messages, ""
+            return messages, "", list(turns or [])
         messages.append({"role": "user", "content": format_question(question)})
-        messages.append({"role": "assistant", "content": reply(bot, question, top_k)})
-        return messages, ""
+        text, kept = converse(bot, question, top_k, turns if messages[:-1] else None)
+        messages.append({"role": "assistant", "content": text})
+        return messages, "", kept
 
     def chat(question: str, top_k: int = DEFAULT_TOP_K) -> str:
         """Answer a question from the indexed documents.
@@ -292,7 +336,9 @@ def build_demo(bot: qa.QA, *, uploads: bool = False, host: str = DEFAULT_HOST) -
                     label="Top-k", info="Passages searched for each question", elem_id="top-k",
                 )
                 info_panel = gr.HTML(format_info(bot.info), elem_id="info", padding=False)
-                gr.ClearButton([chatbot, question], value="Clear chat", size="sm")
+                conversation = gr.State([])  # this chat's earlier turns (qa.answering.conversation.Turn), per browser session
+                clear = gr.ClearButton([chatbot, question], value="Clear chat", size="sm", elem_id="clear-chat")
+                clear.click(lambda: [], None, conversation, queue=False)  # a new conversation
                 with gr.Column(elem_id="documents", variant="default"):
                     gr.HTML('<div class="qa-info-head"><strong>Documents</strong></div>', padding=False)
                     docs_state = gr.State(documents_of(bot))
@@ -382,8 +428,8 @@ def build_demo(bot: qa.QA, *, uploads: bool = False, host: str = DEFAULT_HOST) -
 
         answer_event: dict[str, Any] = {
             "fn": respond,
-            "inputs": [question, chatbot, top_k],
-            "outputs": [chatbot, question],
+            "inputs": [question, chatbot, top_k, conversation],
+            "outputs": [chatbot, question, conversation],
             "api_visibility": "private",
             "concurrency_id": "answer",
             "show_progress": "minimal",
