@@ -48,7 +48,7 @@ import qa  # noqa: E402
 import qa.index.embedding  # noqa: E402
 from eval import qasets  # noqa: E402
 from eval.decision_data import DEPTHS, collect  # noqa: E402
-from eval.train_reader import CALIBRATION_ARTICLES  # noqa: E402
+from eval.train_reader import CALIBRATION_ARTICLES, auc  # noqa: E402
 from eval.tune import fit_logistic  # noqa: E402
 from qa.answering.decision import DECISION_FEATURES, OPTION_FEATURES, DecisionModel, Linear, decision_vector  # noqa: E402
 from qa.answering.sentences import DEFAULT_PARAMS  # noqa: E402
@@ -205,9 +205,12 @@ def evaluate(model: DecisionModel, rows: list[dict]) -> dict:
     feats, right, answerable, vetoed = decide_rows(model.choice, rows, model.depth)
     ar, dr = rates_at(model.answer, feats, right, answerable, model.threshold, vetoed)
     never, _ = rates_at(model.answer, feats, right, answerable, 0.0, vetoed)
+    confidence = np.where(vetoed, 0.0, probabilities(model.answer, feats))
+    max_answerable = np.array([r["depths"][str(model.depth)]["stats"][0] for r in rows])
     return {"answerable_right": round(ar, 4), "declined": round(dr, 4), "never_declining_right": round(never, 4),
             "plain_right": round(plain_right(rows), 4), "plain_declined": round(plain_declined(rows), 4),
-            "questions": len(rows)}
+            "questions": len(rows), "auc_confidence": round(auc(confidence, answerable), 4),
+            "auc_max_answerable": round(auc(max_answerable, answerable), 4)}
 
 
 def cross_validated(sets: list[list[dict]], depth: int, folds: int = 5) -> dict:

@@ -17,12 +17,12 @@ Table 3).  This script makes the same kinds of edit by rule, seeded and reproduc
   preposition elsewhere in the article).
 
 An edit is kept when it passes :func:`grammatical`, when its paragraph still ranks first for it with the
-shipped hybrid retrieval (a near miss, not noise), and, for ``--hard-share`` of the set, when the shipped
-reader still scores it answerable on its passage (adversarial filtering, as SWAG did).
+shipped hybrid retrieval (a near miss, not noise), when :func:`sound` (checked against the original), and,
+for ``--hard-share`` of the set, when the shipped reader still scores it answerable on its passage (answerable
+logit >= ``--hard-logit``; adversarial filtering, as SWAG did).
 
-Real negatives (``cannotanswer``): the unanswerable (``CANNOTANSWER``) turns of the QuAC-format
-conversation files whose question stands alone (:func:`stands_alone`); of the dev files only the dialogues
-of the tune half (``eval.qasets.hash_split(dialogue id) == "tune"``), the QuAC train sample whole.
+Real negatives (``cannotanswer``, :mod:`eval.real_negatives`): the unanswerable (``CANNOTANSWER``) turns of the
+conversation files whose question stands alone; of the dev files only the tune-half dialogues.
 
     python eval/make_negatives.py --data ../shared/data --work /work/reader-work/train --out /work/reader-work/neg
 """
@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import itertools
 import json
 import logging
 import random
@@ -45,11 +46,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from eval.negative_words import (  # noqa: E402
-    ANTONYMS, AUX_DO, COPULA, DETERMINERS, IRREGULAR, NEGATIONS, PLACE_PREPOSITIONS, PREPOSITIONS, PRONOUNS, PROPER,
+    ANTONYMS, AUX_DO, COPULA, DETERMINERS, IRREGULAR, NEGATIONS, PLACE_PREPOSITIONS, PREPOSITIONS, PROPER,
     SIBLING_OF, WH,
 )
-from eval.qasets import hash_split  # noqa: E402
-from eval.reader_data import STOP, Example, passages_of, read_examples, read_squad, words, write_examples  # noqa: E402
+from eval.reader_data import STOP, Example, passages_of, read_examples, read_squad, write_examples  # noqa: E402
+from eval.real_negatives import conversation_negatives  # noqa: E402
 
 logger = logging.getLogger("make_negatives")
 
@@ -77,7 +78,7 @@ def join(toks: list[str]) -> str:
 
 def has_word(text: str, word: str) -> bool:
     """Whether ``word`` (any case) occurs in ``text`` as a whole word."""
-    return re.search(r"(?<![A-Za-z\d])" + re.escape(word) + r"(?![A-Za-z\d])", text, re.I) is not None
+    return re.search(r"(?<![A-Za-z\d])" + re.escape(word) + r"(?![A-Za-z\d])", text, re.IGNORECASE) is not None
 
 
 def _case_like(new: str, old: str) -> str:
@@ -103,7 +104,7 @@ def grammatical(question: str, original: str) -> bool:
     low = [t.lower() for t in toks]
     if question == original or not question.endswith("?") or len(toks) < 4:
         return False
-    if any(a == b and a.isalpha() for a, b in zip(low, low[1:])):
+    if any(a == b and a.isalpha() for a, b in itertools.pairwise(low)):
         return False
     for i, t in enumerate(low):
         if t in ("not", "never") and i > 0 and (low[i - 1] in DETERMINERS or low[i - 1] in PREPOSITIONS):
@@ -209,8 +210,10 @@ def _articled(question: str) -> str:
     return re.sub(r"\b([Aa]n?) ([A-Za-z])", agree, question)
 
 
-Similar = Callable[[str, list[str]], list[str]]
-"""Ranks a pool of names by likeness to one name (the embedder's cosine), most alike first."""
+Similar = Callable[[str, list[str]], list[float]]
+"""How alike one name is to each name of a pool (the embedder's cosine)."""
+ALIAS_SIMILARITY = 0.75
+"""A swapped-in name this alike to a name of the paragraph may be another name of it ("Britain", "UK"): skipped."""
 
 
 def entity_swap(question: str, paragraph: str, pools: dict[str, list[str]], rng: random.Random,
@@ -230,9 +233,12 @@ def entity_swap(question: str, paragraph: str, pools: dict[str, list[str]], rng:
         size = len(old.split())
         pool = [p for p in pools.get(kind, []) if len(p.split()) == size and not has_word(paragraph, p)
                 and p.lower() not in old.lower() and old.lower() not in p.lower() and not has_word(question, p)]
+        if pool and similar is not None and kind != "number":
+            scores = similar(old, pool)
+            pool = [pool[i] for i in np.argsort(-np.array(scores), kind="stable")[:6]]
+            names = [n for n, _ in capitalised_spans(paragraph)]
+            pool = [p for p in pool if not names or max(similar(p, names)) < ALIAS_SIMILARITY][:3]
         if pool:
-            if similar is not None and kind != "number":
-                pool = similar(old, pool)[:3]
             return _articled(_replace(question, old, rng.choice(pool)))
     return None
 
@@ -263,16 +269,16 @@ def condition_change(question: str, paragraph: str, pools: dict[str, list[str]],
 
 
 def _swap_word(question: str, paragraph: str, choices: dict[str, list[str]], rng: random.Random) -> str | None:
-    toks = tokens(question)
-    slots = [i for i, t in enumerate(toks) if t.lower() in choices and (t[0].isupper() or t.lower() not in PROPER)
-             and (i > 0 or t.lower() in PROPER)]
+    found = list(TOKEN.finditer(question))
+    slots = [m for i, m in enumerate(found) if m.group().lower() in choices
+             and (m.group()[0].isupper() or m.group().lower() not in PROPER) and (i > 0 or m.group().lower() in PROPER)]
     rng.shuffle(slots)
-    for i in slots:
-        pool = [w for w in choices[toks[i].lower()] if w != toks[i].lower() and not has_word(paragraph, w)
+    for m in slots:
+        word = m.group()
+        pool = [w for w in choices[word.lower()] if w != word.lower() and not has_word(paragraph, w)
                 and not has_word(question, w)]
         if pool:
-            toks[i] = _case_like(rng.choice(pool), toks[i])
-            return join(_fix_articles(toks))
+            return _articled(question[: m.start()] + _case_like(rng.choice(pool), word) + question[m.end() :])
     return None
 
 
@@ -366,6 +372,32 @@ def edit(kind: str, question: str, paragraph: str, pools: dict[str, list[str]], 
     return out if out is not None and grammatical(out, question) else None
 
 
+def changed(original: str, edited: str) -> tuple[str, str, int]:
+    """The tokens an edit replaced: (old text, new text, index of the first changed token)."""
+    a, b = tokens(original.strip()), tokens(edited)
+    i = 0
+    while i < min(len(a), len(b)) and a[i] == b[i]:
+        i += 1
+    j = 0
+    while j < min(len(a), len(b)) - i and a[len(a) - 1 - j] == b[len(b) - 1 - j]:
+        j += 1
+    return " ".join(a[i : len(a) - j]), " ".join(b[i : len(b) - j]), i
+
+
+def sound(kind: str, original: str, edited: str, common: set[str]) -> bool:
+    """Checks on an edit against its original, after the fact: an antonym only of a lower-case word ("Kanye West"
+    keeps its "West"), a condition's old and new place both names (no month: "in June 2012"), a swapped-in
+    name that is no common word ("Though")."""
+    old, new, at = changed(original, edited)
+    if kind == "antonym":
+        return at == 0 or not old[:1].isupper()
+    if kind == "condition" and not old[:1].isdigit():
+        return is_name(old, common) and is_name(new, common)
+    if kind == "entity" and not new[:1].isdigit():
+        return is_name(new, common)
+    return True
+
+
 def verb_lexicon(texts: list[str]) -> tuple[set[str], set[str]]:
     """(vocabulary, base-form verbs) of a corpus: a verb is a word also seen with "-ed"/"-d" or irregular."""
     vocab = {w.lower() for t in texts for w in re.findall(r"[A-Za-z]+", t)}
@@ -373,48 +405,6 @@ def verb_lexicon(texts: list[str]) -> tuple[set[str], set[str]]:
     verbs |= set(IRREGULAR.values())
     verbs -= DETERMINERS | PREPOSITIONS | WH | {"not"}
     return vocab, verbs
-
-
-# ---------------------------------------------------------------- real negatives
-
-
-def stands_alone(question: str) -> bool:
-    """Whether a conversation turn reads without the dialogue: a question (wh-word or auxiliary first, "?"
-    last) of at least 5 words, with no pronoun, no "else"/"also"/"other" and no leading "and"/"but"/"so"."""
-    q = question.strip()
-    toks = q.split()
-    if len(toks) < 5 or not q.endswith("?") or PRONOUNS.search(q):
-        return False
-    first = toks[0].lower()
-    return first in WH | AUX_DO | COPULA | {"has", "have", "had", "is", "are", "in", "on"} and first not in ("and", "but", "so")
-
-
-def conversation_negatives(folder: Path) -> tuple[list[Example], dict]:
-    """The standalone ``CANNOTANSWER`` turns of every conversation file, each with the passage of its
-    dialogue's context sharing most words with it; dev files keep only their tune-half dialogues."""
-    out, counts = [], {}
-    for path in sorted(folder.glob("*.json")):
-        data = json.loads(path.read_text(encoding="utf-8"))["data"]
-        whole = "train" in path.name
-        n = [0, 0, 0]
-        for item in data:
-            for p in item["paragraphs"]:
-                if not whole and hash_split(p["id"]) != "tune":
-                    continue
-                context = p["context"].replace("CANNOTANSWER", "").rstrip()
-                texts = [context[s:e] for s, e in passages_of(context)]
-                for turn in p["qas"]:
-                    if not any(a["text"] == "CANNOTANSWER" for a in turn["answers"]):
-                        continue
-                    n[0] += 1
-                    if not stands_alone(turn["question"]) or not texts:
-                        continue
-                    n[1] += 1
-                    qw = words(turn["question"])
-                    best = max(texts, key=lambda t: len(qw & words(t)))
-                    out.append(Example(turn["question"].strip(), best, -1, "", "cannotanswer", item["title"]))
-        counts[path.name] = {"unanswerable_turns_used_half": n[0], "standalone": n[1], "whole_file": whole}
-    return out, counts
 
 
 # ---------------------------------------------------------------- the pipeline
@@ -440,9 +430,8 @@ def embedding_similar() -> Similar:
             cache.update(zip(new, embedder.encode(new, batch_size=128)))
         return np.stack([cache[n] for n in names])
 
-    def similar(name: str, pool: list[str]) -> list[str]:
-        scores = vectors(pool) @ vectors([name])[0]
-        return [pool[i] for i in np.argsort(-scores, kind="stable")]
+    def similar(name: str, pool: list[str]) -> list[float]:
+        return [float(x) for x in vectors(pool) @ vectors([name])[0]]
 
     return similar
 
@@ -515,6 +504,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="most edits per kind checked by retrieval and the reader (a random sample)")
     p.add_argument("--originals", type=int, default=1200, help="answerable originals the reader scores (the AUC's positives)")
     p.add_argument("--hard-share", type=float, default=0.6, help="share of kept edits the reader scores answerable")
+    p.add_argument("--hard-logit", type=float, default=0.0,
+                   help="an edit is hard when the reader's answerable logit is at least this (0: it scores it answerable)")
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args(argv)
     if not 0.0 <= args.hard_share <= 1.0:
@@ -546,18 +537,27 @@ def main(argv: list[str] | None = None) -> int:
         tried["retrieval_kept"] = dict(collections.Counter(c["kind"] for c, k in zip(cands, keep) if k))
         cands = [c for c, k in zip(cands, keep) if k]
         cand_path.write_text(json.dumps([cands, tried]))
+    common = {w for a in chosen for p in a["paragraphs"] for w in re.findall(r"\b[a-z][a-z\-]+\b", p["context"])}
+    cands = [c for c in cands if sound(c["kind"], c["original"], c["question"], common)]
+    tried["sound"] = dict(collections.Counter(c["kind"] for c in cands))
     logger.info("candidates %s", tried)
     negs = [Example(c["question"], c["passage"], -1, "", f"gen-{c['kind']}", c["article"]) for c in cands]
     originals = {(c["article"], c["original"]): c for c in cands}
     originals = dict(rng.sample(sorted(originals.items(), key=lambda kv: kv[0]), min(args.originals, len(originals))))
     pos = [Example(q, c["passage"], c["answer_start"], c["answer"], "answer", a) for (a, q), c in originals.items()]
-    model = args.reader / "model.onnx"
-    neg_out = run_graph(model, negs, 192, args.threads)
-    pos_out = run_graph(model, pos, 192, args.threads)
+    score_path = args.out / "scores.json"  # the reader's outputs, kept: a rerun with other selection settings reads nothing again
+    scored = json.loads(score_path.read_text()) if score_path.exists() else {}
+    if scored.get("questions") != [e.question for e in negs + pos]:
+        model = args.reader / "model.onnx"
+        scored = {"questions": [e.question for e in negs + pos], "neg": run_graph(model, negs, 192, args.threads),
+                  "pos": run_graph(model, pos, 192, args.threads)}
+        score_path.write_text(json.dumps(scored))
+    neg_out, pos_out = scored["neg"], scored["pos"]
     pos_head = np.array([o["answerable"] for o in pos_out])
-    threshold = float(np.quantile(pos_head, 0.25))
+    threshold = args.hard_logit
     stats: dict = {"seed": args.seed, "articles": [a["title"] for a in chosen], "tried": tried,
-                   "answerable_originals": len(pos), "hard_threshold_head_logit": threshold, "kinds": {}}
+                   "answerable_originals": len(pos), "hard_threshold_head_logit": threshold,
+                   "originals_above_threshold": round(float(np.mean(pos_head >= threshold)), 4), "kinds": {}}
     kept: list[Example] = []
     records = []
     for kind in KINDS:
@@ -581,7 +581,7 @@ def main(argv: list[str] | None = None) -> int:
         logger.info("%s: %s", kind, stats["kinds"][kind])
     real, real_counts = conversation_negatives(args.data / "conversations")
     stats["cannotanswer"] = {"files": real_counts, "kept": len(real),
-                             "rule": "dev files: dialogues with eval.qasets.hash_split(dialogue id) == 'tune'; quac_train whole"}
+                             "rule": "dev files: the tune half of eval.dialogue_split.is_tune(dialogue id); quac_train whole"}
     write_examples(args.out / "negatives.jsonl", kept + real)
     (args.out / "stats.json").write_text(json.dumps(stats, indent=1))
     sample = random.Random(args.seed + 1).sample(records, min(100, len(records)))

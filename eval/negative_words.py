@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-_PAIRS = """largest smallest|biggest smallest|highest lowest|longest shortest|most least|more less|first last|
+_PAIRS = """largest smallest|biggest smallest|highest lowest|longest shortest|most least|first last|
 before after|earliest latest|oldest newest|older younger|increase decrease|increased decreased|increases decreases|
 rise fall|rose fell|north south|east west|northern southern|eastern western|northeast southwest|northwest southeast|
 maximum minimum|major minor|best worst|better worse|fastest slowest|faster slower|strongest weakest|stronger weaker|
@@ -27,7 +27,7 @@ for _pair in _PAIRS.replace("\n", "").split("|"):
     _a, _b = _pair.split()
     ANTONYMS.setdefault(_a, _b)
     ANTONYMS.setdefault(_b, _a)
-SIBLINGS = [s.split() for s in """january february march april june july august september october november december
+SIBLINGS = [s.split() for s in """january february march april may june july august september october november december
 monday tuesday wednesday thursday friday saturday sunday
 spring summer autumn winter
 second third fourth fifth sixth seventh eighth ninth tenth
@@ -73,7 +73,7 @@ DETERMINERS = {"the", "a", "an", "his", "her", "its", "their", "this", "that", "
 PREPOSITIONS = {"in", "at", "from", "to", "near", "during", "by", "since", "until", "of", "before", "after", "into"}
 PLACE_PREPOSITIONS = {"in", "at", "from", "near", "into"}
 PRONOUNS = re.compile(r"\b(he|she|it|they|him|her|his|hers|its|their|theirs|them|this|that|these|those|there|here|"
-                      r"else|also|another|other|then|too|again|same|former|latter|one)\b", re.I)
+                      r"else|also|another|other|then|too|again|same|former|latter|one)\b", re.IGNORECASE)
 NEGATIONS = {"not": "", "never": "", "didn't": "did", "doesn't": "does", "don't": "do", "wasn't": "was",
              "weren't": "were", "isn't": "is", "aren't": "are", "can't": "can", "couldn't": "could", "won't": "will",
              "wouldn't": "would", "hasn't": "has", "haven't": "have", "hadn't": "had"}

@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 
 from eval import make_negatives as mn
+from eval import real_negatives as rn
+from eval.dialogue_split import is_tune
 
 PARAGRAPH = (
     "The Normans conquered England in 1066 under William Rufus. The largest Norman castle was built "
@@ -30,8 +32,21 @@ def test_entity_swap_ranks_by_likeness_when_given() -> None:
     pools = {"name": ["Henry Blois", "Robert Guiscard"]}
     question = "What did William Rufus build?"
     paragraph = "William Rufus built a hall."
-    out = mn.entity_swap(question, paragraph, pools, random.Random(0), similar=lambda name, pool: sorted(pool)[::-1][:1])
-    assert out == "What did Robert Guiscard build?"
+    alike = {"Robert Guiscard": 0.9, "Henry Blois": 0.1}
+    out = mn.entity_swap(question, paragraph, pools, random.Random(0), similar=lambda name, pool: [alike.get(p, 0.0) for p in pool])
+    assert out in ("What did Robert Guiscard build?", "What did Henry Blois build?")
+
+
+def test_entity_swap_skips_an_alias_of_a_name_in_the_paragraph() -> None:
+    pools = {"name": ["Great Britain", "Robert Guiscard"]}
+    paragraph = "William Rufus ruled the United Kingdom."
+
+    def alike(name: str, pool: list[str]) -> list[float]:
+        return [0.9 if {name, p} == {"Great Britain", "United Kingdom"} else 0.3 for p in pool]
+
+    for seed in range(5):
+        assert mn.entity_swap("What did William Rufus build?", paragraph, pools, random.Random(seed), alike) == (
+            "What did Robert Guiscard build?")
 
 
 def test_antonym_flips_a_listed_word_the_paragraph_lacks() -> None:
@@ -116,7 +131,7 @@ def test_join_keeps_quotes_and_punctuation_tight() -> None:
     ("Did the band tour Europe again?", False),  # "again" leans on the dialogue
 ])
 def test_stands_alone(question: str, alone: bool) -> None:
-    assert mn.stands_alone(question) is alone
+    assert rn.stands_alone(question) is alone
 
 
 def test_conversation_negatives_keep_the_tune_half_of_dev_files(tmp_path: Path) -> None:
@@ -127,8 +142,8 @@ def test_conversation_negatives_keep_the_tune_half_of_dev_files(tmp_path: Path) 
     dialogues = [{"id": i, "context": context, "qas": turns} for i in ids]
     for name in ("quac_train_0.01.json", "doqa_dev_cooking.json"):
         (tmp_path / name).write_text(json.dumps({"data": [{"title": "Band", "paragraphs": dialogues}]}))
-    out, counts = mn.conversation_negatives(tmp_path)
-    tune = sum(mn.hash_split(i) == "tune" for i in ids)
+    out, counts = rn.conversation_negatives(tmp_path)
+    tune = sum(is_tune(i) for i in ids)
     assert 0 < tune < 40
     assert counts["quac_train_0.01.json"]["standalone"] == 40 and counts["doqa_dev_cooking.json"]["standalone"] == tune
     assert all(e.answer_start == -1 and e.source == "cannotanswer" and "CANNOTANSWER" not in e.context for e in out)
@@ -138,3 +153,19 @@ def test_conversation_negatives_keep_the_tune_half_of_dev_files(tmp_path: Path) 
 def test_parse_args_refuses_a_bad_share(tmp_path: Path) -> None:
     with pytest.raises(SystemExit):
         mn.parse_args(["--work", str(tmp_path), "--out", str(tmp_path), "--hard-share", "1.5"])
+
+
+def test_changed_finds_the_replaced_tokens() -> None:
+    assert mn.changed("Where were there riots in June 2012?", "Where were there riots in Multan 2012?") == ("June", "Multan", 5)
+
+
+@pytest.mark.parametrize("kind,original,edited,ok", [
+    ("antonym", "When did Kanye West start dating?", "When did Kanye East start dating?", False),  # part of a name
+    ("antonym", "What was the largest castle?", "What was the smallest castle?", True),
+    ("condition", "Where were there riots in June 2012?", "Where were there riots in Multan 2012?", False),  # a month
+    ("condition", "Who ruled in Dover in 1070?", "Who ruled in Rome in 1070?", True),
+    ("entity", "Who built the castle for William Rufus?", "Who built the castle for Though?", False),  # a common word
+    ("entity", "Who built the castle for William Rufus?", "Who built the castle for Robert Guiscard?", True),
+])
+def test_sound_checks_an_edit_against_its_original(kind: str, original: str, edited: str, ok: bool) -> None:
+    assert mn.sound(kind, original, edited, {"though"}) is ok

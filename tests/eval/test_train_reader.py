@@ -30,7 +30,7 @@ def test_tiny_run_writes_a_loadable_verified_model(tmp_path: Path) -> None:
     card = verify_reader(out)
     assert card["licence"] == "CC BY-SA 4.0" and "SQuAD" in card["attribution"]
     rounds = card["training"]["rounds"]
-    n = len(train_reader.SCHEDULE)
+    n = train_reader.SHIPPED_ROUNDS
     assert n >= 2 and [r["round"] for r in rounds] == list(range(1, n + 1)) and all(r["steps"] == 4 for r in rounds)
     assert card["training"]["steps"] == 4 * n and card["training"]["seed"] == 13
     assert rounds[1]["init"] == "round 1's weights" and rounds[1]["lr"] == train_reader.SCHEDULE[1].lr
@@ -88,3 +88,23 @@ def test_rounds_outside_the_schedule_are_refused(capsys: pytest.CaptureFixture[s
         with pytest.raises(SystemExit):
             train_reader.parse_args(["--rounds", bad])
         assert f"--rounds {bad}: the schedule has rounds 1 to {len(train_reader.SCHEDULE)}" in capsys.readouterr().err
+
+
+def test_made_negatives_are_sampled_from_the_file_and_recorded(tmp_path: Path) -> None:
+    import random
+
+    from eval.reader_data import Example, made_negatives, negatives_record, write_examples
+
+    assert made_negatives(None, 0, random.Random(0)) == []
+    with pytest.raises(SystemExit, match="trains on 5 made negatives: pass --negatives FILE"):
+        made_negatives(None, 5, random.Random(0))
+    made = [Example(f"Who did not write {i}?", "A wrote it.", -1, "", "gen-negation", "T") for i in range(3)]
+    path = tmp_path / "negatives.jsonl"
+    write_examples(path, made)
+    (tmp_path / "stats.json").write_text(json.dumps({"seed": 25, "articles": ["T"], "kinds": {"negation": {"kept": 3}}}))
+    two = made_negatives(path, 2, random.Random(0))
+    assert len(two) == 2 and set(two) <= set(made)
+    assert sorted(made_negatives(path, 10, random.Random(0)), key=lambda e: e.question) == made
+    record = negatives_record(path)
+    assert record["seed"] == 25 and "articles" not in record and len(record["sha256"]) == 64
+    assert record["kinds"] == {"negation": {"kept": 3}} and record["file"] == "negatives.jsonl"

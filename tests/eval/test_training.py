@@ -62,7 +62,7 @@ def _steps(folder: Path, stop_after: int | None, rounds: int = 1) -> tuple[objec
         optimizer, scheduler = optimizer_and_schedule(net, 1e-2, total=6, warmup=0.2)
         step, elapsed = resume(folder / "checkpoint.pt", net, optimizer, scheduler, 6)
         net.train()
-        step, _ = run_steps(net, optimizer, scheduler, lambda at: net(data[at : at + 1]).pow(2).sum(),
+        step, _ = run_steps(net, optimizer, scheduler, lambda at, net=net: net(data[at : at + 1]).pow(2).sum(),
                             Pass(folder, seed=7, total=6, checkpoint_every=4, stop_after=stop_after, label="t "), step, elapsed)
         reached.append(step)
     return net, reached
