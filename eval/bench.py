@@ -53,6 +53,8 @@ What is measured (keys of the JSON written by ``--json``):
   the size of ``index.faiss``).
 * ``http``: answers/s and p50/p95 through ``qa serve``'s ``POST /v1/ask`` at 1 and 2 workers against
   the engine's own answers/s in this process (see ``eval/bench_http.py``).
+* ``followup``: ``QA.ask`` of follow-ups with ``history`` against first turns on the article index
+  (p50s and their ratio; see ``eval/bench_followup.py``).
 * ``ingest``: reading PDF (``pages_per_s``) and Word files (``documents_per_s``,
   ``paragraphs_per_s``) made by real tools (see ``eval/bench_ingest.py``).
 
@@ -161,6 +163,10 @@ def format_table(result: dict) -> str:
             f"{'incremental':<32}{inc.get('passages')} passages: full {inc.get('full_build_s')} s, "
             f"one doc changed {inc.get('incremental_s')} s, re-embedded {inc.get('reembedded_passages')} passages"
         )
+    if result.get("followup"):
+        from eval.bench_followup import format_followup
+
+        lines += format_followup(result["followup"])
     if result.get("http"):
         lines += format_http(result["http"])
     if result.get("ingest"):
@@ -407,7 +413,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--build-passages", type=int, default=None, help="passages of the build benchmark")
     parser.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "qa-bench-cache"),
                         help="folder caching the real-text vectors of the scale test ('' for none)")
-    parser.add_argument("--skip", default="", help="comma-separated sections to skip: build, ask, cold, http, ingest, records, scale")
+    parser.add_argument("--skip", default="", help="comma-separated sections to skip: build, ask, followup, cold, http, ingest, records, scale")
     return parser.parse_args(argv)
 
 
@@ -441,6 +447,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 logger.info("ask latency on the build benchmark's index")
                 large = bench_ask(embedder, index_path, questions[: QUICK_ASK_QUESTIONS if args.quick else ASK_QUESTIONS])
                 result["large_index"] = {"passages": result.get("build_passages"), **large}
+        if article_path is not None and "followup" not in skip:
+            from eval.bench_followup import bench_followup
+
+            logger.info("follow-up latency on the bundled article")
+            result["followup"] = bench_followup(article_path, article_questions()[: 20 if args.quick else 74], embedder)
         cold_path = article_path or index_path
         if cold_path is not None and "cold" not in skip:
             logger.info("cold starts")

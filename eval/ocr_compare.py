@@ -141,11 +141,11 @@ def make_test_set(work: Path, paragraphs: list[str]) -> list[dict]:
             items.append({"name": f"{kind} {dpi} dpi", "path": str(png), "truth": truth, "dpi": dpi})
             if dpi == 300:
                 tilted = work / f"{kind}-tilted.png"
-                degrade(Image.open(png), angle=2.0, noise=18.0, seed=1).save(tilted)  # type: ignore[attr-defined]
+                degrade(Image.open(png), angle=2.0, noise=18.0, seed=1).save(tilted, dpi=(dpi, dpi))  # type: ignore[attr-defined]
                 items.append({"name": f"{kind} 300 dpi tilted 2° + noise", "path": str(tilted), "truth": truth, "dpi": 300})
             else:
                 photo = work / f"{kind}-photo.jpg"
-                degrade(Image.open(png), angle=-3.0, noise=12.0, blur=0.6, seed=2).save(photo, quality=60)  # type: ignore[attr-defined]
+                degrade(Image.open(png), angle=-3.0, noise=12.0, blur=0.6, seed=2).save(photo, quality=60, dpi=(dpi, dpi))  # type: ignore[attr-defined]
                 items.append({"name": f"{kind} 150 dpi photo (3°, blur, JPEG 60)", "path": str(photo), "truth": truth, "dpi": 150})
     return items
 

@@ -221,6 +221,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status (0 ok, 1 error, 2 bad usage)."""
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if args.command in ("index", "add"):
+        logging.getLogger("qa.documents.ocr").setLevel(logging.INFO)  # long work shows progress: OCR's pages as it goes
     from qa.errors import IngestError, QAError
 
     try:

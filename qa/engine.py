@@ -18,6 +18,7 @@ from qa.answering.conversation import resolve, turns_of
 from qa.answering.decision import DecisionModel, decision_of
 from qa.answering.sentences import DEFAULT_PARAMS, AnswerParams, make_query
 from qa.documents.chunking import DEFAULT_MAX_WORDS, DEFAULT_OVERLAP
+from qa.documents.ocr import DEFAULT_BUDGET_S
 from qa.documents.ingest import Skipped
 from qa.documents.lexical import tokenize
 from qa.errors import IngestError, ModelMismatchError, QAError
@@ -288,6 +289,7 @@ def build_index(
     incremental: bool = True,
     dense_index: str = "HNSW",
     shard: str | tuple[int, int] | None = None,
+    ocr_budget_s: float = DEFAULT_BUDGET_S,
 ) -> BuildReport:
     """Read documents, embed them and write an index folder (atomically), or a Milvus index.
 
@@ -318,6 +320,9 @@ def build_index(
         shard: ``"I/N"`` or ``(I, N)``: index only this worker's share of the files (every N-th,
             from the I-th) into a Milvus index, keeping the other workers' documents; N workers
             given the same inputs build the index one build would (see :func:`qa.index.milvus.build.read_shard`).
+        ocr_budget_s: Seconds of OCR the build may spend on scanned pages and images (see :mod:`qa.documents.ocr`);
+            their text is cached beside the index (:attr:`qa.index.location.Location.ocr_cache`), so an unchanged
+            scan is not read again.
 
     Returns:
         What was indexed, embedded and skipped.
@@ -334,10 +339,14 @@ def build_index(
         raise ValueError(f"overlap must be 0 or more. Currently, overlap is {overlap}.")
     check_backend(backend)
     where = parse_location(path)
-    report, orders = read_inputs(inputs, where, shard, dense_index)
+    if isinstance(ocr_budget_s, bool) or not isinstance(ocr_budget_s, (int, float)) or not ocr_budget_s > 0:
+        raise ValueError(f"ocr_budget_s must be a number of seconds greater than 0. Currently, ocr_budget_s is {ocr_budget_s!r}.")
+    report, orders = read_inputs(inputs, where, shard, dense_index, ocr_budget_s)
     if not report.documents:
-        reasons = "; ".join(f"{s.path}: {s.reason}" for s in report.skipped[:5]) or "no .txt, .md, .html, .pdf or .docx files found"
-        raise IngestError(f"nothing to index ({reasons}); pass files or folders of .txt, .md, .html, .pdf or .docx documents")
+        reasons = "; ".join(f"{s.path}: {s.reason}" for s in report.skipped[:5]) or "no .txt, .md, .html, .pdf, .docx or image files found"
+        raise IngestError(
+            f"nothing to index ({reasons}); pass files or folders of .txt, .md, .html, .pdf, .docx or scanned .png, .jpg, .tif documents"
+        )
     embedder = load_embedder(model, backend)
     written = write(report.documents, where, embedder, max_words, overlap, exact_max, incremental, dense_index, orders, prune=shard is None)
     return BuildReport(

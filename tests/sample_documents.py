@@ -187,18 +187,30 @@ def page_html(body: str) -> str:
     return f"<!doctype html><html lang='en'><head><meta charset='utf-8'></head><body style='font-family:serif;font-size:17px;margin:60px;background:#fff'>{body}</body></html>"
 
 
-def degrade(source: Path, out: Path, angle: float = 2.0, noise: float = 14.0, blur: float = 0.0, quality: int | None = None, seed: int = 0) -> Path:
-    """A tilted, noised (and optionally blurred, JPEG-compressed) grey copy of a page image: a scan or a photo."""
+def degrade(
+    source: Path, out: Path, angle: float = 2.0, noise: float = 14.0, blur: float = 0.0, quality: int | None = None, seed: int = 0,
+    shade: float = 0.0,
+) -> Path:
+    """A tilted, noised (and optionally blurred, shaded, JPEG-compressed) grey copy of a page image: a scan or a photo.
+
+    ``shade``: the page darkens towards its top left corner, to ``1 - shade`` of its brightness (a photo's uneven light).
+    """
     import numpy as np
     from PIL import Image, ImageFilter
 
-    img = Image.open(source).convert("L").rotate(angle, resample=Image.BICUBIC, expand=True, fillcolor=255)
+    original = Image.open(source)
+    dpi = original.info.get("dpi")
+    img = original.convert("L").rotate(angle, resample=Image.BICUBIC, expand=True, fillcolor=255)
     if blur:
         img = img.filter(ImageFilter.GaussianBlur(blur))
     rng = np.random.default_rng(seed)
-    pixels = np.asarray(img, dtype=np.float32) + rng.normal(0.0, noise, size=(img.height, img.width))
+    pixels = np.asarray(img, dtype=np.float32)
+    if shade:
+        rows, cols = np.mgrid[0 : img.height, 0 : img.width]
+        pixels = pixels * (1.0 - shade + shade * (cols / img.width + rows / img.height) / 2.0)
+    pixels = pixels + rng.normal(0.0, noise, size=(img.height, img.width))
     result = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
-    result.save(out, **({"quality": quality} if quality else {}))
+    result.save(out, **({"quality": quality} if quality else {}), **({"dpi": dpi} if dpi else {}))
     return out
 
 
@@ -245,4 +257,34 @@ def png_bomb(out: Path, side: int = 30_000) -> Path:
     row = b"\x00" + b"\xff" * ((side + 7) // 8)
     body = b"".join(packer.compress(row * 1000) for _ in range(side // 1000)) + packer.compress(row * (side % 1000)) + packer.flush()
     out.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)) + chunk(b"IDAT", body) + chunk(b"IEND", b""))
+    return out
+
+
+def pdf_image_bomb(out: Path, side: int = 30_000) -> Path:
+    """A decompression bomb inside a PDF: one page showing a white 1-bit image of ``side`` × ``side`` pixels
+    (Flate-compressed, a few hundred kB), written by pypdf's writer."""
+    import zlib
+
+    import pypdf
+    from pypdf.generic import DictionaryObject, NameObject, NumberObject, StreamObject
+
+    packer = zlib.compressobj(9)
+    row = b"\xff" * ((side + 7) // 8)
+    data = b"".join(packer.compress(row * 1000) for _ in range(side // 1000)) + packer.compress(row * (side % 1000)) + packer.flush()
+    writer = pypdf.PdfWriter()
+    page = writer.add_blank_page(612, 792)
+    image = StreamObject()
+    image._data = data  # already Flate-encoded, as /Filter says
+    image.update({
+        NameObject("/Type"): NameObject("/XObject"), NameObject("/Subtype"): NameObject("/Image"),
+        NameObject("/Width"): NumberObject(side), NameObject("/Height"): NumberObject(side),
+        NameObject("/ColorSpace"): NameObject("/DeviceGray"), NameObject("/BitsPerComponent"): NumberObject(1),
+        NameObject("/Filter"): NameObject("/FlateDecode"),
+    })
+    content = StreamObject()
+    content._data = b"q 612 0 0 792 0 0 cm /Im0 Do Q"
+    page[NameObject("/Resources")] = DictionaryObject({NameObject("/XObject"): DictionaryObject({NameObject("/Im0"): writer._add_object(image)})})
+    page[NameObject("/Contents")] = writer._add_object(content)
+    with out.open("wb") as handle:
+        writer.write(handle)
     return out

@@ -25,7 +25,8 @@ from pathlib import Path
 
 from qa.errors import IngestError
 from qa.documents.filetype import DAMAGED_ZIP, DOCX, PDF, describe, sniff
-from qa.documents.ocr import DEFAULT_BUDGET_S, IMAGE_KINDS, IMAGE_SUFFIXES, OcrRun, ProgressCallback
+from qa.documents.ocr import DEFAULT_BUDGET_S, OcrRun, ProgressCallback
+from qa.documents.scan_images import IMAGE_KINDS, IMAGE_SUFFIXES
 from qa.types import Document
 
 logger = logging.getLogger(__name__)
@@ -182,7 +183,8 @@ def read_file(
         from qa.documents.pdf import read_pdf
 
         pdf = read_pdf(path, max_pages, ocr)
-        return Document(doc_id, pdf.title or title_of(pdf.text, path.stem), pdf.text, str(path), pdf.page_starts)
+        title = "" if pdf.title == path.stem else pdf.title  # Pillow and others record the file name as the title
+        return Document(doc_id, title or title_of(pdf.text, path.stem), pdf.text, str(path), pdf.page_starts)
     if kind in IMAGE_KINDS and suffix in IMAGE_SUFFIXES:
         return read_image_document(path, doc_id, max_pages, ocr)
     if kind == DOCX:

@@ -7,12 +7,11 @@ chosen over ``rapidocr-onnxruntime`` by measuring (``eval/ocr_compare.py``, docs
 a tenth of the character errors on clean pages, the reading order of two-column pages
 kept, ten times the speed on this CPU, and 23 MB installed instead of about 300 MB.
 
-Each page image is checked before it is decoded (at most ``MAX_IMAGE_PIXELS``: a
-decompression bomb is refused), straightened when it is tilted (a photographed or
-badly fed page: the angle whose rows of ink are sharpest, within ``MAX_SKEW_DEGREES``)
-and given to one ``tesseract`` process.  This module returns each page's raw text;
-the cleaning that PDFs get (headers and footers, hyphenation, paragraphs) is done by
-:mod:`qa.documents.pdf` and :mod:`qa.documents.ingest`.
+Each page image is prepared by :mod:`qa.documents.scan_images` (checked before it is
+decoded, straightened, lighting evened out) and given to one ``tesseract`` process; a page
+that reads as garbage is checked for lying sideways or upside down and read again upright.
+This module returns each page's raw text; the cleaning that PDFs get (headers and footers,
+hyphenation, paragraphs) is done by :mod:`qa.documents.pdf` and :mod:`qa.documents.ingest`.
 
 One :class:`OcrRun` serves one call (``qa index``, ``qa add``, an upload): its time
 budget counts the seconds of OCR over all the files of the call, its cache folder keeps
@@ -22,7 +21,6 @@ its progress callback hears of every page.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -37,27 +35,29 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from qa.documents.scan_images import (
+    PageImage,
+    deskew,
+    flatten,
+    image_frames,
+    image_page,
+)
 from qa.errors import IngestError
+from qa.files import file_sha256
 
 logger = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff"})
-"""Image files read by OCR (one document each, one page per frame)."""
-IMAGE_KINDS = frozenset({"png", "jpeg", "tiff"})
-"""Kinds of :func:`qa.documents.filetype.sniff` that are read as images."""
 INSTALL = "sudo apt-get install tesseract-ocr tesseract-ocr-eng"
 """The command that installs the OCR engine (named in the reason a scan is skipped without it)."""
 LANGUAGE = "eng"
 DEFAULT_BUDGET_S = 900.0
 """Seconds of OCR one call may spend (all its files together) by default."""
-MAX_IMAGE_PIXELS = 100_000_000
-"""A page image with more pixels than this is refused before it is decoded (an A3 page at 600 dpi has 70 million)."""
-MAX_SKEW_DEGREES = 6.0
-"""Tilts up to this many degrees are straightened before OCR."""
-MIN_SKEW_DEGREES = 1.0
-"""... and smaller ones are left to tesseract."""
+UPRIGHT_SHARE = 0.75
+"""A page whose words are less often than this cased as words are ("the", "The", "NATO"; not "URWIaSION" nor
+"IQEUIQION", what tesseract reads upside down) is checked for its orientation, and read again upright."""
+MIN_ORIENTATION_CONFIDENCE = 2.0
+"""... when tesseract's orientation detection is at least this confident."""
 PROGRESS_EVERY = 5
 """A logging line every this many pages (and on the first and last)."""
 CACHE_VERSION = 1
@@ -104,28 +104,6 @@ def progress_to(callback: ProgressCallback) -> Iterator[None]:
         yield
     finally:
         _LISTENER.reset(token)
-
-
-@dataclass(frozen=True)
-class PageImage:
-    """A page image ready for OCR.
-
-    Attributes:
-        image: A Pillow image (decoded, grey or colour).
-        dpi: Its resolution when known (from the file, or the PDF page's size), else None.
-    """
-
-    image: Any
-    dpi: float | None
-
-
-def file_sha256(path: Path) -> str:
-    """The SHA-256 of a file's bytes (hex)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def missing_engine_reason(what: str = "a scanned image") -> str:
@@ -192,8 +170,8 @@ class OcrRun:
             self._engine = checked
             return checked
         try:
-            done = subprocess.run([found, "--list-langs"], capture_output=True, text=True, timeout=30)
-            version = subprocess.run([found, "--version"], capture_output=True, text=True, timeout=30)
+            done = subprocess.run([found, "--list-langs"], capture_output=True, text=True, timeout=30, check=False)
+            version = subprocess.run([found, "--version"], capture_output=True, text=True, timeout=30, check=False)
         except (OSError, subprocess.SubprocessError) as exc:
             raise IngestError(f"the OCR engine {found} does not run ({exc}); reinstall it with `{INSTALL}`") from None
         if self.language not in done.stdout.split():
@@ -205,12 +183,15 @@ class OcrRun:
         _ENGINES[(found, self.language)] = self._engine
         return self._engine
 
+    def _spent(self, path: Path) -> str:
+        return (
+            f"the OCR time budget of this call is spent (ocr_budget_s={self.budget_s:g} s; {self.pages_read} pages read "
+            f"with OCR); add {path.name} in another call (pages already read are cached), or raise ocr_budget_s"
+        )
+
     def _check_budget(self, path: Path) -> None:
         if self.spent_s >= self.budget_s:
-            raise IngestError(
-                f"the OCR time budget of this call is spent (ocr_budget_s={self.budget_s:g} s; {self.pages_read} pages read "
-                f"with OCR); add {path.name} in another call (pages already read are cached), or raise ocr_budget_s"
-            )
+            raise IngestError(self._spent(path))
 
     def read_page(self, page: PageImage, path: Path) -> str:
         """OCR one page image (straightened first when tilted).
@@ -220,32 +201,61 @@ class OcrRun:
         """
         self.engine()
         self._check_budget(path)
-        start = time.perf_counter()
-        prepared = prepare(page)
-        self.spent_s += time.perf_counter() - start
-        return self._run(prepared, path)
+        with tempfile.TemporaryDirectory(prefix="qa-ocr-") as folder:
+            start = time.perf_counter()
+            prepared = prepare(page, Path(folder) / "page.pgm")
+            self.spent_s += time.perf_counter() - start
+            return self._run(prepared, path)
 
-    def _run(self, prepared: tuple[bytes, float | None], path: Path) -> str:
+    def _tesseract(self, arguments: list[str], path: Path) -> subprocess.CompletedProcess[bytes]:
+        """Run tesseract within what is left of the time budget (its seconds are counted)."""
         executable, _ = self.engine()
         self._check_budget(path)
-        data, dpi = prepared
-        command = [executable, "stdin", "stdout", "-l", self.language, "--psm", "3"]
-        if dpi:
-            command += ["--dpi", str(round(dpi))]
         start = time.perf_counter()
         try:
-            done = subprocess.run(
-                command, input=data, capture_output=True, timeout=max(1.0, self.budget_s - self.spent_s), env=engine_env()
+            return subprocess.run(
+                [executable, *arguments], capture_output=True, timeout=max(1.0, self.budget_s - self.spent_s), env=engine_env(), check=False
             )
         except subprocess.TimeoutExpired:
+            raise IngestError(self._spent(path)) from None
+        finally:
             self.spent_s += time.perf_counter() - start
-            self._check_budget(path)
-            raise IngestError(f"OCR of a page of {path.name} ran past the time budget; raise ocr_budget_s") from None
-        self.spent_s += time.perf_counter() - start
+
+    def _run(self, prepared: tuple[Path, float | None], path: Path) -> str:
+        image, dpi = prepared
+        resolution = ["--dpi", str(round(dpi))] if dpi else []
+        try:
+            done = self._tesseract([str(image), "stdout", "-l", self.language, "--psm", "3", *resolution], path)
+            if done.returncode != 0:
+                raise IngestError(f"the OCR engine failed on a page ({done.stderr.decode(errors='replace').strip()[-200:]})")
+            text = done.stdout.decode("utf-8", errors="replace").replace("\f", "")
+            if upright_share(text) < UPRIGHT_SHARE:  # garbage: the page may lie sideways or upside down
+                turned = self._turned(image, resolution, path)
+                if turned is not None and upright_share(turned) > upright_share(text):
+                    text = turned
+        finally:
+            image.unlink(missing_ok=True)
         self.pages_read += 1
-        if done.returncode != 0:
-            raise IngestError(f"the OCR engine failed on a page ({done.stderr.decode(errors='replace').strip()[-200:]})")
-        return done.stdout.decode("utf-8", errors="replace").replace("\f", "")
+        return text
+
+    def _turned(self, image: Path, resolution: list[str], path: Path) -> str | None:
+        """The page's text read again after turning it upright, when tesseract's orientation detection
+        (``--psm 0``) is confident it lies sideways or upside down; else None."""
+        from PIL import Image
+
+        found = self._tesseract([str(image), "stdout", "--psm", "0", *resolution], path)
+        rotate = re.search(rb"Rotate: (\d+)", found.stdout)
+        confidence = re.search(rb"Orientation confidence: ([\d.]+)", found.stdout)
+        if found.returncode != 0 or rotate is None or confidence is None:
+            return None
+        degrees = int(rotate.group(1)) % 360
+        if degrees == 0 or float(confidence.group(1)) < MIN_ORIENTATION_CONFIDENCE:
+            return None
+        logger.info("%s: a page is turned by %d degrees; reading it upright", path, degrees)
+        with Image.open(image) as page:
+            page.rotate(-degrees, expand=True).save(image, format="PPM")
+        done = self._tesseract([str(image), "stdout", "-l", self.language, "--psm", "3", *resolution], path)
+        return done.stdout.decode("utf-8", errors="replace").replace("\f", "") if done.returncode == 0 else None
 
     # ------------------------------------------------------------------ pages of a file
 
@@ -273,8 +283,8 @@ class OcrRun:
         texts: dict[int, str] = {}
         if todo:
             self.engine()
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="qa-ocr") as pool:
-            ahead: dict[int, Future[tuple[bytes, float | None]]] = {}
+        with tempfile.TemporaryDirectory(prefix="qa-ocr-") as folder, ThreadPoolExecutor(1, thread_name_prefix="qa-ocr") as pool:
+            ahead: dict[int, Future[tuple[Path, float | None]]] = {}
             try:
                 for done, number in enumerate(numbers):
                     report = OcrProgress(str(path), number, done, len(numbers))
@@ -290,7 +300,7 @@ class OcrRun:
                     position = todo.index(number)
                     for upcoming in todo[position : position + 2]:  # this page and the next
                         if upcoming not in ahead:
-                            ahead[upcoming] = pool.submit(lambda n=upcoming: prepare(pages[n]()))
+                            ahead[upcoming] = pool.submit(lambda n=upcoming: prepare(pages[n](), Path(folder) / f"page-{n}.pgm"))
                     texts[number] = self._run(ahead.pop(number).result(), path)
                     cached[str(number)] = texts[number]
             finally:
@@ -330,129 +340,32 @@ class OcrRun:
             logger.warning("cannot write the OCR cache %s: %s", key, exc)
 
 
-# ---------------------------------------------------------------------- images
+# ---------------------------------------------------------------------- pages
 
 
-def prepare(page: PageImage) -> tuple[bytes, float | None]:
-    """A page image as tesseract's input: straightened, grey, as PGM bytes; with its resolution."""
-    return _pgm(deskew(page.image)), page.dpi
+_WORDLIKE = re.compile(r"[^\W\d_]{3,}")
+_CASED = re.compile(r"[A-Z]?[a-z]+|[A-Z]{3,4}")
+
+
+def upright_share(text: str) -> float:
+    """The share of a page's words of three letters or more that are cased as words are (1.0 for no words)."""
+    words = _WORDLIKE.findall(text)
+    if len(words) < 8:
+        return 1.0 if not words or sum(c.isalpha() for c in text) < 40 else sum(bool(_CASED.fullmatch(w)) for w in words) / len(words)
+    return sum(bool(_CASED.fullmatch(w)) for w in words) / len(words)
+
+
+def prepare(page: PageImage, out: Path) -> tuple[Path, float | None]:
+    """Write a page image as tesseract's input: straightened, lighting evened out, grey, an uncompressed PGM file (quick to write
+    and to read; tesseract reads a file a little faster than the same image on its standard input)."""
+    flatten(deskew(page.image)).save(out, format="PPM")
+    return out, page.dpi
 
 
 def engine_env() -> dict[str, str]:
     """The environment of a tesseract process: one thread (``OMP_THREAD_LIMIT=1``, unless set), which on a
     small shared CPU reads a page about twice as fast as tesseract's default threads."""
     return {**os.environ, "OMP_THREAD_LIMIT": os.environ.get("OMP_THREAD_LIMIT", "1")}
-
-
-def _pgm(image: Any) -> bytes:
-    """The image as a binary PGM (grey, uncompressed: quick to write, read by tesseract's leptonica)."""
-    import io
-
-    buffer = io.BytesIO()
-    image.convert("L").save(buffer, format="PPM")
-    return buffer.getvalue()
-
-
-def check_pixels(width: int, height: int) -> None:
-    """Refuse an image too large to decode safely.
-
-    Raises:
-        IngestError: More than ``MAX_IMAGE_PIXELS`` pixels.
-    """
-    if width * height > MAX_IMAGE_PIXELS:
-        raise IngestError(_too_large(f"{width * height:,} pixels ({width:,} × {height:,})"))
-
-
-def _too_large(size: str) -> str:
-    return f"the image has {size}, over the limit of {MAX_IMAGE_PIXELS:,} pixels (a decompression bomb?); it was not decoded; scale it down to 600 dpi or less"
-
-
-def skew_angle(image: Any) -> float:
-    """How far a page is tilted: degrees counter-clockwise (within ``MAX_SKEW_DEGREES``; turn it back by as much).
-
-    It is the angle at which the page's rows of ink are sharpest: the ink pixels of a
-    copy about 600 pixels wide are projected onto lines at that angle, and the sum of
-    squared differences between neighbouring lines' ink is largest (steps of 0.5
-    degrees, then 0.1).  Projecting points costs a few milliseconds a page.
-    """
-    import numpy as np
-    from PIL import ImageOps
-
-    grey = image.convert("L")
-    scale = min(1.0, 600 / max(1, grey.width))
-    small = ImageOps.autocontrast(grey.resize((max(1, int(grey.width * scale)), max(1, int(grey.height * scale)))))
-    ys, xs = np.nonzero(np.asarray(small) < 110)
-    if len(ys) < 50:
-        return 0.0
-    ys, xs = ys.astype(np.float64), xs.astype(np.float64)
-
-    def sharpness(angle: float) -> float:
-        rows = np.bincount(np.round(ys + xs * np.tan(np.radians(angle)) + small.width).astype(np.int64))
-        return float(np.square(np.diff(rows.astype(np.float64))).sum())
-
-    best = max(np.arange(-MAX_SKEW_DEGREES, MAX_SKEW_DEGREES + 0.01, 0.5), key=sharpness)
-    best = max(np.arange(best - 0.4, best + 0.41, 0.1), key=sharpness)
-    return round(float(best), 1) + 0.0
-
-
-def deskew(image: Any) -> Any:
-    """The page image in grey, straightened (:func:`skew_angle`) when it is tilted by ``MIN_SKEW_DEGREES`` or more
-    (tesseract reads smaller tilts as well without it)."""
-    from PIL import Image
-
-    grey = image.convert("L")
-    angle = skew_angle(grey)
-    if abs(angle) < MIN_SKEW_DEGREES:
-        return grey
-    logger.debug("straightening a page tilted by %.1f degrees", angle)
-    return grey.rotate(-angle, resample=Image.BILINEAR, expand=True, fillcolor=255)
-
-
-def _open_image(path: Path) -> Any:
-    from PIL import Image
-
-    try:
-        image = Image.open(path)
-    except Image.DecompressionBombError as exc:  # Pillow's own limit, over twice ours: refused when its header is read
-        pixels = re.search(r"\((\d+) pixels\)", str(exc))
-        raise IngestError(_too_large(f"{int(pixels.group(1)):,} pixels" if pixels else "too many pixels")) from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise IngestError(f"damaged or unreadable image ({exc}); save or download it again") from None
-    return image
-
-
-def image_frames(path: Path) -> int:
-    """Number of frames (pages) of an image file, read from its header.
-
-    Raises:
-        IngestError: The image is damaged or too large.
-    """
-    with _open_image(path) as image:
-        check_pixels(*image.size)
-        return int(getattr(image, "n_frames", 1) or 1)
-
-
-def image_page(path: Path, number: int) -> PageImage:
-    """Decode one frame (1-based) of an image file (a multi-page TIFF has several), upright (EXIF orientation).
-
-    Raises:
-        IngestError: Damaged, truncated or too large.
-    """
-    from PIL import Image, ImageOps
-
-    with _open_image(path) as image:
-        try:
-            image.seek(number - 1)
-            check_pixels(*image.size)
-            dpi = image.info.get("dpi")
-            image.load()
-            decoded = ImageOps.exif_transpose(image.convert("RGB") if image.mode not in ("L", "RGB", "1") else image.copy())
-        except IngestError:
-            raise
-        except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as exc:
-            raise IngestError(f"damaged or truncated image (page {number}: {exc}); save or download it again") from None
-    resolution = float(dpi[0]) if isinstance(dpi, tuple) and dpi and float(dpi[0]) >= 50 else None
-    return PageImage(decoded, resolution)
 
 
 def read_image(path: Path, run: OcrRun, max_pages: int | None = None) -> list[str]:
@@ -476,60 +389,3 @@ def read_image(path: Path, run: OcrRun, max_pages: int | None = None) -> list[st
     return [texts[n] for n in range(1, count + 1)]
 
 
-# ---------------------------------------------------------------------- PDF pages
-
-
-def _images_of(resources: Any, trail: tuple[str, ...], depth: int, seen: set[int]) -> Iterator[tuple[tuple[str, ...], Any]]:
-    if depth > 4 or resources is None:
-        return
-    resources = resources.get_object()
-    xobjects = resources.get("/XObject") if hasattr(resources, "get") else None
-    if xobjects is None:
-        return
-    xobjects = xobjects.get_object()
-    for name in list(xobjects):
-        obj = xobjects[name].get_object()
-        if id(obj) in seen or not hasattr(obj, "get"):
-            continue
-        seen.add(id(obj))
-        if obj.get("/Subtype") == "/Image":
-            yield (*trail, str(name)), obj
-        elif obj.get("/Subtype") == "/Form":
-            yield from _images_of(obj.get("/Resources"), (*trail, str(name)), depth + 1, seen)
-
-
-def pdf_page_has_image(page: Any) -> bool:
-    """Whether a pypdf page shows an image (which OCR could read)."""
-    try:
-        return next(_images_of(page.get("/Resources"), (), 0, set()), None) is not None
-    except Exception:  # noqa: BLE001 - a damaged resource dictionary: no image to read
-        return False
-
-
-def pdf_page_image(page: Any) -> PageImage:
-    """The largest image of a pypdf page (a scanned page holds one), upright, with its resolution.
-
-    Its size is checked before it is decoded.
-
-    Raises:
-        IngestError: No image, too large, or it cannot be decoded.
-    """
-    found = [(int(obj.get("/Width", 0)) * int(obj.get("/Height", 0)), trail, obj) for trail, obj in _images_of(page.get("/Resources"), (), 0, set())]
-    if not found:
-        raise IngestError("the page has neither text nor an image to read")
-    _, trail, obj = max(found, key=lambda item: item[0])
-    width, height = int(obj.get("/Width", 0)), int(obj.get("/Height", 0))
-    check_pixels(width, height)
-    try:
-        image = page.images[trail[0] if len(trail) == 1 else trail].image
-    except Exception as exc:  # noqa: BLE001 - pypdf and Pillow raise many types for a damaged image
-        raise IngestError(f"a page image cannot be decoded ({type(exc).__name__}: {exc})") from None
-    if image is None:
-        raise IngestError("a page image cannot be decoded")
-    rotation = int(page.get("/Rotate", 0) or 0) % 360
-    if rotation:
-        image = image.rotate(-rotation, expand=True)
-    box = page.mediabox
-    inches = max(float(box.width), float(box.height)) / 72.0
-    dpi = max(image.width, image.height) / inches if inches > 0 else None
-    return PageImage(image, dpi if dpi and dpi >= 50 else None)

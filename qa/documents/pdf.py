@@ -42,7 +42,12 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from qa.documents.ocr import OcrEngineMissing, OcrRun, missing_engine_reason, pdf_page_has_image, pdf_page_image
+from qa.documents.ocr import OcrEngineMissing, OcrRun, missing_engine_reason
+from qa.documents.scan_images import (
+    pdf_page_has_image,
+    pdf_page_image,
+    pdf_page_image_pixels,
+)
 from qa.errors import IngestError
 
 logger = logging.getLogger(__name__)
@@ -53,6 +58,10 @@ FURNITURE_SHARE = 0.5
 """... dropped when the same line (digits ignored) is at the same place on at least this share of the pages."""
 MIN_LETTERS_PER_PAGE = 8
 """A PDF with fewer letters than this per page (after headers and footers) has no usable text layer."""
+SPARSE_TEXT_LETTERS = 100
+"""... and a page with fewer letters than this beside an image of ``SCAN_PIXELS`` or more is read by OCR as well."""
+SCAN_PIXELS = 1_500_000
+"""An image this large (an A4 page at 150 dpi has 2.2 million pixels) is a scanned page."""
 SHORT_LINE = 0.7
 """A line shorter than this share of the page's typical line length ends a paragraph."""
 NO_TEXT_LAYER = "no text layer, and no page image to read by OCR"
@@ -321,10 +330,7 @@ def read_pdf(path: Path, max_pages: int | None = None, ocr: OcrRun | None = None
             raise IngestError(f"damaged PDF: page {number} cannot be read ({type(exc).__name__}: {exc})") from None
         pages.append([line for line in (_clean_line(x) for x in raw.splitlines()) if line])
     kept = drop_furniture(pages)
-    scanned = [
-        i for i, lines in enumerate(kept)
-        if _letters(lines) < MIN_LETTERS_PER_PAGE and pdf_page_has_image(reader.pages[i])  # type: ignore[attr-defined]
-    ]
+    scanned = [i for i, lines in enumerate(kept) if _is_scanned(reader.pages[i], _letters(lines))]  # type: ignore[attr-defined]
     ocr_pages: tuple[int, ...] = ()
     if scanned:
         run = ocr or OcrRun()
@@ -339,8 +345,8 @@ def read_pdf(path: Path, max_pages: int | None = None, ocr: OcrRun | None = None
                 raise OcrEngineMissing(missing_engine_reason("no text layer (a scanned PDF)")) from None
             else:
                 raise
-        for number, raw in texts.items():
-            pages[number - 1] = ocr_lines(raw)
+        for number, raw in texts.items():  # a few lines of text layer (a printed header or footer) are kept before it
+            pages[number - 1] = (pages[number - 1] if _letters(kept[number - 1]) else []) + ocr_lines(raw)
         ocr_pages = tuple(sorted(texts))
         kept = drop_furniture(pages)
     letters = sum(_letters(lines) for lines in kept)
@@ -353,6 +359,15 @@ def read_pdf(path: Path, max_pages: int | None = None, ocr: OcrRun | None = None
         logger.info("%s: %d of %d pages read by OCR", path, len(ocr_pages), count)
     text, starts = reflow(kept)
     return PdfText(text=text, page_starts=starts, title=_title(reader), pages=count, ocr_pages=ocr_pages)
+
+
+def _is_scanned(page: object, letters: int) -> bool:
+    """Whether a page is read by OCR: it shows an image and has (almost) no text layer (headers and footers not
+    counted), or has little text (``SPARSE_TEXT_LETTERS``) beside a page-sized image (``SCAN_PIXELS``): a scan printed
+    with a header and footer."""
+    if letters < MIN_LETTERS_PER_PAGE:
+        return pdf_page_has_image(page)
+    return letters < SPARSE_TEXT_LETTERS and pdf_page_image_pixels(page) >= SCAN_PIXELS
 
 
 def _numbers(indexes: list[int]) -> str:

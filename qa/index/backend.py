@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from qa.documents.ocr import DEFAULT_BUDGET_S, OcrRun
 from qa.documents.ingest import IngestReport, Skipped, default_documents, load_documents
 from qa.types import Document
 from qa.index.embedding import Embedder
@@ -69,13 +70,14 @@ def add_files(
     skipped: list[Skipped],
 ) -> AddReport:
     """Add checked files to the index at ``where`` (see :func:`qa.index.updates.add_documents`)."""
+    ocr = OcrRun(where.ocr_cache, limits.ocr_budget_s)
     if where.is_milvus:
         from qa.index.milvus import updates as milvus_updates
 
-        return milvus_updates.add(files, where, default, model, backend, limits, skipped)
+        return milvus_updates.add(files, where, default, model, backend, limits, skipped, ocr)
     from qa.index.local import updates as local_updates
 
-    return local_updates.add(files, where.path, default, model, backend, limits, skipped)
+    return local_updates.add(files, where.path, default, model, backend, limits, skipped, ocr)
 
 
 def remove_ids(where: Location, wanted: list[str], model: str | Embedder | None, backend: str | None) -> RemoveReport:
@@ -125,7 +127,11 @@ def open_default(where: Location, requested: str | None, model: str | Embedder |
 
 
 def read_inputs(
-    inputs: Sequence[str | os.PathLike[str] | Document], where: Location, shard: str | tuple[int, int] | None, dense_index: str
+    inputs: Sequence[str | os.PathLike[str] | Document],
+    where: Location,
+    shard: str | tuple[int, int] | None,
+    dense_index: str,
+    ocr_budget_s: float = DEFAULT_BUDGET_S,
 ) -> tuple[IngestReport, list | None]:
     """Read a build's inputs: all of them, or one worker's share (``shard``, Milvus only).
 
@@ -140,13 +146,13 @@ def read_inputs(
 
         check_dense_index(dense_index)
         if shard is not None:
-            return read_shard(list(inputs), parse_shard(shard))
+            return read_shard(list(inputs), parse_shard(shard), OcrRun(where.ocr_cache, ocr_budget_s))
     elif shard is not None:
         raise ValueError(
             f"shard needs a Milvus location (a .db path or http://host:port), not the folder {str(where)!r}: "
             "workers of a sharded build write one Milvus collection"
         )
-    return load_documents(list(inputs)), None
+    return load_documents(list(inputs), ocr_cache=where.ocr_cache, ocr_budget_s=ocr_budget_s), None
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qa.documents.filetype import PDF, sniff
+from qa.documents.ocr import DEFAULT_BUDGET_S, OcrRun
 from qa.documents.ingest import SUFFIXES, Skipped, iter_files, read_file
 from qa.errors import IngestError, ModelMismatchError
 from qa.files import file_sha256
@@ -46,10 +47,12 @@ class Limits:
     Attributes:
         max_file_mb: Files larger than this many MB (MiB) are skipped.
         max_pages: PDF pages indexed in one call at most; the files past it are skipped.
+        ocr_budget_s: Seconds of OCR the call may spend over all its scanned pages (see :class:`qa.documents.ocr.OcrRun`).
     """
 
     max_file_mb: float = DEFAULT_MAX_FILE_MB
     max_pages: int = DEFAULT_MAX_PAGES
+    ocr_budget_s: float = DEFAULT_BUDGET_S
 
     @property
     def max_bytes(self) -> int:
@@ -190,6 +193,7 @@ def vet_files(
     stored: dict[str, Path],
     limits: Limits,
     skipped: list[Skipped],
+    ocr: OcrRun | None = None,
 ) -> tuple[list[AddedDocument], list[str], dict[str, Document]]:
     """Copy each file into ``staging``, check it and read it from the copy (the checks of :func:`qa.index.updates.add_documents`).
 
@@ -200,6 +204,7 @@ def vet_files(
         kept: The index's kept files (name: ``{"sha256": ...}``).
         stored: Kept files by name; the copies of the files added are put in it.
         limits: The bounds of this call.
+        ocr: The call's OCR run (cache, time budget, progress), shared by its files.
         skipped: Where the files not added are recorded, with the reason.
 
     Returns:
@@ -247,7 +252,7 @@ def vet_files(
                             "in this call; add it in a separate call, or raise max_pages"
                         )
             if reason is None:
-                doc = read_file(copy, name, max_bytes=max_bytes)
+                doc = read_file(copy, name, max_bytes=max_bytes, max_pages=pages_left, ocr=ocr)
                 doc = Document(doc.doc_id, doc.title, doc.text, f"{STORED_FILES}/{name}", doc.page_starts)
                 same_text = by_text.get(doc.sha256)
                 if same_text is not None and same_text != name:

@@ -65,6 +65,17 @@ class Location:
             raise ValueError(f"index {self.uri!r} is a Milvus server, not a path on this machine")
         return Path(self.uri)
 
+    @property
+    def ocr_cache(self) -> Path:
+        """Where the OCR text of this index's scanned files is kept, by each file's SHA-256: a hidden folder
+        beside the index folder or ``.db`` (``.NAME.ocr``), which survives the atomic swap of a rebuild; for a
+        server, ``$QA_CACHE_DIR/ocr`` (else ``~/.cache/qa/ocr``) on this machine."""
+        if self.kind == "server":
+            env = os.environ.get("QA_CACHE_DIR")
+            return (Path(env).expanduser() if env else Path.home() / ".cache" / "qa") / "ocr"
+        path = Path(self.uri)
+        return path.parent / f".{path.name}.ocr"
+
     def __str__(self) -> str:
         if self.kind == "local" or self.collection == DEFAULT_COLLECTION:
             return self.uri

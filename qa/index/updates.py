@@ -23,6 +23,7 @@ import os
 from collections.abc import Sequence
 
 from qa.documents.ingest import Skipped
+from qa.documents.ocr import DEFAULT_BUDGET_S
 from qa.errors import IngestError
 from qa.index.backend import add_files, indexed_documents, remove_ids
 from qa.index.embedding import Embedder
@@ -48,6 +49,7 @@ def add_documents(
     max_file_mb: float = DEFAULT_MAX_FILE_MB,
     max_files: int = DEFAULT_MAX_FILES,
     max_pages: int = DEFAULT_MAX_PAGES,
+    ocr_budget_s: float = DEFAULT_BUDGET_S,
 ) -> AddReport:
     """Add files (.txt, .md, .html, .pdf, .docx) to an index, keeping a copy of each in its ``files/`` folder.
 
@@ -74,6 +76,8 @@ def add_documents(
         max_file_mb: Files larger than this many MB (MiB) are skipped.
         max_files: More files than this in one call raise :class:`qa.IngestError`.
         max_pages: PDF pages indexed in one call at most; the PDFs past it are skipped.
+        ocr_budget_s: Seconds of OCR the call may spend on scanned pages and images (their text is cached
+            beside the index, so a call that ran out resumes where it stopped).
 
     Returns:
         What was added, left unchanged and skipped.
@@ -88,6 +92,7 @@ def add_documents(
     check_limit("max_file_mb", max_file_mb, float)
     check_limit("max_files", max_files)
     check_limit("max_pages", max_pages)
+    check_limit("ocr_budget_s", ocr_budget_s, float)
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     skipped: list[Skipped] = []
@@ -96,7 +101,7 @@ def add_documents(
         raise IngestError(
             f"{len(files)} files given, over the limit of max_files={max_files}; add them in several calls, or raise max_files"
         )
-    return add_files(parse_location(index), index is None, files, model, backend, Limits(max_file_mb, max_pages), skipped)
+    return add_files(parse_location(index), index is None, files, model, backend, Limits(max_file_mb, max_pages, ocr_budget_s), skipped)
 
 
 def remove_documents(

@@ -44,7 +44,7 @@ from qa.web.uploads import (
     UPLOAD_CACHE_SECONDS,
     UPLOAD_MAX_FILE_MB,
     UPLOAD_TYPES,
-    add_uploads,
+    add_uploads_steps,
     documents_of,
     remove_document,
     upload_paths,
@@ -370,7 +370,7 @@ def build_demo(bot: qa.QA, *, uploads: bool = False, host: str = DEFAULT_HOST) -
                             file_count="multiple",
                             file_types=UPLOAD_TYPES,
                             type="filepath",
-                            label=f"Add documents (.pdf .docx .txt .md .html, up to {UPLOAD_MAX_FILE_MB} MB each)",
+                            label=f"Add documents (.pdf .docx .txt .md .html, scans .png .jpg .tif; up to {UPLOAD_MAX_FILE_MB} MB each)",
                             elem_id="uploads",
                             height=140,
                         )
@@ -399,7 +399,9 @@ def build_demo(bot: qa.QA, *, uploads: bool = False, host: str = DEFAULT_HOST) -
                 yield format_notice(NO_FILES), gr.skip(), gr.skip(), gr.skip()
                 return
             yield format_build_progress("Adding", [p.name for p in paths]), gr.skip(), gr.skip(), gr.skip()
-            status = add_uploads(bot, paths)
+            status = ""
+            for status in add_uploads_steps(bot, paths):  # scanned pages: "reading page 3 of 40 with OCR"; then the report
+                yield status, gr.skip(), gr.skip(), gr.skip()
             yield status, documents_of(bot), format_info(bot.info), None
 
         if uploads:

@@ -360,7 +360,7 @@ UPLOADS_OFF = (
     "Start app.py with --allow-uploads to let readers add and remove documents."
 )
 """Shown in the documents panel when uploads are disabled (formatted with the bound host)."""
-NO_FILES = "Choose one or more files first (.pdf, .docx, .txt, .md, .html)."
+NO_FILES = "Choose one or more files first (.pdf, .docx, .txt, .md, .html, .png, .jpg, .tif)."
 """Shown when "Add to index" is clicked with no file chosen."""
 
 
@@ -460,6 +460,13 @@ def format_build_progress(action: str, names: Sequence[str], noun: str = "file")
         f'<p class="qa-notice qa-progress">{escape_text(action)} {count} ({escape_text(listed)})\u2026 '
         "the index is being rebuilt; questions are still answered from the current documents.</p>"
     )
+
+
+def format_ocr_progress(names: Sequence[str], file_name: str, message: str) -> str:
+    """:func:`format_build_progress` for ``Adding`` ``names``, saying which scanned page is read:
+    ``Adding 1 file (scan.pdf)\u2026 scan.pdf: reading page 3 of 40 with OCR; the index is being rebuilt; ...``."""
+    line = format_build_progress("Adding", names)
+    return line.replace("\u2026 ", f"\u2026 {escape_text(_file_name(file_name))}: {escape_text(message)}; ", 1)
 
 
 def _report_list(css: str, heading: str, entries: Sequence[str]) -> str:

@@ -10,20 +10,33 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import qa
-from qa.web.render import NO_FILES, format_add_report, format_build_error, format_notice, format_remove_report
+from qa.documents.ocr import OcrProgress, progress_to
+from qa.web.render import (
+    NO_FILES,
+    format_add_report,
+    format_build_error,
+    format_notice,
+    format_ocr_progress,
+    format_remove_report,
+)
 
 logger = logging.getLogger(__name__)
 
-UPLOAD_TYPES = [".pdf", ".docx", ".txt", ".md", ".markdown", ".html", ".htm"]
+UPLOAD_TYPES = [".pdf", ".docx", ".txt", ".md", ".markdown", ".html", ".htm", ".png", ".jpg", ".jpeg", ".tif", ".tiff"]
 """File types the upload control offers (qa.add_documents checks the content too)."""
 UPLOAD_MAX_FILE_MB = 50
 """Per-file upload limit (MiB) enforced by the web server before a file is stored; equal to
 ``qa.index.updates.DEFAULT_MAX_FILE_MB``, which qa.add_documents checks again (not imported here: start-up stays cheap)."""
+PROGRESS_POLL_S = 0.25
+"""How often :func:`add_uploads_steps` looks for OCR progress while a build runs."""
 UPLOAD_CACHE_SECONDS = 3600
 """Gradio's copies of uploaded files are deleted after this long (the index keeps its own copy)."""
 
@@ -113,6 +126,50 @@ def add_uploads(bot: qa.QA, files: Any) -> str:
         return format_build_error(exc)
     logger.info("upload of %d file(s) built in %.1f s: %s", len(paths), time.perf_counter() - started, report)
     return _reload(bot, format_add_report(report))
+
+
+def add_uploads_steps(bot: qa.QA, files: Any) -> Iterator[str]:
+    """:func:`add_uploads`, with the status lines to show while it runs.
+
+    The build runs in a worker thread; while it reads scanned pages by OCR, a status
+    line says which ("scan.pdf: reading page 3 of 40 with OCR"), at most one every
+    ``PROGRESS_POLL_S``.
+
+    Args:
+        bot: The loaded engine.
+        files: The upload control's value (see :func:`upload_paths`).
+
+    Yields:
+        Progress lines (status HTML), then the final status of :func:`add_uploads`.
+    """
+    try:
+        paths = upload_paths(files)
+    except ValueError as exc:
+        yield format_build_error(exc)
+        return
+    if not paths:
+        yield format_notice(NO_FILES)
+        return
+    heard: queue.Queue[OcrProgress] = queue.Queue()
+    done: list[str] = []
+
+    def build() -> None:
+        with progress_to(heard.put):
+            done.append(add_uploads(bot, paths))
+
+    worker = threading.Thread(target=build, name="qa-upload", daemon=True)
+    worker.start()
+    names = [p.name for p in paths]
+    while worker.is_alive() or not heard.empty():
+        try:
+            latest = heard.get(timeout=PROGRESS_POLL_S)
+        except queue.Empty:
+            continue
+        while not heard.empty():
+            latest = heard.get_nowait()
+        yield format_ocr_progress(names, Path(latest.path).name, latest.message)
+    worker.join()
+    yield done[0] if done else format_build_error(RuntimeError("the build stopped without a report; see the server's log"))
 
 
 def remove_document(bot: qa.QA, doc_id: Any) -> str:

@@ -14,8 +14,10 @@ import pytest
 
 from qa.documents.filetype import sniff
 from qa.documents.ingest import load_documents, read_file
-from qa.documents.ocr import INSTALL, OcrRun, file_sha256, progress_to, skew_angle
+from qa.documents.ocr import INSTALL, OcrRun, progress_to, upright_share
+from qa.files import file_sha256
 from qa.documents.pdf import read_pdf
+from qa.documents.scan_images import flatten, skew_angle
 from qa.errors import IngestError
 from tests import sample_documents as documents
 
@@ -25,8 +27,9 @@ pytestmark = pytest.mark.skipif(shutil.which("tesseract") is None, reason=f"tess
 @pytest.fixture(scope="module")
 def scans(tmp_path_factory: pytest.TempPathFactory, sample_pdfs: dict[str, Path]) -> dict[str, Path]:
     """``pages``: three clean page images; ``scan``: an image-only PDF of them (tilted, noised);
-    ``photo``: page 2 photographed (tilted 3°, blurred, noised, JPEG 60); ``fax``: a TIFF of pages 1 and 3;
-    ``mixed``: the 3-page text-layer report followed by the scan of page 3."""
+    ``photo``: page 2 photographed (tilted 3°, in uneven light, blurred, noised, JPEG 60); ``fax``: a TIFF of pages 1 and 3;
+    ``mixed``: the 3-page text-layer report followed by the scan of page 3; ``printed``: the scan of page 3
+    printed by chromium with its header and footer (a text layer of a date, a title, a URL and "1/1")."""
     folder = tmp_path_factory.mktemp("scans")
     browser = documents.chromium()
     pages = [
@@ -38,10 +41,15 @@ def scans(tmp_path_factory: pytest.TempPathFactory, sample_pdfs: dict[str, Path]
     last = documents.image_pdf(tilted[2:], folder / "last.pdf")
     return {
         "page1": pages[0],
+        "page3": pages[2],
         "scan": scan,
-        "photo": documents.degrade(pages[1], folder / "photo.jpg", angle=-3.0, noise=10.0, blur=0.6, quality=60, seed=7),
+        "photo": documents.degrade(pages[1], folder / "photo.jpg", angle=-3.0, noise=10.0, blur=0.6, quality=60, seed=7, shade=0.55),
         "fax": documents.multipage_tiff([pages[0], pages[2]], folder / "fax.tif"),
         "mixed": documents.join_pdfs([sample_pdfs["report"], last], folder / "mixed.pdf"),
+        "printed": documents.print_pdf(
+            f"<!doctype html><html><body style='margin:0'><img src='{tilted[2].as_uri()}' style='width:100%'></body></html>",
+            folder / "printed.pdf", header_footer=True, browser=browser,
+        ),
     }
 
 
@@ -56,7 +64,7 @@ def test_scanned_pdf_is_read_page_by_page_and_cached(scans: dict[str, Path], tmp
     heard: list[str] = []
     run = OcrRun(cache=tmp_path / "ocr", progress=lambda p: heard.append(p.message))
     doc = read_file(scans["scan"], "scan.pdf", ocr=run)
-    assert len(doc.page_starts) == 3 and run.pages_read == 3
+    assert len(doc.page_starts) == 3 and run.pages_read == 3 and doc.title == "Harbour Report 2031"  # not Pillow's title "scan"
     assert heard == ["reading page 1 of 3 with OCR", "reading page 2 of 3 with OCR", "reading page 3 of 3 with OCR"]
     assert _page_of(doc, "Lisbon harbour handled four million containers") == 1
     assert _page_of(doc, "painted green in March 2031") == 2
@@ -79,12 +87,28 @@ def test_mixed_pdf_reads_only_its_scanned_page(scans: dict[str, Path]) -> None:
     assert "painted green in March 2031" in pdf.text[starts[1] : starts[2]]  # page 2: text layer
     assert "Ana Ribeiro" in pdf.text[starts[3] :]  # page 4: OCR of the scan
     assert "Harbour Report 2031" not in pdf.text[starts[1] :]  # chromium's running header dropped on every page
+    printed = read_pdf(scans["printed"])
+    assert printed.ocr_pages == (1,) and "She has run the port for nineteen years." in printed.text
 
 
-def test_photographed_page_is_straightened_and_read(scans: dict[str, Path]) -> None:
+def test_photographed_page_is_straightened_evened_out_and_read(scans: dict[str, Path]) -> None:
+    from PIL import Image
+
+    photo = Image.open(scans["photo"]).convert("L")
+    assert flatten(photo).tobytes() != photo.tobytes() and flatten(Image.open(scans["page1"])).tobytes() == Image.open(scans["page1"]).convert("L").tobytes()
+    assert abs(skew_angle(photo) + 3.0) <= 0.2
     doc = read_file(scans["photo"], "photo.jpg")
     assert doc.page_starts == (0,) and doc.title == "The north pier"
     assert "lighthouse on the north pier" in doc.text and _page_of(doc, "thirty kilometres") == 1
+
+
+def test_page_upside_down_is_turned_and_read(scans: dict[str, Path], tmp_path: Path) -> None:
+    from PIL import Image
+
+    Image.open(scans["page3"]).rotate(180).save(tmp_path / "upside-down.png")
+    doc = read_file(tmp_path / "upside-down.png", "upside-down.png")
+    assert "The harbour master, Ana Ribeiro, retires in the summer of 2032." in doc.text
+    assert upright_share(doc.text) > 0.9 and upright_share("+ BUTYIA URWIaSION URaUT AIN sNUUeUIPION IQEUIQION snUUeUTION Jjasi YOTYM") < 0.5
 
 
 def test_skew_angle_is_measured() -> None:
@@ -126,19 +150,21 @@ def test_bad_scans_are_skipped_with_their_reason_and_the_rest_is_indexed(scans: 
     Image.new("L", (600, 400), 255).save(tmp_path / "blank.png")
     documents.truncate(scans["page1"], tmp_path / "cut.png", share=0.5)
     documents.png_bomb(tmp_path / "bomb.png")
+    documents.pdf_image_bomb(tmp_path / "bomb.pdf")
     documents.encrypt_pdf(scans["scan"], tmp_path / "locked.pdf")
     (tmp_path / "fake.png").write_text("not an image at all", encoding="utf-8")
     assert sniff(tmp_path / "bomb.png") == "png"
     report = load_documents([tmp_path])
     assert [d.doc_id for d in report.documents] == ["notes.txt"]
     reasons = {Path(s.path).name: s.reason for s in report.skipped}
-    assert set(reasons) == {"blank.png", "cut.png", "bomb.png", "locked.pdf", "fake.png"}
+    assert set(reasons) == {"blank.png", "cut.png", "bomb.png", "bomb.pdf", "locked.pdf", "fake.png"}
     assert reasons["blank.png"].startswith("no text found: OCR read no words in the image")
     assert reasons["cut.png"].startswith("damaged or truncated image")
     assert reasons["bomb.png"] == (
         "the image has 900,000,000 pixels, over the limit of 100,000,000 pixels (a decompression bomb?); it was not decoded; "
         "scale it down to 600 dpi or less"
     )
+    assert reasons["bomb.pdf"].startswith("the image has 900,000,000 pixels (30,000 × 30,000), over the limit of 100,000,000 pixels")
     assert reasons["locked.pdf"] == "encrypted PDF: it needs a password; save a copy without the password and add that"
     assert reasons["fake.png"].startswith("not a PNG, JPEG or TIFF image: the file's content is plain text")
 
@@ -146,6 +172,8 @@ def test_bad_scans_are_skipped_with_their_reason_and_the_rest_is_indexed(scans: 
 def test_missing_engine_skips_scans_with_the_install_command(scans: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(IngestError, match="needs the OCR engine tesseract, which is not installed; install it with `sudo apt-get install tesseract-ocr"):
         read_file(scans["photo"], "photo.jpg", ocr=OcrRun(tesseract="qa-no-such-tesseract"))
+    with pytest.raises(IngestError, match="tesseract has no 'qaz' language data; install it with `sudo apt-get install tesseract-ocr-qaz`"):
+        read_file(scans["photo"], "photo.jpg", ocr=OcrRun(language="qaz"))
     folder = tmp_path / "docs"
     folder.mkdir()
     for name in ("scan", "photo", "mixed"):
@@ -160,3 +188,22 @@ def test_missing_engine_skips_scans_with_the_install_command(scans: dict[str, Pa
         "scan.pdf": f"no text layer (a scanned PDF): reading it needs the OCR engine tesseract, which is not installed; install it with `{INSTALL}` and add the file again",
         "photo.jpg": f"a scanned image: reading it needs the OCR engine tesseract, which is not installed; install it with `{INSTALL}` and add the file again",
     }
+
+
+def test_a_rebuild_reads_scans_from_the_cache_beside_the_index(
+    scans: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import qa
+    from tests.conftest import HashingEmbedder
+
+    folder = tmp_path / "idx"
+    first = qa.build_index([scans["fax"]], path=folder, model=HashingEmbedder())
+    assert first.documents == 1 and any((tmp_path / ".idx.ocr").iterdir())  # OCR text kept beside the index
+    text = qa.load(folder, model=HashingEmbedder(), reader=False).documents[0].text
+    monkeypatch.setenv("PATH", str(tmp_path / "nothing"))  # no tesseract now: only the cache can read the scan
+    again = qa.build_index([scans["fax"]], path=folder, model=HashingEmbedder())
+    assert again.skipped == [] and qa.load(folder, model=HashingEmbedder(), reader=False).documents[0].text == text
+    with pytest.raises(ValueError, match="ocr_budget_s must be a number of seconds greater than 0. Currently, ocr_budget_s is 0"):
+        qa.build_index([scans["fax"]], path=folder, model=HashingEmbedder(), ocr_budget_s=0)
+    with pytest.raises(ValueError, match="ocr_budget_s must be a number greater than 0. Currently, ocr_budget_s is -1"):
+        qa.add_documents([scans["fax"]], folder, ocr_budget_s=-1)

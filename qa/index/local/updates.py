@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 from qa.documents.chunking import DEFAULT_MAX_WORDS, DEFAULT_OVERLAP
+from qa.documents.ocr import OcrRun
 from qa.documents.ingest import Skipped, default_documents, read_file
 from qa.errors import DocumentNotFoundError, IndexNotFoundError, QAError
 from qa.index.embedding import Embedder
@@ -22,6 +23,7 @@ from qa.index.local.build import HeldLock, build_lock, write_index
 from qa.index.local.manifest import STORED_FILES, check_stored_files, read_manifest, stored_files
 from qa.index.local.store import read_documents
 from qa.index.local.vectors import DEFAULT_EXACT_MAX
+from qa.index.location import Location
 from qa.types import Document
 
 logger = logging.getLogger(__name__)
@@ -35,6 +37,7 @@ def add(
     backend: str | None,
     limits: Limits,
     skipped: list[Skipped],
+    ocr: OcrRun | None = None,
 ) -> AddReport:
     """:func:`qa.index.updates.add_documents` into the index folder ``target`` (the bundled article first when ``default`` and new)."""
     with build_lock(target) as held:
@@ -47,7 +50,7 @@ def add(
         kept = stored_files(manifest) if manifest else {}
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.build-upload-", dir=target.parent))
         try:
-            added, unchanged, by_id = vet_files(files, staging, documents, kept, stored, limits, skipped)
+            added, unchanged, by_id = vet_files(files, staging, documents, kept, stored, limits, skipped, ocr)
             if added:
                 order = [d.doc_id for d in documents] + [a.doc_id for a in added if a.doc_id not in {d.doc_id for d in documents}]
                 _build(target, [by_id[i] for i in order], stored, manifest, embedder_for(manifest, model, backend), held)
@@ -106,12 +109,13 @@ def stored_documents(target: Path, manifest: dict) -> list[Document]:
         logger.warning("re-reading the kept files of %s (%s)", target, exc)
     check_stored_files(target, manifest)
     kept = {info["doc_id"]: name for name, info in stored_files(manifest).items()}
+    ocr = OcrRun(Location("local", str(target)).ocr_cache)  # scans are read from the OCR cache, not again
     bundled = {doc.doc_id: doc for doc in default_documents()}
     documents = []
     for info in manifest["documents"]:
         doc_id = info["doc_id"]
         if doc_id in kept:
-            doc = read_file(target / STORED_FILES / kept[doc_id], doc_id)
+            doc = read_file(target / STORED_FILES / kept[doc_id], doc_id, ocr=ocr)
             documents.append(Document(doc_id, doc.title, doc.text, f"{STORED_FILES}/{kept[doc_id]}", doc.page_starts))
         elif doc_id in bundled and bundled[doc_id].sha256 == info["text_sha256"]:
             documents.append(bundled[doc_id])

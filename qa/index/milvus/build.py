@@ -34,6 +34,7 @@ import numpy as np
 from qa.versions import QA_VERSION
 from qa.index.local.build import corpus_words, embed_plan, plan_documents
 from qa.files import file_sha256
+from qa.documents.ocr import OcrRun
 from qa.documents.ingest import IngestReport, Skipped, iter_files, load_documents, read_file
 from qa.documents.chunking import DEFAULT_MAX_WORDS, DEFAULT_OVERLAP
 from qa.index.embedding import Embedder
@@ -113,12 +114,19 @@ def parse_shard(text: str | tuple[int, int]) -> tuple[int, int]:
     return index, count
 
 
-def read_shard(inputs: Sequence[str | Path | Document], shard: tuple[int, int]) -> tuple[IngestReport, list[int]]:
+def read_shard(
+    inputs: Sequence[str | Path | Document], shard: tuple[int, int], ocr: OcrRun | None = None
+) -> tuple[IngestReport, list[int]]:
     """Read this worker's share of the inputs: the files (and documents) at positions I-1, I-1+N, ... of the full list.
 
     Every worker lists the same inputs in the same order (:func:`qa.documents.ingest.iter_files`), so the
     shares are disjoint and cover the list, and each document's place in the index is its
     position in the full list: the index is ordered as one build would order it.
+
+    Args:
+        inputs: Files, folders and documents: the same list for every worker.
+        shard: ``(I, N)``: this worker is the I-th of N.
+        ocr: The OCR run of the build (cache, time budget) for scanned pages; None: a run per file, without a cache.
 
     Returns:
         The documents read (and skipped) and each document's position in the full list.
@@ -142,7 +150,7 @@ def read_shard(inputs: Sequence[str | Path | Document], shard: tuple[int, int]) 
             doc = entry
         else:
             try:
-                doc = read_file(*entry)
+                doc = read_file(*entry, ocr=ocr)
             except (QAError, OSError) as exc:
                 logger.warning("skipping %s: %s", entry[0], exc)
                 skipped.append(Skipped(str(entry[0]), str(exc)))

@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 
 from qa.documents.chunking import DEFAULT_MAX_WORDS, DEFAULT_OVERLAP
+from qa.documents.ocr import OcrRun
 from qa.documents.ingest import Skipped, default_documents
 from qa.errors import DocumentNotFoundError, IndexNotFoundError, QAError
 from qa.index.embedding import Embedder
@@ -29,6 +30,7 @@ def add(
     backend: str | None,
     limits: Limits,
     skipped: list[Skipped],
+    ocr: OcrRun | None = None,
 ) -> AddReport:
     """:func:`qa.index.updates.add_documents` into a Milvus index: the same checks; each file kept in the documents collection.
 
@@ -50,7 +52,7 @@ def add(
     stored: dict[str, Path] = {}
     staging = Path(tempfile.mkdtemp(prefix="qa-upload-"))
     try:
-        added, unchanged, by_id = vet_files(files, staging, documents, kept, stored, limits, skipped)
+        added, unchanged, by_id = vet_files(files, staging, documents, kept, stored, limits, skipped, ocr)
         if added:
             chunking = (manifest or {}).get("chunking", {})
             new = [by_id[a.doc_id] for a in added]
