@@ -50,11 +50,11 @@ def chromium() -> str | None:
     return None
 
 
-def print_pdf(html: str, out: Path, header_footer: bool = False, browser: str | None = None) -> Path:
-    """Print an HTML page to ``out`` with headless chromium (its own header and footer when ``header_footer``).
+def _chromium(html: str, out: Path, options: list[str], browser: str | None, what: str) -> Path:
+    """Run headless chromium on an HTML page with ``options`` that write ``out``.
 
     Raises:
-        RuntimeError: chromium is missing or did not write the PDF.
+        RuntimeError: chromium is missing or did not write ``out``.
     """
     browser = browser or chromium()
     if browser is None:
@@ -64,14 +64,22 @@ def print_pdf(html: str, out: Path, header_footer: bool = False, browser: str | 
         page.write_text(html, encoding="utf-8")
         command = [
             browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", f"--user-data-dir={tmp}/profile", f"--print-to-pdf={out}",
+            "--disable-component-update", "--disable-sync", f"--user-data-dir={tmp}/profile", *options, page.as_uri(),
         ]
-        if not header_footer:
-            command.append("--no-pdf-header-footer")
-        done = subprocess.run([*command, page.as_uri()], capture_output=True, text=True, timeout=120)
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120)
     if not out.is_file() or out.stat().st_size == 0:
-        raise RuntimeError(f"chromium did not print {out} (exit {done.returncode}): {done.stderr[-500:]}")
+        raise RuntimeError(f"chromium did not {what} {out} (exit {done.returncode}): {done.stderr[-500:]}")
     return out
+
+
+def print_pdf(html: str, out: Path, header_footer: bool = False, browser: str | None = None) -> Path:
+    """Print an HTML page to ``out`` with headless chromium (its own header and footer when ``header_footer``).
+
+    Raises:
+        RuntimeError: chromium is missing or did not write the PDF.
+    """
+    options = [f"--print-to-pdf={out}"] + ([] if header_footer else ["--no-pdf-header-footer"])
+    return _chromium(html, out, options, browser, "print")
 
 
 def pages_html(title: str | None, pages: tuple[str, ...]) -> str:
@@ -165,21 +173,8 @@ def screenshot(html: str, out: Path, width: int = 850, height: int = 1100, scale
     Raises:
         RuntimeError: chromium is missing or did not write the image.
     """
-    browser = browser or chromium()
-    if browser is None:
-        raise RuntimeError("chromium is not installed (`make chromium`)")
-    with tempfile.TemporaryDirectory(prefix="qa-chromium-") as tmp:
-        page = Path(tmp) / "page.html"
-        page.write_text(html, encoding="utf-8")
-        command = [
-            browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--hide-scrollbars", f"--user-data-dir={tmp}/profile",
-            f"--window-size={width},{height}", f"--force-device-scale-factor={scale}", f"--screenshot={out}", page.as_uri(),
-        ]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=120)
-    if not out.is_file() or out.stat().st_size == 0:
-        raise RuntimeError(f"chromium did not write {out} (exit {done.returncode}): {done.stderr[-500:]}")
-    return out
+    options = ["--hide-scrollbars", f"--window-size={width},{height}", f"--force-device-scale-factor={scale}", f"--screenshot={out}"]
+    return _chromium(html, out, options, browser, "write")
 
 
 def page_html(body: str) -> str:
