@@ -21,7 +21,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    index = sub.add_parser("index", help="index files and folders of .txt, .md, .html, .pdf, .docx")
+    index = sub.add_parser("index", help="index files and folders of .txt, .md, .html, .pdf, .docx and scans")
     index.add_argument("paths", nargs="+", help="files or folders (searched recursively)")
     index.add_argument("--index", help=INDEX_HELP)
     index.add_argument("--model", help="sentence-transformers model name or folder (default: bundled all-MiniLM-L6-v2)")
@@ -45,9 +45,13 @@ def _parser() -> argparse.ArgumentParser:
     info.add_argument("--index", help=INDEX_HELP)
 
     add = sub.add_parser("add", help="add files to an index (a copy of each is kept with it)")
-    add.add_argument("paths", nargs="+", metavar="FILE", help=".txt, .md, .html, .pdf or .docx files, or folders of them")
+    add.add_argument("paths", nargs="+", metavar="FILE", help=".txt, .md, .html, .pdf, .docx or image files, or folders of them")
     add.add_argument("--index", help=INDEX_HELP)
     add.add_argument("--max-file-mb", type=float, default=None, help="skip files larger than this (default 50)")
+    for command in (index, add):
+        command.add_argument(
+            "--ocr-budget-s", type=float, default=None, help="seconds of OCR for scanned pages in this call (default 900)"
+        )
 
     remove = sub.add_parser("remove", help="remove documents from an index")
     remove.add_argument("doc_ids", nargs="+", metavar="DOC_ID", help="document ids, as `qa list` shows them")
@@ -105,7 +109,8 @@ def _run(args: argparse.Namespace) -> int:
     import qa
 
     if args.command == "index":
-        report = qa.build_index(args.paths, args.index, model=args.model, shard=args.shard)
+        ocr = {} if args.ocr_budget_s is None else {"ocr_budget_s": args.ocr_budget_s}
+        report = qa.build_index(args.paths, args.index, model=args.model, shard=args.shard, **ocr)
         print(f"indexed {report.documents} document(s), {report.passages} passage(s) into {report.path}")
         if report.skipped:
             print(f"skipped {len(report.skipped)} file(s):")
@@ -205,6 +210,8 @@ def _run_library(args: argparse.Namespace) -> int:
         print(f"removed {len(removed.removed)} document(s) from {removed.path}; {removed.documents} left")
         return 0
     limits = {} if args.max_file_mb is None else {"max_file_mb": args.max_file_mb}
+    if args.ocr_budget_s is not None:
+        limits["ocr_budget_s"] = args.ocr_budget_s
     report = qa.add_documents(args.paths, args.index, **limits)
     for doc in report.added:
         pages = f", {doc.pages} pages" if doc.pages else ""

@@ -58,6 +58,8 @@ def test_errors_exit_nonzero_without_traceback(tmp_path: Path, capsys: pytest.Ca
     assert main(["index", str(tmp_path / "empty"), "--index", str(tmp_path / "i")]) == 1
     assert "nothing to index" in capsys.readouterr().err
     assert main(["info", "--index", str(tmp_path / "missing")]) == 1
+    assert main(["index", str(tmp_path / "empty"), "--index", str(tmp_path / "i"), "--ocr-budget-s", "0"]) == 2
+    assert "ocr_budget_s must be a number of seconds greater than 0. Currently, ocr_budget_s is 0.0" in capsys.readouterr().err
 
 
 def test_ask_prints_the_phrase_first_and_in_json(tmp_path: Path) -> None:
