@@ -71,8 +71,9 @@ class Location:
         beside the index folder or ``.db`` (``.NAME.ocr``), which survives the atomic swap of a rebuild; for a
         server, ``$QA_CACHE_DIR/ocr`` (else ``~/.cache/qa/ocr``) on this machine."""
         if self.kind == "server":
-            env = os.environ.get("QA_CACHE_DIR")
-            return (Path(env).expanduser() if env else Path.home() / ".cache" / "qa") / "ocr"
+            from qa.onnx.cache import cache_root
+
+            return cache_root() / "ocr"
         path = Path(self.uri)
         return path.parent / f".{path.name}.ocr"
 
