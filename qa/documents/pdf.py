@@ -88,6 +88,8 @@ class PdfText:
         title: The document information's title when it is a real title, else ``""``.
         pages: Number of pages.
         ocr_pages: The 1-based numbers of the pages read by OCR (pages without a text layer).
+        layout: Where each character of ``text`` is on its page (:mod:`qa.documents.layout`); ``""``
+            when PDFium cannot read the file.
     """
 
     text: str
@@ -95,6 +97,7 @@ class PdfText:
     title: str
     pages: int
     ocr_pages: tuple[int, ...] = ()
+    layout: str = ""
 
 
 def _open(path: Path) -> object:
@@ -358,7 +361,44 @@ def read_pdf(path: Path, max_pages: int | None = None, ocr: OcrRun | None = None
     if ocr_pages:
         logger.info("%s: %d of %d pages read by OCR", path, len(ocr_pages), count)
     text, starts = reflow(kept)
-    return PdfText(text=text, page_starts=starts, title=_title(reader), pages=count, ocr_pages=ocr_pages)
+    layout = page_layout(path, text, starts, set(ocr_pages), run.page_reads(path) if ocr_pages else {})
+    return PdfText(text=text, page_starts=starts, title=_title(reader), pages=count, ocr_pages=ocr_pages, layout=layout)
+
+
+def pdfium_chars(path: Path, skip: set[int]) -> dict[int, str]:
+    """Each page's characters as PDFium reads them (0-based page index → text; one character per PDFium
+    character index), for the pages not in ``skip`` (1-based)."""
+    import pypdfium2 as pdfium
+
+    raws: dict[int, str] = {}
+    pdf = pdfium.PdfDocument(path)
+    try:
+        for index in range(len(pdf)):
+            if index + 1 not in skip:
+                textpage = pdf[index].get_textpage()
+                count = textpage.count_chars()
+                raws[index] = textpage.get_text_range(0, count) if count > 0 else ""
+    finally:
+        pdf.close()
+    return raws
+
+
+def page_layout(path: Path, text: str, starts: tuple[int, ...], ocr_pages: set[int], reads: dict) -> str:
+    """The layout string of a PDF's text (:func:`qa.documents.layout.build`); ``""`` when PDFium cannot read the file
+    (the document is indexed all the same; only its pages cannot be shown)."""
+    from qa.documents.layout import build
+
+    try:
+        raws = pdfium_chars(path, ocr_pages)
+    except Exception as exc:  # noqa: BLE001 - pdfium raises its own error types for a damaged file
+        logger.warning("%s: its pages cannot be shown (PDFium cannot read it: %s)", path, exc)
+        return ""
+    ocr = {}
+    for number, read in reads.items():
+        if number in ocr_pages and read.page is not None:
+            raws[number - 1] = read.text
+            ocr[number - 1] = read.page
+    return build(text, starts, raws, ocr)
 
 
 def _is_scanned(page: object, letters: int) -> bool:

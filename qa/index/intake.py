@@ -253,7 +253,7 @@ def vet_files(
                         )
             if reason is None:
                 doc = read_file(copy, name, max_bytes=max_bytes, max_pages=pages_left, ocr=ocr)
-                doc = Document(doc.doc_id, doc.title, doc.text, f"{STORED_FILES}/{name}", doc.page_starts)
+                doc = Document(doc.doc_id, doc.title, doc.text, f"{STORED_FILES}/{name}", doc.page_starts, doc.layout)
                 same_text = by_text.get(doc.sha256)
                 if same_text is not None and same_text != name:
                     reason = f"same text as {same_text!r}, already in the index"
