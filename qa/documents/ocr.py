@@ -340,7 +340,7 @@ class OcrRun:
         numbers = sorted(pages)
         cached, key = self._cached(path)
         boxes = cached.pop(BOXES, {})
-        todo = [n for n in numbers if str(n) not in cached or str(n) not in boxes]  # pages cached without boxes are read again
+        todo = [n for n in numbers if str(n) not in cached]  # a page cached before qa kept word boxes is not read again: it has none
         texts: dict[int, str] = {}
         reads = self._reads.setdefault(str(path), {})
         if todo:
@@ -355,7 +355,7 @@ class OcrRun:
                         listener(report)
                     if number not in todo:
                         texts[number] = cached[str(number)]
-                        reads[number] = PageRead(texts[number], _page_of(boxes[str(number)]))
+                        reads[number] = PageRead(texts[number], _page_of(boxes.get(str(number))))
                         continue
                     if done % PROGRESS_EVERY == 0 or done + 1 == len(numbers):
                         logger.info("%s: %s (page %d of the file; %.0f s of OCR in this call)", path, report.message, number, self.spent_s)

@@ -44,8 +44,12 @@ HIGHLIGHT = (255, 236, 100)
 PHRASE = (255, 190, 70)
 """The answer phrase's stronger fill."""
 
+NO_BOXES = (
+    "page {page} of {doc_id!r} has no character or word boxes: it was read by OCR before qa kept them (its text came "
+    "from the OCR cache beside the index); delete that file's entry in the cache folder and add the file again"
+)
+
 Box = tuple[int, int, int, int]
-Source = "Path | bytes"
 
 
 def check_dpi(dpi: object) -> int:
@@ -121,6 +125,8 @@ def render_pdf_page(
     import pypdfium2 as pdfium
 
     kind = layout.kinds[page - 1] if page - 1 < len(layout.kinds) else ""
+    if kind == "" and page - 1 < len(layout.kinds):
+        raise QAError(NO_BOXES.format(page=page, doc_id=doc_id))
     if kind == OCR:
         return _render_scan_page(source, doc_id, layout, page, ranges, dpi)
     try:
@@ -216,7 +222,7 @@ def render_image_page(source: Path | bytes, doc_id: str, layout: Layout, page: i
         QAError: No OCR mapping for the page, or the image is too large or damaged.
     """
     if page - 1 not in layout.ocr:
-        raise QAError(f"page {page} of {doc_id!r} has no word boxes; add the file again")
+        raise QAError(NO_BOXES.format(page=page, doc_id=doc_id))
     return _render_scan_page(source, doc_id, layout, page, ranges, dpi, kind="image")
 
 
