@@ -326,46 +326,65 @@ class QA:
             ValueError: A bad page number, range or dpi (the message names it).
             QAError: No such document, no pages, its file gone or changed, no layout kept, or the page too large.
         """
-        from qa.documents.layout import decode
-        from qa.documents.pages import check_dpi, render_image_page, render_pdf_page
-        from qa.documents.scan_images import IMAGE_SUFFIXES
+        from qa.documents.pages import check_dpi
 
         check_dpi(dpi)
+        for name, value in (("page", page), ("start", start), ("end", end), *zip(("phrase start", "phrase end"), phrase or ())):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise ValueError(f"{name} must be a whole number. Currently, {name} is {value!r}.")
         store = self._current_store()
-        doc = store.documents.get(doc_id) if isinstance(doc_id, str) else None
-        if doc is None:
-            raise QAError(f"no document with doc_id {doc_id!r} in this index")
-        if not doc.page_starts:
-            raise QAError(f"{doc_id!r} has no pages (only PDFs, scans and images do), so there is no page to show")
-        if isinstance(page, bool) or not isinstance(page, int) or not 1 <= page <= len(doc.page_starts):
-            raise ValueError(f"page must be from 1 to {len(doc.page_starts)} for {doc_id!r}. Currently, page is {page!r}.")
-        ranges = {}
-        for name, pair in (("quote", None if start is None and end is None else (start, end)), ("phrase", phrase)):
-            if pair is None:
-                continue
-            a, b = pair
-            if any(isinstance(x, bool) or not isinstance(x, int) for x in (a, b)) or not 0 <= a < b <= len(doc.text):  # type: ignore[operator]
-                raise ValueError(f"{name} range must be two offsets 0 <= start < end <= {len(doc.text)} of {doc_id!r}. Currently, it is {a!r}-{b!r}.")
-            ranges[name] = (a, b)
-        if not doc.layout:
-            raise QAError(f"the index holds no page layout for {doc_id!r} (it was indexed by an older qa); add the file again or rebuild the index to see its pages")
-        key = (id(store), doc_id, page, tuple(sorted(ranges.items())), dpi)
+        key = (doc_id, page, start, end, phrase, dpi)
         with self._pages_lock:
             cached = self._pages.get(key)
         if cached is not None:
             return cached
-        try:
-            layout = decode(doc.layout)
-        except ValueError as exc:
-            raise QAError(f"the page layout of {doc_id!r} is damaged ({exc}); add the file again or rebuild the index") from None
-        source = original_file(store, doc)
-        is_image = Path(doc.source).suffix.lower() in IMAGE_SUFFIXES
-        view = (render_image_page if is_image else render_pdf_page)(source, doc_id, layout, page, ranges, dpi)
+        view = show_page(store, doc_id, page, start=start, end=end, phrase=phrase, dpi=dpi)
         with self._pages_lock:
             if len(self._pages) >= PAGE_CACHE:
                 self._pages.pop(next(iter(self._pages)))
             self._pages[key] = view
         return view
+
+
+def show_page(
+    store: IndexStore, doc_id: str, page: int, *, start: int | None = None, end: int | None = None,
+    phrase: tuple[int, int] | None = None, dpi: int = 150,
+) -> PageView:
+    """:meth:`QA.page` on a loaded index, without the model or a cache (``qa page`` needs no model).
+
+    Raises:
+        ValueError: A bad page number, range or dpi (the message names it).
+        QAError: No such document, no pages, its file gone or changed, no layout kept, or the page too large.
+    """
+    from qa.documents.layout import decode
+    from qa.documents.pages import check_dpi, render_image_page, render_pdf_page
+    from qa.documents.scan_images import IMAGE_SUFFIXES
+
+    check_dpi(dpi)
+    doc = store.documents.get(doc_id) if isinstance(doc_id, str) else None
+    if doc is None:
+        raise QAError(f"no document with doc_id {doc_id!r} in this index")
+    if not doc.page_starts:
+        raise QAError(f"{doc_id!r} has no pages (only PDFs, scans and images do), so there is no page to show")
+    if isinstance(page, bool) or not isinstance(page, int) or not 1 <= page <= len(doc.page_starts):
+        raise ValueError(f"page must be from 1 to {len(doc.page_starts)} for {doc_id!r}. Currently, page is {page!r}.")
+    ranges = {}
+    for name, pair in (("quote", None if start is None and end is None else (start, end)), ("phrase", phrase)):
+        if pair is None:
+            continue
+        a, b = pair
+        if any(isinstance(x, bool) or not isinstance(x, int) for x in (a, b)) or not 0 <= a < b <= len(doc.text):  # type: ignore[operator]
+            raise ValueError(f"{name} range must be two offsets 0 <= start < end <= {len(doc.text)} of {doc_id!r}. Currently, it is {a!r}-{b!r}.")
+        ranges[name] = (a, b)
+    if not doc.layout:
+        raise QAError(f"the index holds no page layout for {doc_id!r} (it was indexed by an older qa); add the file again or rebuild the index to see its pages")
+    try:
+        layout = decode(doc.layout)
+    except ValueError as exc:
+        raise QAError(f"the page layout of {doc_id!r} is damaged ({exc}); add the file again or rebuild the index") from None
+    source = original_file(store, doc)
+    is_image = Path(doc.source).suffix.lower() in IMAGE_SUFFIXES
+    return (render_image_page if is_image else render_pdf_page)(source, doc_id, layout, page, ranges, dpi)
 
 
 def build_index(
