@@ -15,7 +15,11 @@ words, nor honours the ``/ActualText`` of marked content, so this module does:
 
 * **Headers and footers**: a line at the same place (one of the first or last
   three lines) of at least half the pages, with its digits ignored ("Page 3 of
-  9", a date, a URL), is dropped.
+  9", a date, a URL), is dropped.  Where repetition cannot tell (a one-page PDF),
+  a browser's print header and footer are dropped by their pattern, on any page:
+  a line that starts with a date and a time ("12/7/26, 8:45 PM Lakeside Bird
+  Survey 2024"), one that is only an address (``file:///…``, ``https://…``,
+  with a page counter "1/1" or not), and a lone page counter ("1/1", "Page 2 of 5").
 * **Hyphenation**: a word broken at a line end by a soft hyphen is rejoined; one
   broken by a plain hyphen is rejoined without it when the next line starts in
   lower case and the joined word occurs elsewhere in the document
@@ -168,6 +172,25 @@ def _clean_line(line: str) -> str:
     return re.sub("\u00ad(?!$)", "", line)  # an invisible soft hyphen inside a line
 
 
+_PRINT_STAMP = re.compile(
+    r"^(?:\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}|\d{4}-\d{2}-\d{2}),?\s+\d{1,2}[:.]\d{2}(?:[:.]\d{2})?(?:\s*[AaPp]\.?\s?[Mm]\.?)?(?=\s|$)"
+)
+_ADDRESS_LINE = re.compile(r"^(?:file|https?)\s?:\s?/{2,3}\S*(?:\s\S+){0,2}?(?:\s+\d{1,4}\s?/\s?\d{1,4})?$", re.IGNORECASE)
+_PAGE_COUNTER = re.compile(r"^(?:(?:page|p\.)\s*\d{1,4}(?:\s*(?:/|of)\s*\d{1,4})?|\d{1,4}\s?/\s?\d{1,4})$", re.IGNORECASE)
+_PAGE_NUMBER = re.compile(r"^\d{1,3}$")
+
+
+def is_print_furniture(line: str, edge: bool = False) -> bool:
+    """Whether a line near a page's top or bottom is a browser's print header or footer (see the module's docstring):
+    a date-and-time stamp (with the page's title after it), an address alone, or a page counter ("1/1", "Page 2
+    of 5"; a bare number of at most three digits only as the very first or last line, ``edge``)."""
+    text = line.replace("\ufb01", "fi").strip()
+    if _ADDRESS_LINE.match(text) or _PAGE_COUNTER.match(text) or (edge and _PAGE_NUMBER.match(text)):
+        return True
+    stamp = _PRINT_STAMP.match(text)
+    return stamp is not None and not _SENTENCE_END.search(text[stamp.end() :].strip() or "x")
+
+
 def _furniture_key(line: str) -> str:
     return re.sub(r"\d+", "#", line.casefold())
 
@@ -181,6 +204,7 @@ def drop_furniture(pages: list[list[str]]) -> list[list[str]]:
     Returns:
         The pages without those lines.
     """
+    pages = [_drop_print_furniture(lines) for lines in pages]
     filled = [lines for lines in pages if lines]
     if len(filled) < 2:
         return pages
@@ -197,6 +221,13 @@ def drop_furniture(pages: list[list[str]]) -> list[list[str]]:
         drop |= {len(lines) - i for i in range(1, min(FURNITURE_ZONE, len(lines)) + 1) if (-i, _furniture_key(lines[-i])) in repeated}
         out.append([line for i, line in enumerate(lines) if i not in drop])
     return out
+
+
+def _drop_print_furniture(lines: list[str]) -> list[str]:
+    """A page's lines without the browser print headers and footers among its first and last ``FURNITURE_ZONE`` lines."""
+    zone = set(range(min(FURNITURE_ZONE, len(lines)))) | set(range(max(0, len(lines) - FURNITURE_ZONE), len(lines)))
+    edges = {0, len(lines) - 1}
+    return [line for i, line in enumerate(lines) if i not in zone or not is_print_furniture(line, i in edges)]
 
 
 def _typical_length(lines: list[str], fallback: float) -> float:
