@@ -2,7 +2,7 @@
 
 Usage (from the repo root; needs chromium, tesseract and poppler-utils' ``pdftoppm``)::
 
-    python -m eval.scoring.page_boxes [--per-doc 40] [--out eval/out/page_boxes.json]
+    python -m eval.choices.page_boxes [--per-doc 40] [--out eval/out/page_boxes.json]
 
 Test PDFs, printed by headless chromium with its own header and footer (so the mapping goes
 through the header and footer removal, hyphen rejoining and reflow): SQuAD paragraphs as one
