@@ -12,8 +12,9 @@ must lead back to a character of the page as it was read:
   angle it was straightened by).
 
 The mapping is made once, at ingest, by aligning each page's clean text with the page's
-raw characters (both in reading order; white space ignored; a second pass matches what
-the first left over, e.g. a column read in another order), and kept with the document as
+raw characters (both in reading order, walked together and found again after a mismatch;
+white space ignored; a second pass matches what the first left over, e.g. a column read in
+another order), and kept with the document as
 one compact string (:attr:`qa.types.Document.layout`): a small JSON header and base64
 arrays (zlib-compressed little-endian int32), never pickle.  It holds runs
 ``(text offset, page, raw index, length)``: one run per printed line, typically, so it
@@ -23,7 +24,6 @@ costs about a byte for every 20 characters of text.
 from __future__ import annotations
 
 import base64
-import difflib
 import json
 import zlib
 from collections.abc import Sequence
@@ -100,6 +100,48 @@ def normal_chars(raw: str) -> list[tuple[str, int]]:
     return out
 
 
+KEY = 16
+"""Characters looked for to find the place again after a mismatch."""
+NEAR = 64
+"""... or, when that fails (lines shorter than a key), the next 4 within this many of the page's characters."""
+SKIP_COST = 40
+"""Skipping a clean character (one the page does not have) costs as much as skipping this many of the page's."""
+
+
+def _walk(a: str, b: str) -> list[tuple[int, int]]:
+    """Pair equal characters of ``a`` and ``b`` walking both in order; after a mismatch the walk resumes where the
+    next ``KEY`` characters of ``a`` (after skipping up to three of them) are found next in ``b`` (the nearest such
+    place, skipping ``a``'s characters costing ``SKIP_COST`` each).  Linear but for the searches, which run in C."""
+    pairs = []
+    i = j = 0
+    while i < len(a) and j < len(b):
+        if a[i] == b[j]:
+            pairs.append((i, j))
+            i += 1
+            j += 1
+            continue
+        near = next((k for k in range(1, 4) if b[j + k : j + k + 2] == a[i : i + 2]), 0)
+        if near:  # a few characters the clean text does not have (a hyphen, a soft hyphen's mark)
+            j += near
+            continue
+        best: tuple[int, int, int] | None = None
+        for size, reach in ((KEY, len(b)), (4, NEAR)):  # a long key anywhere ahead, else a short one close by
+            for skip in range(4):
+                key = a[i + skip : i + skip + size]
+                if not key:
+                    break
+                at = b.find(key, j, j + reach + len(key))
+                if at >= 0 and (best is None or at - j + SKIP_COST * skip < best[0]):
+                    best = (at - j + SKIP_COST * skip, skip, at)
+            if best is not None:
+                break
+        if best is None:
+            i += 1  # a character the rest of the page does not have
+        else:
+            i, j = i + best[1], best[2]
+    return pairs
+
+
 def align(clean: str, raw: str) -> list[tuple[int, int]]:
     """Pair each non-space character of ``clean`` with the raw character it came from.
 
@@ -119,16 +161,12 @@ def align(clean: str, raw: str) -> list[tuple[int, int]]:
             break
         sa = "".join(a[i][0] for i in a_left)
         sb = "".join(b[j][0] for j in b_left)
-        matcher = difflib.SequenceMatcher(None, sa, sb, autojunk=False)
         used_a, used_b = set(), set()
-        for block in matcher.get_matching_blocks():
-            if block.size < 2:  # a single character matched alone is more likely chance than the same character
-                continue
-            for k in range(block.size):
-                ia, ib = a_left[block.a + k], b_left[block.b + k]
-                pairs[a[ia][1]] = b[ib][1]
-                used_a.add(ia)
-                used_b.add(ib)
+        for x, y in _walk(sa, sb):
+            ia, ib = a_left[x], b_left[y]
+            pairs[a[ia][1]] = b[ib][1]
+            used_a.add(ia)
+            used_b.add(ib)
         a_left = [i for i in a_left if i not in used_a]
         b_left = [j for j in b_left if j not in used_b]
     return sorted(pairs.items())

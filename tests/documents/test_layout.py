@@ -41,3 +41,13 @@ def test_a_damaged_layout_is_refused() -> None:
 def test_line_boxes_join_characters_per_line() -> None:
     chars = [(10, 10, 20, 30), (20, 10, 30, 30), (10, 40, 20, 60), (300, 10, 310, 30)]
     assert line_boxes(chars) == [(10, 10, 30, 30), (10, 40, 20, 60), (300, 10, 310, 30)]
+
+
+def test_alignment_through_lines_shorter_than_its_key() -> None:
+    """A narrow column of soft-hyphenated words: each printed line is shorter than the 16 characters looked for."""
+    raw = "Our cyber-\r\nsecurity\r\npartner-\r\nships are\r\nlong-\r\nstanding."
+    clean = "Our cybersecurity partnerships are long-standing."
+    pairs = dict(align(clean, raw))
+    assert all(i in pairs for i, c in enumerate(clean) if not c.isspace())
+    assert all(clean[c] == raw[r] for c, r in pairs.items())
+    assert pairs[clean.index("standing")] == raw.index("standing")
