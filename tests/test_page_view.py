@@ -218,3 +218,21 @@ def test_scanned_pdf_boxes_the_words_on_the_straightened_page(sample_pdfs: dict[
     assert len(view.boxes) == 1 and word_share(citation.quote, read_back(view.png, view.boxes)) >= 0.85
     cache = next((tmp_path / ".index.ocr").glob("*.json"))
     assert '"boxes"' in cache.read_text(encoding="utf-8")  # the word boxes are kept with the OCR text
+
+
+@needs_tesseract
+def test_a_page_image_boxes_its_words(sample_pdfs: dict[str, Path], tmp_path: Path) -> None:
+    import pypdfium2 as pdfium
+
+    document = pdfium.PdfDocument(sample_pdfs["layout"])
+    document[0].render(scale=200 / 72).to_pil().convert("L").save(tmp_path / "columns.png", dpi=(200, 200))
+    document.close()
+    qa.build_index([tmp_path / "columns.png"], tmp_path / "index", model=HashingEmbedder())
+    bot = qa.load(tmp_path / "index", model=HashingEmbedder(), reader=False)
+    doc = bot.document("columns.png")
+    start = doc.text.index("Beta two follows.")
+    citation = qa.Citation(1, "columns.png", doc.title, "Beta two follows.", start, start + 17, 1.0, 0, 1)
+    view = bot.page_view(citation, dpi=100)
+    assert view.read_by == "ocr" and view.deskew == 0.0 and len(view.boxes) == 1
+    assert view.boxes[0][0] > view.width / 2  # in the right column
+    assert word_share("Beta two follows.", read_back(view.png, view.boxes)) == 1.0
