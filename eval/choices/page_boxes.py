@@ -95,7 +95,7 @@ def quote_masks(pdf: Path, layout: Any, page: int, start: int, end: int, size: t
     """Masks (height × width) of the quote's characters (gaps between them on a line included) and of the page's other characters."""
     import pypdfium2 as pdfium
 
-    from qa.documents.pages import _to_device
+    from qa.documents.pages import page_to_pixels
 
     quote_raw = {i for a, b in layout.raw_ranges(start, end, page - 1) for i in range(a, b)}
     document = pdfium.PdfDocument(pdf)
@@ -105,12 +105,13 @@ def quote_masks(pdf: Path, layout: Any, page: int, start: int, end: int, size: t
     quote = np.zeros(size[::-1], dtype=bool)
     other = np.zeros(size[::-1], dtype=bool)
     previous = None
+    device = page_to_pixels(handle, size)
     for i, char in enumerate(text):
         if char.isspace():
             continue
         left, bottom, right, top = textpage.get_charbox(i, loose=True)
-        x0, y0 = _to_device(handle, size, left, top)
-        x1, y1 = _to_device(handle, size, right, bottom)
+        x0, y0 = device(left, top)
+        x1, y1 = device(right, bottom)
         box = (int(min(x0, x1)), int(min(y0, y1)), int(np.ceil(max(x0, x1))), int(np.ceil(max(y0, y1))))
         if i in quote_raw:
             if previous is not None and abs(previous[1] - box[1]) < 2 and previous[2] <= box[0]:  # the gap since the last one on this line

@@ -157,15 +157,7 @@ def render_pdf_page(
             textpage = handle.get_textpage()
             count = textpage.count_chars()
             text = textpage.get_text_range(0, count) if count > 0 else ""
-            origin = _to_device(handle, image.size, 0.0, 0.0)  # the page's units to pixels: an affine map (rotation, crop box)
-            unit_x = _to_device(handle, image.size, 1000.0, 0.0)
-            unit_y = _to_device(handle, image.size, 0.0, 1000.0)
-            ax, ay = (unit_x[0] - origin[0]) / 1000, (unit_x[1] - origin[1]) / 1000
-            bx, by = (unit_y[0] - origin[0]) / 1000, (unit_y[1] - origin[1]) / 1000
-
-            def device(x: float, y: float) -> tuple[float, float]:
-                return origin[0] + ax * x + bx * y, origin[1] + ay * x + by * y
-
+            device = page_to_pixels(handle, image.size)
             for name, (start, end) in ranges.items():
                 chars = []
                 for a, b in layout.raw_ranges(start, end, page - 1):
@@ -183,15 +175,30 @@ def render_pdf_page(
     return PageView(doc_id, page, _draw(image, boxes, phrase), image.width, image.height, tuple(boxes), tuple(phrase), dpi, "text layer")
 
 
-def _to_device(page: Any, size: tuple[int, int], x: float, y: float) -> tuple[float, float]:
-    """A point of the page (PDF units) in the rendered image's pixels (the page's rotation and crop box included)."""
+def page_to_pixels(page: Any, size: tuple[int, int]) -> Any:
+    """The map from a page's points (PDF units) to the rendered image's pixels, the page's rotation and crop box included.
+
+    PDFium's ``FPDF_PageToDevice`` rounds to whole pixels; it is asked of an image a thousand times larger,
+    at three points, and the affine map through them is scaled back (exact to a thousandth of a pixel).
+    """
     import ctypes
 
     import pypdfium2.raw as raw
 
-    dx, dy = ctypes.c_int(), ctypes.c_int()
-    raw.FPDF_PageToDevice(page.raw, 0, 0, size[0], size[1], 0, ctypes.c_double(x), ctypes.c_double(y), ctypes.byref(dx), ctypes.byref(dy))
-    return float(dx.value), float(dy.value)
+    fine = 1000
+
+    def point(x: float, y: float) -> tuple[float, float]:
+        dx, dy = ctypes.c_int(), ctypes.c_int()
+        raw.FPDF_PageToDevice(page.raw, 0, 0, size[0] * fine, size[1] * fine, 0, ctypes.c_double(x), ctypes.c_double(y), ctypes.byref(dx), ctypes.byref(dy))
+        return dx.value / fine, dy.value / fine
+
+    (ox, oy), (px, py), (qx, qy) = point(0.0, 0.0), point(100.0, 0.0), point(0.0, 100.0)
+    ax, ay, bx, by = (px - ox) / 100, (py - oy) / 100, (qx - ox) / 100, (qy - oy) / 100
+
+    def device(x: float, y: float) -> tuple[float, float]:
+        return ox + ax * x + bx * y, oy + ay * x + by * y
+
+    return device
 
 
 def scan_image(source: Path | bytes, kind: str, page: int) -> Any:
