@@ -356,7 +356,7 @@ def show_page(
         ValueError: A bad page number, range or dpi (the message names it).
         QAError: No such document, no pages, its file gone or changed, no layout kept, or the page too large.
     """
-    from qa.documents.layout import decode
+    from qa.documents.page_map import decode
     from qa.documents.pages import check_dpi, render_image_page, render_pdf_page
     from qa.documents.scan_images import IMAGE_SUFFIXES
 

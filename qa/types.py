@@ -25,7 +25,7 @@ class Document:
         page_starts: For a PDF, the offset in :attr:`text` where each page's text starts
             (``page_starts[0] == 0``, non-decreasing); empty for other documents.
         layout: For a PDF or a scan, where each character of :attr:`text` is on its page (the
-            mapping made at ingest, :mod:`qa.documents.layout`); ``""`` for other documents and
+            mapping made at ingest, :mod:`qa.documents.page_map`); ``""`` for other documents and
             for documents of an index built before qa kept it.
     """
 

@@ -170,7 +170,7 @@ def test_an_index_without_layouts_says_to_add_again(sample_pdfs: dict[str, Path]
 def test_page_bombs_are_refused_before_rendering(tmp_path: Path) -> None:
     import pypdf
 
-    from qa.documents.layout import decode
+    from qa.documents.page_map import decode
     from qa.documents.pages import render_pdf_page
 
     layout = decode('{"format":1,"kinds":["text"],"runs":"' + _empty_runs() + '","ocr":{}}')

@@ -127,7 +127,7 @@ def quote_masks(pdf: Path, layout: Any, page: int, start: int, end: int, size: t
 def score(bot: Any, doc_id: str, per_doc: int, text_pdf: Path | None, folder: Path) -> list[dict]:
     """Show and read back up to ``per_doc`` citations of one document."""
     import qa
-    from qa.documents.layout import decode
+    from qa.documents.page_map import decode
 
     doc = bot.document(doc_id)
     sentences = [s for s in bot.store.sentences if s.doc_id == doc_id and len(words(doc.text[s.start : s.end])) >= 3]

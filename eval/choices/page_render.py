@@ -10,7 +10,7 @@ one-page PDF with chromium's header and footer), for each library, best of three
 * ``render_ms``: the page rendered to an image at 150 dpi;
 * ``chars_ms``: every character of the page with its box;
 * ``same_order``: whether its characters, white space left out, come in the order pypdf reads them
-  (qa's text comes from pypdf: the same order makes the mapping of :mod:`qa.documents.layout` simple).
+  (qa's text comes from pypdf: the same order makes the mapping of :mod:`qa.documents.page_map` simple).
 """
 
 from __future__ import annotations

@@ -230,7 +230,7 @@ def read_image_document(path: Path, doc_id: str, max_pages: int | None = None, o
     from qa.documents.ocr import read_image
     from qa.documents.pdf import join_pages, ocr_lines
 
-    from qa.documents.layout import build
+    from qa.documents.page_map import build
 
     run = ocr or OcrRun()
     texts = read_image(path, run, max_pages)

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qa.documents.layout import OcrPage
+from qa.documents.page_map import OcrPage
 from qa.documents.scan_images import (
     PageImage,
     flatten,

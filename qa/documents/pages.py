@@ -5,7 +5,7 @@ by measuring on chromium-printed pages (docs/documents.md, "See it on the page")
 page at 150 dpi in 6-43 ms against pdfplumber's 32-77 ms, gives the characters' boxes in 2-11 ms
 against 11-98 ms, and reads the characters in the order pypdf reads them.
 
-The boxes come from the mapping made at ingest (:mod:`qa.documents.layout`), never from a
+The boxes come from the mapping made at ingest (:mod:`qa.documents.page_map`), never from a
 search of the quote at view time:
 
 * a page with a text layer: the boxes of the quote's characters, as PDFium gives them
@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from qa.documents.layout import OCR, TEXT_LAYER, Layout, OcrPage
+from qa.documents.page_map import OCR, TEXT_LAYER, Layout, OcrPage
 from qa.errors import QAError
 from qa.types import PageView
 

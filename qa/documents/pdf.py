@@ -92,7 +92,7 @@ class PdfText:
         title: The document information's title when it is a real title, else ``""``.
         pages: Number of pages.
         ocr_pages: The 1-based numbers of the pages read by OCR (pages without a text layer).
-        layout: Where each character of ``text`` is on its page (:mod:`qa.documents.layout`); ``""``
+        layout: Where each character of ``text`` is on its page (:mod:`qa.documents.page_map`); ``""``
             when PDFium cannot read the file.
     """
 
@@ -415,9 +415,9 @@ def pdfium_chars(path: Path, skip: set[int]) -> dict[int, str]:
 
 
 def page_layout(path: Path, text: str, starts: tuple[int, ...], ocr_pages: set[int], reads: dict) -> str:
-    """The layout string of a PDF's text (:func:`qa.documents.layout.build`); ``""`` when PDFium cannot read the file
+    """The layout string of a PDF's text (:func:`qa.documents.page_map.build`); ``""`` when PDFium cannot read the file
     (the document is indexed all the same; only its pages cannot be shown)."""
-    from qa.documents.layout import build
+    from qa.documents.page_map import build
 
     try:
         raws = pdfium_chars(path, ocr_pages)

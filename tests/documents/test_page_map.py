@@ -1,10 +1,10 @@
-"""The page mapping made at ingest: clean text aligned with the page's raw characters, runs, encoding."""
+"""The page map made at ingest: clean text aligned with the page's raw characters, runs, encoding."""
 
 from __future__ import annotations
 
 import pytest
 
-from qa.documents.layout import OcrPage, align, build, decode
+from qa.documents.page_map import OcrPage, align, build, decode
 from qa.documents.pages import line_boxes
 
 
