@@ -452,19 +452,20 @@ def make_theme() -> Any:
     return gr.themes.Default(font=SYSTEM_FONTS, font_mono=SYSTEM_MONO_FONTS)
 
 
-def warm_up(url: str) -> None:
+def warm_up(url: str, login: tuple[str, str] | None = None) -> None:
     """Send one question through the served ``/chat`` endpoint so the first reader does not pay Gradio's first-request cost.
 
     Failures are logged and ignored: the page works without it.
 
     Args:
         url: The served page's local address.
+        login: ``(user name, password)`` when the chat is behind its login (:func:`qa.web.settings.chat_login`).
     """
     started = time.perf_counter()
     try:
         from gradio_client import Client
 
-        Client(url, verbose=False).predict(EXAMPLES[0], api_name="/chat")
+        Client(url, verbose=False, auth=login).predict(EXAMPLES[0], api_name="/chat")
     except Exception as exc:  # noqa: BLE001 - a warm-up must never stop the server
         logger.warning("warm-up request failed (%s: %s); the first answer may be slower", type(exc).__name__, exc)
         return
