@@ -142,9 +142,9 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     from qa.engine import clean_question
 
-    clean_question(args.question)
+    question = clean_question(args.question)  # checked before the model loads; cut once, so warned once
     bot = qa.load(args.index, reader=not args.no_reader)
-    answer = bot.ask(args.question, top_k=args.top_k)
+    answer = bot.ask(question, top_k=args.top_k)
     if args.json:
         from qa.serialize import answer_to_json
 

@@ -189,6 +189,18 @@ def _configure_logging() -> None:
     logging.getLogger("qa").setLevel(logging.INFO)
 
 
+def _remove_leftovers(settings: ServerSettings) -> None:
+    """Remove the upload folders a killed server left (see :mod:`qa.web.leftovers`); a failure is only logged."""
+    from qa.index.location import parse_location
+    from qa.web.leftovers import remove_upload_leftovers
+
+    try:
+        where = parse_location(settings.index)
+        remove_upload_leftovers(None if where.is_milvus else where.path)
+    except Exception as exc:  # noqa: BLE001 - leftovers never stop a server
+        logger.warning("could not look for leftover upload folders (%s: %s)", type(exc).__name__, exc)
+
+
 def _warm_up(bot: qa.QA) -> None:
     """Answer one question before serving, so the first client does not pay the first run's cost."""
     from qa.web.chat import EXAMPLES
@@ -346,6 +358,7 @@ def run(args: argparse.Namespace, say: Callable[[str], None], prog: str = "app.p
         say(f"{prog}: error: cannot load the index {where}: {exc}")
         return 1
     info = bot.info
+    _remove_leftovers(settings)
     say(
         f"loaded index {info['path']}: {len(info['documents'])} document(s), {info['passages']} passages "
         f"in {time.perf_counter() - started:.1f} s"
