@@ -185,8 +185,9 @@ def create_app(bot: qa.QA, settings: ServerSettings) -> FastAPI:
 
 
 def _configure_logging() -> None:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("qa").setLevel(logging.INFO)
+    from qa.logs import configure_logging
+
+    configure_logging(logging.WARNING, {"qa": logging.INFO})
 
 
 def _remove_leftovers(settings: ServerSettings) -> None:
