@@ -143,8 +143,8 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     from qa.engine import clean_question
 
+    _name_the_default_index(args.index)  # the first line of stderr
     question = clean_question(args.question)  # checked before the model loads; cut once, so warned once
-    _name_the_default_index(args.index)
     bot = qa.load(args.index, reader=not args.no_reader)
     answer = bot.ask(question, top_k=args.top_k)
     if args.json:

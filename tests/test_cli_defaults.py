@@ -54,6 +54,8 @@ def test_the_index_env_is_named_and_an_explicit_index_is_not(
     )
     assert main(["ask", "When was the pact signed?", "--index", str(article_bot.info["path"])]) == 0
     assert capsys.readouterr().err == ""
+    assert main(["ask", "When was the pact signed? " + "pact " * 600]) == 0  # a warning about the question comes after it
+    assert capsys.readouterr().err.splitlines()[0].startswith("qa: answering from the index ")
 
 
 def test_chat_quits_on_quit_and_exit_and_shows_help(article_bot: qa.QA, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
