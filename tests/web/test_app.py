@@ -292,6 +292,7 @@ def test_hostile_document_and_question_show_as_text(hostile_server: Server, watc
     page = watched.page
     page.goto(hostile_server.url)
     expect(page.locator("#info")).to_contain_text(HOSTILE_TITLE, timeout=30000)  # title with HTML, as text
+    expect(page.locator("#examples")).to_have_count(0)  # another index: none of the bundled article's example questions
 
     question = f"{HOSTILE_IMG} What does the zorblax reactor power?"
     ask(page, question)
