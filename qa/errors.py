@@ -45,3 +45,7 @@ class DocumentNotFoundError(QAError):
 
 class IndexUnavailableError(QAError):
     """A Milvus index cannot be reached: the server is down or refuses the token, or Milvus Lite's directory is open elsewhere."""
+
+
+class ReplaceRefusedError(QAError):
+    """A build would replace documents added to the index (pass ``replace=True``, ``--replace``), or a folder that is not an index."""

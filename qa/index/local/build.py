@@ -29,6 +29,7 @@ from qa.index.embedding import Embedder
 from qa.onnx.session import normalize
 from qa.errors import CorruptIndexError, IndexLockedError, IndexNotFoundError, QAError
 from qa.documents.lexical import content_words, tokenize
+from qa.index.local.folder import check_replace, leftovers, remove_leftovers
 from qa.index.local.manifest import (
     BM25_DIR,
     DOCUMENTS,
@@ -93,6 +94,9 @@ class HeldLock:
 def build_lock(target: Path) -> Iterator[HeldLock]:
     """Hold an exclusive lock for building ``target`` (a lock file beside it).
 
+    Taking it removes what killed builds left beside ``target`` (see :func:`qa.index.local.folder.remove_leftovers`):
+    no live build can own them then.
+
     Yields:
         The held lock (see :class:`HeldLock`).
 
@@ -110,10 +114,28 @@ def build_lock(target: Path) -> Iterator[HeldLock]:
             ) from None
         held = HeldLock(target)
         try:
+            remove_leftovers(target)
             yield held
         finally:
             held.active = False
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def clean_leftovers(target: Path) -> list[Path]:
+    """Remove what killed builds left beside ``target`` when there is any and no build holds its lock (at start).
+
+    Returns:
+        The folders removed (none while a build runs, or when the folder cannot be written).
+    """
+    found = leftovers(target)
+    if not found:
+        return []
+    try:
+        with build_lock(target):
+            return found
+    except (IndexLockedError, OSError) as exc:
+        logger.info("leftovers beside %s left for now (%s)", target, exc)
+        return []
 
 
 def _swap_in(tmp: Path, target: Path) -> None:
@@ -181,6 +203,7 @@ def write_index(
     reuse: bool = True,
     stored: Mapping[str, Path] | None = None,
     held: HeldLock | None = None,
+    replace: bool = False,
 ) -> Path:
     """Chunk, embed and index documents, and save the index atomically to ``target``.
 
@@ -204,6 +227,8 @@ def write_index(
         stored: Files to keep in the index's ``files/`` folder, by name (each the
             ``doc_id`` of the document read from it; see :mod:`qa.index.updates`).
         held: The caller's :func:`build_lock` of ``target``; None takes the lock for the write.
+        replace: Remove the documents added to the index in ``target`` that are not ``stored`` (with their kept
+            files); without it such a build is refused (see :func:`qa.index.local.folder.check_replace`).
 
     Returns:
         The index folder.
@@ -211,6 +236,8 @@ def write_index(
     Raises:
         QAError: No documents, or no text to index.
         IndexLockedError: Another build holds the folder.
+        ReplaceRefusedError: The build would remove added documents (without ``replace``), or ``target`` is a folder
+            that is not an index.
     """
     if not documents:
         raise QAError("no documents to index: pass files, folders or Document objects with text")
@@ -256,7 +283,7 @@ def write_index(
     }
     return save_index(
         target, documents, plan.passages, plan.sentences, passage_vectors, sentence_vectors, embedder,
-        chunking, exact_max, words, word_vectors, stats, stored, held,
+        chunking, exact_max, words, word_vectors, stats, stored, held, replace,
     )
 
 
@@ -411,15 +438,19 @@ def save_index(
     build_stats: dict | None = None,
     stored: Mapping[str, Path] | None = None,
     held: HeldLock | None = None,
+    replace: bool = False,
 ) -> Path:
     """Write an index from embedded passages and sentences (see :func:`write_index`).
 
     ``build_stats`` (what was embedded and reused) is recorded as the manifest's
     ``"build"``; the ``stored`` files are copied (hard-linked when possible) into
     the new folder's ``files/`` and listed in the manifest's ``"library"``.
-    With ``held`` (the caller's :func:`build_lock` of ``target``) the lock is not taken again.
+    With ``held`` (the caller's :func:`build_lock` of ``target``) the lock is not taken again.  Under the
+    lock, the index in ``target`` is checked first: its added documents not ``stored`` are removed only with
+    ``replace`` (:func:`qa.index.local.folder.check_replace`).
 
     Raises:
+        ReplaceRefusedError: See :func:`write_index`.
         IndexLockedError: Another build holds the folder.
         QAError: ``held`` is not a held lock of ``target``.
     """
@@ -434,6 +465,7 @@ def save_index(
         raise QAError(f"the lock passed as held is not a held lock of {str(target)!r}; this is a bug in the caller")
     with contextlib.nullcontext(held) if held is not None else build_lock(target):
         recover(target)
+        check_replace(target, stored, replace)
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.build-", dir=target.parent))
         try:
             index, index_info = make_vector_index(passage_vectors, exact_max)

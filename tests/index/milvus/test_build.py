@@ -104,6 +104,31 @@ def test_add_list_remove_on_milvus_keep_the_files_and_a_loaded_engine_sees_them(
     assert bot.reload() and "harbour note.txt" not in bot.store.documents
 
 
+def test_a_milvus_rebuild_refuses_to_drop_added_documents_unless_replace(tmp_path: Path) -> None:
+    import shutil
+
+    embedder = HashingEmbedder()
+    qa.build_index(DOCS, str(tmp_path / "lib.db"), model=embedder)
+    shutil.copytree(tmp_path / "lib.db", tmp_path / "copy.db")  # the repro: build, cp, add, index again, list
+    location = str(tmp_path / "copy.db")
+    note = tmp_path / "x.txt"
+    note.write_text("The lighthouse keeper retires in April. Gulls nest on the old pier.", encoding="utf-8")
+    qa.add_documents([note], location, model=embedder)
+    manual = tmp_path / "manual.txt"
+    manual.write_text("Descale the espresso machine every month.", encoding="utf-8")
+    with pytest.raises(qa.ReplaceRefusedError, match=r"holds 1 document\(s\) added .*\('x.txt'\).*--replace"):
+        qa.build_index([manual], location, model=embedder)
+    with pytest.raises(qa.ReplaceRefusedError, match=r"\('x.txt'\)"):  # a shard that would overwrite it without its file
+        qa.build_index([note], location, model=embedder, shard="1/1")
+    with pytest.raises(qa.ReplaceRefusedError, match=r"\('x.txt'\)"):  # the write checks too, not only build_index
+        write_documents([DOCS[0]], parse_location(location), embedder)
+    assert [(d.doc_id, d.added) for d in qa.list_documents(location)] == [("cats.txt", False), ("ships.txt", False), ("x.txt", True)]
+    qa.build_index([manual], location, model=embedder, shard="1/1")  # a shard that leaves it alone is fine
+    report = qa.build_index([manual], location, model=embedder, replace=True)
+    assert report.removed_added == ("x.txt",)
+    assert [(d.doc_id, d.added) for d in qa.list_documents(location)] == [("manual.txt", False)]
+
+
 def test_add_to_a_new_milvus_index_skips_bad_files_with_reasons(tmp_path: Path) -> None:
     location = str(tmp_path / "new.db")
     good, bad = tmp_path / "a.txt", tmp_path / "b.exe"
