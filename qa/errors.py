@@ -40,7 +40,7 @@ class ModelLoadError(QAError):
 
 
 class DocumentNotFoundError(QAError):
-    """A document id given to remove is not in the index."""
+    """A document id is not in the index (given to remove, or to :meth:`qa.QA.document`)."""
 
 
 class IndexUnavailableError(QAError):

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import qa
-from qa.index.local.manifest import FAISS_INDEX, FORMAT_VERSION, MANIFEST, PASSAGE_VECTORS, chunking_settings, read_manifest, verify_index
+from qa.index.local.manifest import FAISS_INDEX, FORMAT_VERSION, MANIFEST, PASSAGE_VECTORS, chunking_settings, file_entry, read_manifest, verify_index
 from qa.index.local.build import build_lock, write_index
 from qa.index.local.store import load_store
 from tests.conftest import HashingEmbedder
@@ -77,7 +77,7 @@ def test_garbage_faiss_with_matching_manifest_is_corrupt_not_raw(fake_index: Pat
     faiss_file = fake_index / FAISS_INDEX
     faiss_file.write_bytes(b"garbage" * 10)
     manifest = json.loads((fake_index / MANIFEST).read_text())
-    del manifest["files"][FAISS_INDEX]  # bypass the checksum: the reader itself must fail cleanly
+    manifest["files"][FAISS_INDEX] = file_entry(faiss_file)  # a matching checksum: the reader itself must fail cleanly
     (fake_index / MANIFEST).write_text(json.dumps(manifest))
     with pytest.raises(qa.CorruptIndexError, match="cannot read index"):
         load_store(fake_index)
