@@ -129,6 +129,18 @@ def test_a_milvus_rebuild_refuses_to_drop_added_documents_unless_replace(tmp_pat
     assert [(d.doc_id, d.added) for d in qa.list_documents(location)] == [("manual.txt", False)]
 
 
+def test_adding_a_file_a_milvus_build_read_unchanged_is_a_no_op(tmp_path: Path) -> None:
+    location = str(tmp_path / "built.db")
+    manual = tmp_path / "manual.txt"
+    manual.write_text("Descale the espresso machine every month.", encoding="utf-8")
+    qa.build_index([manual], location, model=HashingEmbedder())
+    generation = load_milvus_store(location).manifest["generation"]
+    report = qa.add_documents([manual], location, model=HashingEmbedder())
+    assert (report.added, report.unchanged, report.skipped) == ((), ("manual.txt",), ())
+    assert load_milvus_store(location).manifest["generation"] == generation
+    assert [(d.doc_id, d.added) for d in qa.list_documents(location)] == [("manual.txt", False)]
+
+
 def test_add_to_a_new_milvus_index_skips_bad_files_with_reasons(tmp_path: Path) -> None:
     location = str(tmp_path / "new.db")
     good, bad = tmp_path / "a.txt", tmp_path / "b.exe"
