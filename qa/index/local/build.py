@@ -45,7 +45,6 @@ from qa.index.local.manifest import (
     WORDS,
     chunking_settings,
     file_entry,
-    map_verified_npy,
     outdated,
     read_manifest,
     read_verified,
@@ -54,7 +53,7 @@ from qa.index.local.manifest import (
 )
 from qa.index.records import PASSAGE_FIELDS, SENTENCE_FIELDS, PassageRecord, RecordTable, parse_records, record_lines
 from qa.types import Document, Sentence
-from qa.index.local.vectors import DEFAULT_EXACT_MAX, make_vector_index
+from qa.index.local.vectors import DEFAULT_EXACT_MAX, VectorRows, make_vector_index
 
 logger = logging.getLogger(__name__)
 
@@ -162,10 +161,11 @@ class _Previous:
         sentence_rows: Rows ``(first, end)`` of each old document's sentences.
         passages: The old passage records (``passages.jsonl``).
         sentences: The old sentence records (``sentences.jsonl``).
-        passage_vectors: Memory map of the old float32 passage vectors.
-        sentence_vectors: Memory map of the old float16 sentence vectors.
+        passage_vectors: The old float32 passage vectors, read by row (never memory-mapped: a file cut short
+            meanwhile is an error, not a bus error).
+        sentence_vectors: The old float16 sentence vectors, read by row.
         words: Row of each old corpus word.
-        word_vectors: Memory map of the old float16 word vectors.
+        word_vectors: The old float16 word vectors, read by row.
     """
 
     by_hash: dict[str, str]
@@ -173,10 +173,10 @@ class _Previous:
     sentence_rows: dict[str, tuple[int, int]]
     passages: RecordTable[PassageRecord]
     sentences: RecordTable[Sentence]
-    passage_vectors: np.ndarray
-    sentence_vectors: np.ndarray
+    passage_vectors: VectorRows
+    sentence_vectors: VectorRows
     words: dict[str, int]
-    word_vectors: np.ndarray
+    word_vectors: VectorRows
 
 
 @dataclass
@@ -391,10 +391,10 @@ def _previous_index(target: Path, embedder: Embedder, chunking: dict) -> _Previo
             sentence_rows=sentences.doc_ranges(),
             passages=passages,
             sentences=sentences,
-            passage_vectors=map_verified_npy(target / PASSAGE_VECTORS, files[PASSAGE_VECTORS]),
-            sentence_vectors=map_verified_npy(target / SENTENCE_VECTORS, files[SENTENCE_VECTORS]),
+            passage_vectors=_verified_rows(target / PASSAGE_VECTORS, files[PASSAGE_VECTORS], np.float32),
+            sentence_vectors=_verified_rows(target / SENTENCE_VECTORS, files[SENTENCE_VECTORS], np.float16),
             words={w: i for i, w in enumerate(words)},
-            word_vectors=map_verified_npy(target / WORD_VECTORS, files[WORD_VECTORS]),
+            word_vectors=_verified_rows(target / WORD_VECTORS, files[WORD_VECTORS], np.float16),
         )
         for info in manifest["documents"]:
             previous.by_hash.setdefault(info["text_sha256"], info["doc_id"])
@@ -409,6 +409,14 @@ def _previous_index(target: Path, embedder: Embedder, chunking: dict) -> _Previo
         logger.warning("embedding every document: cannot reuse the index in %s (%s: %s)", target, type(exc).__name__, exc)
         return None
     return previous
+
+
+def _verified_rows(path: Path, info: dict, dtype: type) -> VectorRows:
+    """The rows of a ``.npy`` matrix, after checking the file's SHA-256 through the descriptor they are read from."""
+    rows = VectorRows(path, dtype)
+    if rows.sha256() != (info["bytes"], info["sha256"]):
+        raise CorruptIndexError(f"{path.name} does not match its checksum")
+    return rows
 
 
 def corpus_words(texts: Sequence[str], limit: int = MAX_WORDS_EMBEDDED) -> list[str]:

@@ -120,23 +120,6 @@ def read_verified(path: Path, info: dict) -> bytes:
     return data
 
 
-def map_verified_npy(path: Path, info: dict) -> np.ndarray:
-    """Memory-map a ``.npy`` file after checking its SHA-256, both through one open file (so the same bytes)."""
-    with path.open("rb") as handle:
-        digest = hashlib.sha256()
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-        if handle.tell() != info["bytes"] or digest.hexdigest() != info["sha256"]:
-            raise CorruptIndexError(f"{path.name} does not match its checksum")
-        handle.seek(0)
-        shape, fortran, dtype = npy_header(handle)
-        if dtype.hasobject:
-            raise CorruptIndexError(f"{path.name} holds objects")
-        if int(np.prod(shape)) == 0:
-            return np.zeros(shape, dtype=dtype)
-        return np.memmap(handle, dtype=dtype, mode="r", shape=shape, offset=handle.tell(), order="F" if fortran else "C")
-
-
 def read_manifest(path: str | os.PathLike[str]) -> dict:
     """Read and check the manifest of an index folder, without loading the index.
 

@@ -8,6 +8,7 @@ engine does; :class:`VectorRows` reads exact vectors row by row for re-ranking.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import math
 import os
@@ -120,7 +121,15 @@ class VectorRows:
     def __len__(self) -> int:
         return self.shape[0]
 
-    def __getitem__(self, rows: int | np.ndarray | list[int]) -> np.ndarray:
+    def sha256(self) -> tuple[int, str]:
+        """Size and SHA-256 of the whole file, read through the descriptor the rows are read from (the same bytes)."""
+        digest, offset = hashlib.sha256(), 0
+        while block := os.pread(self._fd, 1 << 20, offset):
+            digest.update(block)
+            offset += len(block)
+        return offset, digest.hexdigest()
+
+    def __getitem__(self, rows: int | slice | np.ndarray | list[int]) -> np.ndarray:
         """The rows with these indices, in the order given (one row for an int); runs of consecutive rows take one read each.
 
         Raises:
@@ -129,6 +138,8 @@ class VectorRows:
         """
         if isinstance(rows, (int, np.integer)):
             return self[np.array([rows])][0]
+        if isinstance(rows, slice):
+            rows = np.arange(*rows.indices(self.shape[0]))
         wanted = np.asarray(rows, dtype=np.int64).ravel()
         if not len(wanted):
             return np.empty((0, self.shape[1]), dtype=self.dtype)

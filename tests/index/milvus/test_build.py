@@ -223,3 +223,21 @@ def test_a_build_in_several_batches_equals_one_batch(tmp_path: Path, monkeypatch
     one, three = load_milvus_store(str(tmp_path / "one.db")), load_milvus_store(str(tmp_path / "three.db"))
     assert one.documents == three.documents and list(one.passages) == list(three.passages)
     assert one.words == three.words and one.bm25 == three.bm25
+
+
+def test_staging_folders_of_killed_milvus_updates_are_removed_and_live_ones_kept(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from qa.index.milvus.updates import STAGING_PREFIX, remove_stale_staging
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    dead = tmp_path / f"{STAGING_PREFIX}{gone.stdout.strip()}-abc"
+    mine = tmp_path / f"{STAGING_PREFIX}{os.getpid()}-def"  # another thread of this process may be adding
+    init = tmp_path / f"{STAGING_PREFIX}1-ghi"  # a live process
+    for folder in (dead, mine, init):
+        folder.mkdir()
+        (folder / "upload.txt").write_text("a copy of an uploaded file", encoding="utf-8")
+    assert remove_stale_staging(tmp_path) == [dead]
+    assert not dead.exists() and mine.is_dir() and init.is_dir()
