@@ -177,9 +177,18 @@ def check_build(where: Location, replace: bool, prune: bool = True) -> list[str]
     if not where.is_milvus:
         from qa.index.local.folder import check_replace
 
-        return check_replace(where.path, (), replace)
-    if not prune or (where.kind == "lite" and not where.path.exists()):
-        return []
+        lost = check_replace(where.path, (), replace)
+    elif not prune or (where.kind == "lite" and not where.path.exists()):
+        lost = []
+    else:
+        lost = _milvus_added(where, replace)
+    if lost:
+        logger.warning("replacing index %s: removing %d added document(s) and their kept copies: %s", where, len(lost), ", ".join(lost))
+    return lost
+
+
+def _milvus_added(where: Location, replace: bool) -> list[str]:
+    """:func:`check_build` of a Milvus index."""
     from qa.errors import QAError
     from qa.index.local.folder import refuse_losing
     from qa.index.milvus.build import added_ids, read_heads

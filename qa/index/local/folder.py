@@ -105,8 +105,6 @@ def refuse_losing(location: str, lost: list[str], replace: bool) -> list[str]:
             f"copies are kept with the index; a build would remove them. Add new files with `qa add FILE --index {location}` "
             f"instead, or rebuild and remove them with `qa index PATH --index {location} --replace` (replace=True in qa.build_index)"
         )
-    if lost:
-        logger.warning("replacing index %s: removing %d added document(s) and their kept copies: %s", location, len(lost), _names(lost))
     return lost
 
 
