@@ -36,6 +36,7 @@ _BLANK_LINE = re.compile(r"\n[^\S\n]*\n")
 _ENDS_SENTENCE = re.compile(r"""[.!…:;,]["'”’»)\]]*$""")
 _INNER_END = re.compile(r"""[.!?…]["'”’»)\]]*\s+\S""")
 _LABEL = re.compile(r"\S:\s+\S")
+_VALUE = re.compile(r"[\d@]")
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,8 @@ def heading_lines(text: str) -> list[tuple[int, int]]:
     A heading is a heading-shaped line (:func:`is_heading_shaped`) that starts a block (it is the
     text's first line, or a blank line comes before it) and is followed by its section: the next
     line, with no blank line between, or after a blank line another heading ("Title", blank line,
-    "Section", its text).  This is how :mod:`qa.documents.layout` writes the headings of Markdown,
+    "Section", its text); a line with digits or ``@`` followed by another heading-shaped line is
+    a list of values ("Phone 555 1234", "Email desk@x"), no heading.  This is how :mod:`qa.documents.layout` writes the headings of Markdown,
     HTML and Word documents, and how :mod:`qa.documents.pdf` writes a PDF's; in plain text, a
     short line after a blank line that leads into the next line reads the same way.  The last line
     of a text is never a heading.
@@ -102,8 +104,12 @@ def heading_lines(text: str) -> list[tuple[int, int]]:
     next_is_heading = False
     for k in range(len(lines) - 2, -1, -1):  # the last line is never a heading
         start, end, blank = lines[k]
-        follows = not lines[k + 1][2] or next_is_heading  # its section follows, or another heading after a blank line
-        next_is_heading = blank and follows and is_heading_shaped(text[start:end])
+        line, (next_start, next_end, next_blank) = text[start:end], lines[k + 1]
+        if not next_blank:  # its section follows, unless it is a label over another ("Phone 555 1234", "Email x@y")
+            follows = not _VALUE.search(line) or not is_heading_shaped(text[next_start:next_end])
+        else:  # or another heading after a blank line
+            follows = next_is_heading
+        next_is_heading = blank and follows and is_heading_shaped(line)
         if next_is_heading:
             found.append((start, end))
     found.reverse()
@@ -257,11 +263,13 @@ def chunk_sentences(
             total += words[j]
             j += 1
         start = sentences[i].start
-        head = doc.text.rfind("\n", 0, start)
-        if head > 0 and not doc.text[head + 1 : start].strip():  # the sentence starts its line
-            before = doc.text[:head].rstrip(" \t")
-            if len(before) in opens and (i == 0 or sentences[i - 1].end <= opens[len(before)]):
-                start = opens[len(before)]
+        line = doc.text.rfind("\n", 0, start)
+        if line > 0 and not doc.text[line + 1 : start].strip():  # the sentence starts its line
+            end = line
+            while end > 0 and doc.text[end - 1] in " \t":
+                end -= 1
+            if end in opens and (i == 0 or sentences[i - 1].end <= opens[end]):  # a heading ends the line before
+                start = opens[end]
         chunks.append(ChunkSpec(doc.doc_id, start, sentences[j - 1].end, i, j))
         if j >= n:
             break

@@ -75,6 +75,8 @@ def test_passages_never_cross_a_blank_line() -> None:
         ("Who can apply?\nEveryone can.", ["Who can apply?"]),  # a question heading answers nothing
         ("Intro text here.\n\nPhone: 555 1234\nEmail: desk@example.org", []),  # "label: value" lines are sentences
         ("Intro text here.\n\nOpening hours\n\nNine to five.", []),  # a one-line paragraph is no heading
+        ("Intro.\n\nPhone 555 1234\nEmail desk@example.org", []),  # values over values: no heading
+        ("Intro.\n\nEquipment\nLaptop\nHeadset", ["Equipment"]),  # a heading over a list
         ("Intro.\nEquipment\nA laptop.", []),  # no blank line before: a line of the paragraph
         ("Done. Then more\nText.", []),  # two sentences on the line
         ("Intro.\n\nThe last line has no full stop", []),  # the last line is never a heading
