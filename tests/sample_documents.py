@@ -367,6 +367,22 @@ BRANCHES_TABLE = (
     ("Antwerp", "Kaaistraat 9", "Lotte Peeters", "9:00 to 18:00"),
 )
 
+FERRY_TABLE = (
+    ("Route", "Departure", "Crossing time"),
+    ("Den Helder to Texel", "every hour from 6:30", "20 minutes"),
+    ("Harlingen to Vlieland", "three times a day", "90 minutes"),
+    ("Holwerd to Ameland", "every two hours from 7:00", "45 minutes"),
+)
+FERRY_HTML = (
+    "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Wadden ferry timetable</title></head><body>"
+    "<nav><a href='/'>Home</a> <a href='/tickets'>Tickets</a></nav><article><h1>Wadden ferry timetable</h1>"
+    "<p>The Wadden ferries run all year, and extra boats sail in July and August when the islands are busiest.</p>"
+    "<table><tr>" + "".join(f"<th>{c}</th>" for c in FERRY_TABLE[0]) + "</tr>"
+    + "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in FERRY_TABLE[1:])
+    + "</table><p>Bicycles travel free on every crossing, but cars must be booked at least a day in advance.</p>"
+    "</article><footer>Wadden Ferries Ltd</footer></body></html>"
+)
+
 OFFICE_QUESTIONS = (
     # (question, a phrase of the right answer sentence; None: the documents do not say)
     ("Who is the CEO?", None),
@@ -393,15 +409,21 @@ OFFICE_QUESTIONS = (
     ("Who manages the Hamburg office?", "Jonas Weber"),
     ("What is the address of the Rotterdam office?", "Maasboulevard 40"),
     ("When is the Antwerp office open?", "9:00 to 18:00"),
+    ("When does the ferry to Texel leave?", "every hour from 6:30"),
+    ("How long is the crossing to Vlieland?", "90 minutes"),
+    ("Do bicycles have to pay on the ferry?", "Bicycles travel free"),
     ("What is the team extension?", None),
     ("Who is the manager of the office?", None),
+    ("What is the crossing time of the route?", None),
 )
 """Questions on :func:`write_office_set`'s documents."""
 
 
 def write_office_set(folder: Path) -> list[Path]:
-    """A remote-work policy and a machine manual in Markdown, an IT contact list and a branch directory in Word (tables)."""
+    """A remote-work policy and a machine manual in Markdown, an IT contact list and a branch directory in Word (tables),
+    a ferry timetable in HTML (a table)."""
     folder.mkdir(parents=True, exist_ok=True)
+    (folder / "ferry-timetable.html").write_text(FERRY_HTML, encoding="utf-8")
     (folder / "remote-work-policy.md").write_text(REMOTE_WORK_MD, encoding="utf-8")
     (folder / "brewmaster-quickstart.md").write_text(BREWMASTER_MD, encoding="utf-8")
     write_docx(

@@ -10,15 +10,15 @@ import pytest
 import qa
 from qa.answering.sentences import AnswerParams
 from qa.documents.chunking import MAX_PASSAGE_CHARS, MAX_SENTENCE_CHARS
-from tests.sample_documents import BRANCHES_TABLE, IT_CONTACTS_TABLE, OFFICE_QUESTIONS, write_office_set
+from tests.sample_documents import BRANCHES_TABLE, FERRY_TABLE, IT_CONTACTS_TABLE, OFFICE_QUESTIONS, write_office_set
 
-MARKUP = re.compile(r"(^|\s)#{1,6}\s|\*\*|__|(^|\s)[*_]\w[^*_]*[*_]|\]\(|!\[|```|<!--|-->|<https?:|\|\s*-{3}")
+MARKUP = re.compile(r"^\||(^|\s)#{1,6}\s|\*\*|__|(^|\s)[*_]\w[^*_]*[*_]|\]\(|!\[|```|<!--|-->|<https?:|\|\s*-{3}")
 HEADINGS = ("Northwind Logistics Remote Work Policy", "BrewMaster 3000 Quick Start Guide", "Requesting remote work", "Before first use")
 
 
 def header_only(text: str) -> bool:
     """The header row of a table of the set alone: its names, and no cell of any body row."""
-    tables = (IT_CONTACTS_TABLE, BRANCHES_TABLE, (("Problem", "Cause", "Fix"), ("Coffee is cold", "Red light blinks", "Pump is loud")))
+    tables = (IT_CONTACTS_TABLE, BRANCHES_TABLE, (("Problem", "Cause", "Fix"), ("Coffee is cold", "Red light blinks", "Pump is loud")), FERRY_TABLE)
     return any(all(c in text for c in t[0]) and not any(c in text for row in t[1:] for c in row) for t in tables)
 
 
@@ -40,7 +40,7 @@ def test_no_answer_is_markup_a_heading_or_a_header_row(office_bot: qa.QA) -> Non
             assert MARKUP.search(text) is None, (question, text)
             assert not header_only(text) and text not in HEADINGS, (question, text)
         right += bool(want) and not answer.abstained and want in answer.text
-    assert right >= 12  # 16 of 22 measured (6 before Markdown and tables were read as text)
+    assert right >= 14  # 18 of 25 measured (7 before Markdown, HTML and tables were read as text)
 
 
 @pytest.mark.slow
