@@ -299,3 +299,16 @@ def test_question_in_flight_finishes_on_the_old_index(
     assert passages[0].doc_id == "ships.txt"
     for p in passages:  # hits and texts both come from the index the question started with
         assert p.text == old.documents[p.doc_id].text[p.start : p.end] and p.passage_id < len(old.passages)
+
+
+def test_adding_a_folder_reports_the_files_it_skips(tmp_path: Path, fake_index: Path, fake_embedder: object) -> None:
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    (folder / "ferry.txt").write_text("The ferry to Texel leaves every hour.", encoding="utf-8")
+    (folder / "timetable.csv").write_text("route,time\n", encoding="utf-8")
+    (folder / "letter.rtf").write_text("{\\rtf1 x}", encoding="utf-8")
+    report = qa.add_documents([folder], fake_index, model=fake_embedder)  # type: ignore[arg-type]
+    assert [d.doc_id for d in report.added] == ["ferry.txt"]
+    assert sorted((Path(s.path).name, s.reason.split(":")[0]) for s in report.skipped) == [
+        ("letter.rtf", "unsupported file type '.rtf'"), ("timetable.csv", "unsupported file type '.csv'"),
+    ]
