@@ -6,16 +6,28 @@ no images, no HTML tags or comments, a code block's code without its fences, lis
 their bullets (an ordered list keeps its numbers: "2. Fill the tank"), and a YAML front matter block read only for its ``title``.  Headings, paragraphs,
 list items and table rows are laid out by :func:`qa.documents.layout.layout`: a table's header
 names the cells of each row.  The title is the front matter's ``title``, else the first heading.
+
+markdown-it stops reading blocks nested deeper than ``MAX_NESTING`` (quotes in quotes, lists in
+lists); a document that deep is read line by line instead (each line's quote and list markers
+dropped, its inline markup read as above), with a warning, so that no text is lost.
 """
 
 from __future__ import annotations
 
 import functools
 import html
+import logging
 import re
 from dataclasses import dataclass
 
 from qa.documents.layout import HEADING, LINE, PARAGRAPH, Block, layout, table_lines
+
+logger = logging.getLogger(__name__)
+
+MAX_NESTING = 100
+"""Nesting of blocks markdown-it reads; past it the document is read line by line."""
+_CONTAINER_MARKS = re.compile(r"^(?:[ \t]*(?:>|[-*+](?=[ \t]|$)|\d{1,9}[.)](?=[ \t]|$)))*[ \t]*")
+_ATX = re.compile(r"^#{1,6}(?=[ \t]|$)\s*|\s+#+\s*$")
 
 _FRONT_MATTER = re.compile(r"\A---[^\S\n]*\n(.*?)\n(?:---|\.\.\.)[^\S\n]*(?:\n|\Z)", re.DOTALL)
 _FRONT_TITLE = re.compile(r"^title:[^\S\n]*(.+?)[^\S\n]*$", re.MULTILINE)
@@ -43,7 +55,7 @@ class MarkdownText:
 def _parser() -> object:
     from markdown_it import MarkdownIt
 
-    return MarkdownIt("commonmark").enable(["table", "strikethrough"])
+    return MarkdownIt("commonmark", {"maxNesting": MAX_NESTING}).enable(["table", "strikethrough"])
 
 
 def html_text(fragment: str) -> str:
@@ -93,6 +105,9 @@ def read_markdown(source: str) -> MarkdownText:
     """
     body, title = _front_matter(source)
     tokens = _parser().parse(body)  # type: ignore[attr-defined]
+    if any(token.level >= MAX_NESTING - 1 for token in tokens):
+        logger.warning("reading the Markdown line by line: its blocks nest %d deep or more, past what the parser reads", MAX_NESTING)
+        return MarkdownText(layout(_line_blocks(body)), title)
     blocks: list[Block] = []
     lists = 0
     number = ""
@@ -133,3 +148,30 @@ def read_markdown(source: str) -> MarkdownText:
         elif kind == "html_block":
             blocks.append(Block(PARAGRAPH, html_text(token.content)))
     return MarkdownText(layout(blocks), title)
+
+
+def _line_blocks(body: str) -> list[Block]:
+    """A Markdown document read line by line: quote and list markers and ATX heading marks dropped, inline markup read."""
+    parser = _parser()
+    blocks = []
+    for line in body.split("\n"):
+        line = _ATX.sub("", _CONTAINER_MARKS.sub("", line, count=1))
+        if line.strip():
+            (inline,) = [t for t in parser.parseInline(line) if t.type == "inline"] or [None]  # type: ignore[attr-defined]
+            blocks.append(Block(LINE, _inline(inline) if inline is not None else line))
+        else:
+            blocks.append(Block(PARAGRAPH, ""))
+    return _paragraphs(blocks)
+
+
+def _paragraphs(blocks: list[Block]) -> list[Block]:
+    """Lines grouped into paragraphs at blank lines (an empty PARAGRAPH block marks one)."""
+    grouped: list[Block] = []
+    current: list[str] = []
+    for block in blocks + [Block(PARAGRAPH, "")]:
+        if block.kind == LINE:
+            current.append(block.text)
+        elif current:
+            grouped.append(Block(PARAGRAPH, "\n".join(current)))
+            current = []
+    return grouped

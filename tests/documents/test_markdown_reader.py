@@ -62,3 +62,15 @@ def test_front_matter_inline_html_and_empty_header() -> None:
 def test_a_thematic_break_is_no_front_matter() -> None:
     read = read_markdown("---\n\nThe harbour opens in May.\n\n---\n\nIt closes in October.\n")
     assert read.text == "The harbour opens in May.\n\nIt closes in October." and read.title == ""
+
+
+def test_markdown_nested_past_the_parser_is_read_line_by_line(caplog: object) -> None:
+    import logging
+
+    deep_quote = "> " * 100_000 + "The harbour opens in **May**.\n"
+    deep_list = "".join("  " * k + f"- item {k}\n" for k in range(150)) + "\nThe ferry leaves at *nine*.\n"
+    with caplog.at_level(logging.WARNING, logger="qa.documents.markdown_reader"):  # type: ignore[attr-defined]
+        assert read_markdown(deep_quote).text == "The harbour opens in May."
+        text = read_markdown(deep_list).text
+    assert text.split("\n")[149] == "item 149" and text.endswith("\n\nThe ferry leaves at nine.")
+    assert "nest 100 deep or more" in caplog.text  # type: ignore[attr-defined]
