@@ -328,3 +328,16 @@ def test_adding_a_file_that_qa_index_built_from_unchanged_is_a_no_op(
     manual.write_text("Descale the espresso machine every week.\n", encoding="utf-8")  # changed: it replaces
     changed = qa.add_documents([manual], index, model=fake_embedder)
     assert changed.added == (qa.AddedDocument("brewmaster-manual.txt", "brewmaster-manual", None, True),)
+
+
+def test_adding_a_folder_reports_the_files_it_skips(tmp_path: Path, fake_index: Path, fake_embedder: object) -> None:
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    (folder / "ferry.txt").write_text("The ferry to Texel leaves every hour.", encoding="utf-8")
+    (folder / "timetable.csv").write_text("route,time\n", encoding="utf-8")
+    (folder / "letter.rtf").write_text("{\\rtf1 x}", encoding="utf-8")
+    report = qa.add_documents([folder], fake_index, model=fake_embedder)  # type: ignore[arg-type]
+    assert [d.doc_id for d in report.added] == ["ferry.txt"]
+    assert sorted((Path(s.path).name, s.reason.split(":")[0]) for s in report.skipped) == [
+        ("letter.rtf", "unsupported file type '.rtf'"), ("timetable.csv", "unsupported file type '.csv'"),
+    ]
