@@ -45,7 +45,7 @@ from qa.documents.scan_images import (
     image_page,
     straighten,
 )
-from qa.errors import IngestError
+from qa.errors import IngestError, counted
 from qa.files import file_sha256
 
 logger = logging.getLogger(__name__)
@@ -219,7 +219,7 @@ class OcrRun:
 
     def _spent(self, path: Path) -> str:
         return (
-            f"the OCR time budget of this call is spent (ocr_budget_s={self.budget_s:g} s; {self.pages_read} pages read "
+            f"the OCR time budget of this call is spent (ocr_budget_s={self.budget_s:g} s; {counted(self.pages_read, 'page')} read "
             f"with OCR); add {path.name} in another call (pages already read are cached), or raise ocr_budget_s"
         )
 
