@@ -236,3 +236,20 @@ def test_a_page_image_boxes_its_words(sample_pdfs: dict[str, Path], tmp_path: Pa
     assert view.read_by == "ocr" and view.deskew == 0.0 and len(view.boxes) == 1
     assert view.boxes[0][0] > view.width / 2  # in the right column
     assert word_share("Beta two follows.", read_back(view.png, view.boxes)) == 1.0
+
+
+def test_a_turned_page_boxes_its_lines_in_their_direction(sample_pdfs: dict[str, Path], tmp_path: Path) -> None:
+    """A page with /Rotate 90 is shown turned (landscape); its text runs downwards, one rectangle per line all the same."""
+    import pypdf
+
+    writer = pypdf.PdfWriter()
+    for page in pypdf.PdfReader(str(sample_pdfs["layout"])).pages:
+        writer.add_page(page.rotate(90))
+    with (tmp_path / "turned.pdf").open("wb") as handle:
+        writer.write(handle)
+    qa.build_index([tmp_path / "turned.pdf"], tmp_path / "index", model=HashingEmbedder())
+    bot = qa.load(tmp_path / "index", model=HashingEmbedder(), reader=False)
+    view = bot.page_view(citation_of(bot, "turned.pdf", "Beta two follows."))
+    assert view.width > view.height  # shown turned
+    (x0, y0, x1, y1), = view.boxes
+    assert y1 - y0 > 3 * (x1 - x0)  # one line, running down the page

@@ -76,12 +76,29 @@ def check_pixels(width: float, height: float, what: str) -> None:
         )
 
 
-def line_boxes(boxes: Sequence[tuple[float, float, float, float]]) -> list[Box]:
+_TO_READING = {  # a box in the image -> the same box where the text reads left to right, top to bottom; and back
+    90: (lambda x0, y0, x1, y1: (y0, -x1, y1, -x0), lambda a0, b0, a1, b1: (-b1, a0, -b0, a1)),
+    180: (lambda x0, y0, x1, y1: (-x1, -y1, -x0, -y0), lambda a0, b0, a1, b1: (-a1, -b1, -a0, -b0)),
+    270: (lambda x0, y0, x1, y1: (-y1, x0, -y0, x1), lambda a0, b0, a1, b1: (b0, -a1, b1, -a0)),
+}
+
+
+def line_boxes(boxes: Sequence[tuple[float, float, float, float]], rotation: int = 0) -> list[Box]:
     """Characters' boxes (pixels, in reading order) joined into one rectangle per line.
 
     A character starts a new line when its middle is outside the current line's height,
     or it lies left of the line's end by more than its own height (a new line or column).
+    On a page shown turned (``rotation`` 90, 180 or 270 degrees clockwise) the same is done
+    in the text's own direction.
     """
+    if rotation % 360 in _TO_READING:
+        forth, back = _TO_READING[rotation % 360]
+        joined = _join([forth(*b) for b in boxes])
+        return [(int(x0), int(y0), int(-(-x1 // 1)), int(-(-y1 // 1))) for x0, y0, x1, y1 in (back(*b) for b in joined)]
+    return [(int(x0), int(y0), int(-(-x1 // 1)), int(-(-y1 // 1))) for x0, y0, x1, y1 in _join(boxes)]
+
+
+def _join(boxes: Sequence[tuple[float, float, float, float]]) -> list[list[float]]:
     lines: list[list[float]] = []
     for x0, y0, x1, y1 in boxes:
         if x1 <= x0 or y1 <= y0:
@@ -93,7 +110,7 @@ def line_boxes(boxes: Sequence[tuple[float, float, float, float]]) -> list[Box]:
                 line[0], line[1], line[2], line[3] = min(line[0], x0), min(line[1], y0), max(line[2], x1), max(line[3], y1)
                 continue
         lines.append([x0, y0, x1, y1])
-    return [(int(x0), int(y0), int(-(-x1 // 1)), int(-(-y1 // 1))) for x0, y0, x1, y1 in lines]
+    return lines
 
 
 def _draw(image: Any, boxes: Sequence[Box], phrase_boxes: Sequence[Box]) -> bytes:
@@ -168,7 +185,7 @@ def render_pdf_page(
                         x0, y0 = device(left, top)
                         x1, y1 = device(right, bottom)
                         chars.append((min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)))
-                found[name] = line_boxes(chars)
+                found[name] = line_boxes(chars, handle.get_rotation())
     finally:
         pdf.close()
     boxes, phrase = found.get("quote", []), found.get("phrase", [])
