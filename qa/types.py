@@ -24,6 +24,9 @@ class Document:
             file added with :func:`qa.add_documents`, ``files/NAME`` inside the index folder.
         page_starts: For a PDF, the offset in :attr:`text` where each page's text starts
             (``page_starts[0] == 0``, non-decreasing); empty for other documents.
+        layout: For a PDF or a scan, where each character of :attr:`text` is on its page (the
+            mapping made at ingest, :mod:`qa.documents.page_map`); ``""`` for other documents and
+            for documents of an index built before qa kept it.
     """
 
     doc_id: str
@@ -31,6 +34,7 @@ class Document:
     text: str
     source: str = "<memory>"
     page_starts: tuple[int, ...] = ()
+    layout: str = field(default="", repr=False, compare=False)
 
     def page_at(self, offset: int) -> int | None:
         """The 1-based page holding the character at ``offset``; None for a document without pages."""
@@ -190,3 +194,36 @@ class Answer:
     phrase: Span | None = None
     candidate: Candidate | None = None
     follow_up: FollowUp | None = None
+
+
+@dataclass(frozen=True)
+class PageView:
+    """A page of a PDF, a scan or an image, with a quote boxed: the result of :meth:`qa.QA.page_view`.
+
+    Attributes:
+        doc_id: The document.
+        page: The 1-based page number.
+        png: The page as a PNG image, the quote's lines filled with the highlight colour and
+            the answer phrase with a stronger one.
+        width: The image's width in pixels.
+        height: Its height in pixels.
+        boxes: Rectangles ``(x0, y0, x1, y1)`` in the image's pixels (``x1``, ``y1`` exclusive),
+            one per line, that together cover the quote's characters on this page.
+        phrase_boxes: The same for the answer phrase (empty when none was given).
+        dpi: The resolution the page was drawn at.
+        read_by: Where the boxes come from: ``"text layer"`` (the PDF's characters) or ``"ocr"``
+            (tesseract's word boxes on the image that was read).
+        deskew: For a page read by OCR, the degrees the image was turned to straighten it before it
+            was read (the image shown is the straightened one); 0.0 when it was not.
+    """
+
+    doc_id: str
+    page: int
+    png: bytes = field(repr=False)
+    width: int
+    height: int
+    boxes: tuple[tuple[int, int, int, int], ...] = ()
+    phrase_boxes: tuple[tuple[int, int, int, int], ...] = ()
+    dpi: int = 150
+    read_by: str = "text layer"
+    deskew: float = 0.0

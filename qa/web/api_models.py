@@ -237,3 +237,17 @@ class ErrorOut(BaseModel):
     error: str
     message: str
     field: str | None = None
+
+
+class PageOut(BaseModel):
+    """A page of a PDF, scan or image with a quote boxed (``GET /v1/documents/{doc_id}/pages/{page}?format=json``)."""
+
+    doc_id: str
+    page: int = Field(description="The 1-based page number.")
+    width: int = Field(description="Width of the page image in pixels (GET without format=json returns it as PNG).")
+    height: int = Field(description="Its height in pixels.")
+    dpi: int
+    boxes: list[list[int]] = Field(description="[x0, y0, x1, y1] in the image's pixels, one per line of the quote (start-end).")
+    phrase_boxes: list[list[int]] = Field(description="The same for the answer phrase (phrase_start-phrase_end).")
+    read_by: str = Field(description='"text layer" (the PDF\'s characters) or "ocr" (the words tesseract read).')
+    deskew: float = Field(description="Degrees a scanned page was turned to straighten it before OCR (the image shown is straightened).")

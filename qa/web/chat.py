@@ -40,6 +40,7 @@ from qa.web.render import (
     format_question,
     format_uploads_off,
 )
+from qa.web.pages import EMPTY_CAPTION, open_page
 from qa.web.uploads import (
     UPLOAD_CACHE_SECONDS,
     UPLOAD_MAX_FILE_MB,
@@ -409,6 +410,11 @@ def build_demo(bot: qa.QA, *, uploads: bool = False, host: str = DEFAULT_HOST) -
                     else:
                         gr.HTML(format_uploads_off(host), padding=False, elem_id="uploads-off")
                     doc_status = gr.HTML("", elem_id="doc-status", padding=False)
+        with gr.Column(elem_id="page-viewer"):  # the page of a citation, rendered when its "page" link is clicked
+            page_caption = gr.HTML(EMPTY_CAPTION, elem_id="page-caption", padding=False)
+            page_image = gr.Image(None, type="pil", interactive=False, show_label=False, elem_id="page-view", format="png")
+            page_request = gr.Textbox("", elem_id="page-request", container=False, show_label=False)
+            page_open = gr.Button("page", elem_id="page-open")
 
         def _remover(doc_id: str) -> Callable[[], Iterator[tuple[Any, Any, Any]]]:
             def remove_one() -> Iterator[tuple[Any, Any, Any]]:
@@ -472,6 +478,10 @@ def build_demo(bot: qa.QA, *, uploads: bool = False, host: str = DEFAULT_HOST) -
         if examples is not None:
             examples.load_input_event.then(**answer_event)
         gr.api(chat, api_name="chat", concurrency_id="answer")
+        page_open.click(
+            lambda raw: open_page(bot, raw), inputs=[page_request], outputs=[page_image, page_caption],
+            api_visibility="private", concurrency_id="answer", show_progress="minimal",
+        )
 
     demo.queue(default_concurrency_limit=CONCURRENCY_LIMIT, max_size=QUEUE_MAX_SIZE)
     return demo

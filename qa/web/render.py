@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from qa.types import Answer, Citation, Passage, Span
+from qa.web.pages import page_link
 
 if TYPE_CHECKING:
     from qa.documents.ingest import Skipped
@@ -191,7 +192,7 @@ def format_sources(answer: Answer) -> str:
         )
         items.append(
             '<div class="qa-source">'
-            f'<div class="qa-source-head"><span class="qa-marker">[{int(c.number)}]</span> {_source_title(c.title, c.doc_id)}{_page_label(c)}</div>'
+            f'<div class="qa-source-head"><span class="qa-marker">[{int(c.number)}]</span> {_source_title(c.title, c.doc_id)}{_page_label(c, answer.phrase)}</div>'
             f'<blockquote class="qa-passage">{body}</blockquote>'
             "</div>"
         )
@@ -239,7 +240,7 @@ def format_candidate(answer: Answer) -> str:
         '<div class="qa-sources qa-candidate"><div class="qa-sources-head">'
         f'<strong>{CANDIDATE_HEADING}</strong> <span class="qa-meta">confidence {cand.confidence:.2f}</span></div>'
         f'<div class="qa-source"><div class="qa-source-head"><span class="qa-marker">[{int(c.number)}]</span> '
-        f'{_source_title(c.title, c.doc_id)}{_page_label(c)}</div>'
+        f'{_source_title(c.title, c.doc_id)}{_page_label(c, cand.phrase)}</div>'
         f'<blockquote class="qa-passage"><mark class="qa-unconfirmed-mark">{quote}</mark></blockquote></div></div>'
     )
 
@@ -378,9 +379,9 @@ def format_page(page: int | None) -> str:
     return f"p. {page}"
 
 
-def _page_label(citation: Citation) -> str:
+def _page_label(citation: Citation, phrase: Span | None = None) -> str:
     label = format_page(citation.page)
-    return f' <span class="qa-page">{label}</span>' if label else ""
+    return f' <span class="qa-page">{label}</span>{page_link(citation, phrase)}' if label else ""
 
 
 def _doc_field(doc: Any, name: str) -> str:

@@ -26,12 +26,3 @@ def test_looks_like_header() -> None:
     assert not looks_like_header([["Team", "Team"], ["a", "b"]])  # not distinct
     assert not looks_like_header([["Team", ""], ["a", "b"]]) and not looks_like_header([["Team", "Extension"]])
 
-
-def test_alignment_through_lines_shorter_than_its_key() -> None:
-    """A narrow column of soft-hyphenated words: each printed line is shorter than the 16 characters looked for."""
-    raw = "Our cyber-\r\nsecurity\r\npartner-\r\nships are\r\nlong-\r\nstanding."
-    clean = "Our cybersecurity partnerships are long-standing."
-    pairs = dict(align(clean, raw))
-    assert all(i in pairs for i, c in enumerate(clean) if not c.isspace())
-    assert all(clean[c] == raw[r] for c, r in pairs.items())
-    assert raw[pairs[clean.index("standing")]] == "s" and pairs[clean.index("standing")] == raw.index("standing")

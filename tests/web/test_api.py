@@ -199,7 +199,8 @@ def test_health_schema_and_docs_need_no_key(api_bot: qa.QA, api_index: Path) -> 
         assert c.get("/healthz").json() == {"status": "ok"}
         schema = c.get("/openapi.json").json()
         assert c.get("/docs").status_code == 200
-    assert set(schema["paths"]) == {"/healthz", "/v1/ask", "/v1/retrieve", "/v1/info", "/v1/documents", "/v1/documents/{doc_id}"}
+    assert set(schema["paths"]) == {"/healthz", "/v1/ask", "/v1/retrieve", "/v1/info", "/v1/documents", "/v1/documents/{doc_id}",
+                                   "/v1/documents/{doc_id}/pages/{page}"}
     assert set(schema["paths"]["/v1/documents"]) == {"get", "post"} and set(schema["paths"]["/v1/documents/{doc_id}"]) == {"delete"}
     assert "HTTPBearer" in schema["components"]["securitySchemes"]
     assert {"401", "422"} <= set(schema["paths"]["/v1/ask"]["post"]["responses"])
@@ -219,6 +220,7 @@ def test_every_v1_request_needs_the_key(api_bot: qa.QA, api_index: Path, headers
         for method, path, kwargs in [
             ("post", "/v1/ask", {"json": {"question": JET}}), ("post", "/v1/retrieve", {"json": {"question": JET}}),
             ("get", "/v1/info", {}), ("get", "/v1/documents", {}), ("delete", "/v1/documents/cats.txt", {}),
+            ("get", "/v1/documents/cats.txt/pages/1", {}),
             ("post", "/v1/documents", {"files": [("files", ("a.txt", b"Dogs bark.", "text/plain"))]}),
             ("post", "/v1/ask", {"content": b"{not json", "headers": {"Content-Type": "application/json"}}),  # 401 before the body is read
         ]:
@@ -370,7 +372,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(writable_api
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     wanted = [checks.not_a_server_error, checks.status_code_conformance, checks.content_type_conformance, checks.response_schema_conformance]
     operations = list(schema.get_all_operations())
-    assert len(operations) == 7
+    assert len(operations) == 8
     seen: dict[str, set[int]] = {}
     for result in operations:
         operation = result.ok()
@@ -383,5 +385,5 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(writable_api
             seen.setdefault(operation.label, set()).add(response.status_code)
 
         fuzz()
-    assert len(seen) == 7, seen
+    assert len(seen) == 8, seen
     assert any(code == 200 for codes in seen.values() for code in codes)

@@ -397,10 +397,10 @@ def test_sources_show_the_page_of_pdf_citations_only() -> None:
     c1, c2 = paged_citation(1, S1, 0, 2), paged_citation(2, S2, 1, None)
     out = ui.format_sources(Answer("q", f"{S1} {S2}", False, 0.8, [c1, c2], [P0, P1]))
     first, second = out.split('<div class="qa-source">')[1:]
-    assert '<span class="qa-page">p. 2</span></div>' in first
-    assert "qa-page" not in second and "p. " not in second
+    assert '<span class="qa-page">p. 2</span> <a class="qa-open-page" href="#qa-page=%7B%22doc_id%22' in first  # the page control
+    assert "qa-page" not in second and "p. " not in second and "qa-open-page" not in second
     tags, _, text = browser_view(out)
-    assert tags <= SAFE_TAGS and f"{TITLE} {DOC} p. 2" in text
+    assert tags <= SAFE_TAGS | {"a"} and f"{TITLE} {DOC} p. 2 page" in text
 
 
 def test_document_entry_escapes_title_and_doc_id_and_falls_back_to_doc_id() -> None:
