@@ -25,4 +25,3 @@ def test_looks_like_header() -> None:
     assert not looks_like_header([["Monday", "Tuesday"], ["Monday", "Friday"]])  # the first row's words recur below
     assert not looks_like_header([["Team", "Team"], ["a", "b"]])  # not distinct
     assert not looks_like_header([["Team", ""], ["a", "b"]]) and not looks_like_header([["Team", "Extension"]])
-
