@@ -104,7 +104,7 @@ def test_add_list_ask_with_page_and_remove(tmp_path: Path, sample_pdfs: dict[str
     assert "no index in" in capsys.readouterr().err
 
 
-def test_declined_answer_with_a_candidate_prints_not_confirmed(capsys: pytest.CaptureFixture[str]) -> None:
+def test_unconfirmed_answer_prints_not_confirmed(capsys: pytest.CaptureFixture[str]) -> None:
     from qa.cli import _print_answer
     from qa.types import Answer, Candidate, Citation, Span
 
@@ -112,10 +112,11 @@ def test_declined_answer_with_a_candidate_prints_not_confirmed(capsys: pytest.Ca
     c = Citation(1, "pact.txt", "Pact", quote, 10, 10 + len(quote), 0.7, 0, page=2)
     ans = Answer("What does the pact cover?", "", True, 0.31, [], [], None,
                  Candidate(quote, c, Span("pact.txt", 26, 47, "joint military drills"), 0.31))
+    assert ans.status == "unconfirmed"
     _print_answer(ans)
     out = capsys.readouterr().out
-    assert out.startswith("No answer could be confirmed in the documents.") and "do not answer" not in out
-    assert "unconfirmed, confidence 0.31" in out and "Unconfirmed: joint military drills" in out
-    assert quote in out and "[1] Pact — pact.txt, p. 2, characters 10-48" in out
+    assert out.startswith("Not confirmed — the closest sentence in the documents") and "do not answer" not in out
+    assert f"Not confirmed: “{quote}” [1]" in out and "(the closest phrase: joint military drills)" in out
+    assert "[1] Pact — pact.txt, p. 2, characters 10-48" in out and "confidence" not in out
     _print_answer(Answer("q", "", True, 0.05, [], []))
     assert capsys.readouterr().out.startswith("The documents do not answer this question.")

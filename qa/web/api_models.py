@@ -6,6 +6,8 @@ Response objects that mirror :mod:`qa.types` allow extra fields, so a field adde
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from qa.web.settings import DEFAULT_TOP_K, MAX_TOP_K
@@ -133,6 +135,24 @@ class FollowUpOut(_Open):
     doc_ids: list[str]
 
 
+class CandidateOut(_Open):
+    """The closest sentence of an unconfirmed answer: the sentence, its citation (numbered 1), the reader's phrase
+    inside it and the confidence (below the answer threshold)."""
+
+    text: str
+    citation: CitationOut
+    phrase: SpanOut | None = None
+    confidence: float
+
+
+STATUS_DESCRIPTION = (
+    "How sure the engine is. `answered`: the cited sentences answer the question (confidence at or above the "
+    "answer threshold). `unconfirmed`: no answer could be confirmed; `candidate` holds the closest sentence in the "
+    "documents, with its citation, to be checked before relying on it (`text` is empty and `citations` too). "
+    "`declined`: nothing relevant in the documents (`candidate` is null). `abstained` is true unless `answered`."
+)
+
+
 class AnswerOut(_Open):
     """An answer: the same fields as ``qa ask --json`` (and any field :class:`qa.Answer` gains)."""
 
@@ -143,7 +163,9 @@ class AnswerOut(_Open):
     citations: list[CitationOut]
     passages: list[PassageOut]
     phrase: SpanOut | None = None
+    candidate: CandidateOut | None = Field(None, description="Set exactly when `status` is `unconfirmed`: the closest sentence.")
     follow_up: FollowUpOut | None = None
+    status: Literal["answered", "unconfirmed", "declined"] = Field(description=STATUS_DESCRIPTION)
 
 
 class RetrieveOut(BaseModel):

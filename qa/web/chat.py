@@ -106,6 +106,12 @@ CSS = """
 #chat .qa-related .qa-passage { border-left-color: var(--border-color-primary); font-size: 0.95em; }
 #chat .qa-candidate .qa-passage { border-left-style: dashed; }
 #chat .qa-candidate mark.qa-unconfirmed-mark { background: transparent; border-bottom: 2px dashed var(--color-accent); }
+#chat .qa-unconfirmed { color: var(--body-text-color-subdued); }
+#chat .qa-unconfirmed .qa-unconfirmed-label { font-weight: 600; font-style: italic; }
+#chat .qa-unconfirmed blockquote.qa-passage { background: transparent; color: var(--body-text-color-subdued);
+    border-left: 3px dashed var(--border-color-primary); }
+#chat .qa-unconfirmed mark.qa-unconfirmed-mark { color: inherit; border-bottom-color: var(--body-text-color-subdued); }
+#chat .qa-unconfirmed .qa-marker { color: var(--body-text-color-subdued); }
 #chat .qa-notice, #chat .qa-question { margin: 0 !important; }
 #chat .qa-followup { margin: 0 0 0.3em 0 !important; font-style: italic; }
 #chat .qa-error { color: var(--error-text-color, #b91c1c); }
