@@ -16,7 +16,8 @@ reading depth through the engine's own code.  Per depth:
 1. the choice model (a logistic regression of "this option is right" on
    :data:`qa.answering.decision.OPTION_FEATURES`, over the answerable questions, each set weighing the same);
 2. the answer model (a logistic regression of "the chosen option is right" on
-   :data:`qa.answering.decision.DECISION_FEATURES`, over all questions);
+   :data:`qa.answering.decision.DECISION_FEATURES`, over all questions of all tune sets together, each set
+   weighing the same; every weight keeps its expected sign, :data:`SIGNS`);
 3. the two thresholds of the tiers (:func:`tier_thresholds`):
 
    * ``t_answer`` (answered at or above it): the lowest confidence at which at least
@@ -68,7 +69,7 @@ MAX_DEPTH = 2
 ANSWERABLE_SHARE = 0.9
 """The mix the depth is chosen for (cross-validated utility = share x answerable answered right + (1 - share) x
 unanswerable kept out of answered): most questions users ask are answerable."""
-ANSWERED_PRECISION = 0.80
+ANSWERED_PRECISION = 0.60
 """``t_answer`` is the lowest confidence at which at least this share of the answered replies is right on every
 tune set (see :func:`tier_thresholds`)."""
 TIER_GRID = np.round(np.arange(0.0, 1.0, 0.005), 3)
@@ -165,11 +166,36 @@ def fit_model(sets: list[list[dict]], depth: int) -> DecisionModel:
     decided = [decide_rows(choice, rows, depth) for rows in sets]
     x = np.vstack([f[~v] for f, _, _, v in decided])  # the vetoed questions are declined by rule, not by the model
     y = np.concatenate([r[~v] for _, r, _, v in decided]).astype(float)
-    coef = fit_logistic(x, y, _weights([int((~v).sum()) for _, _, _, v in decided]))
-    answer = Linear(float(coef[0]), tuple(float(c) for c in coef[1:]))
+    answer = fit_signed(x, y, _weights([int((~v).sum()) for _, _, _, v in decided]))
     model = DecisionModel(depth, choice, answer, 0.0)
     t_answer, t_decline = tier_thresholds(model, sets)
     return DecisionModel(depth, choice, answer, t_answer, t_decline)
+
+
+SIGNS = {"choice_logit": 1, "max_answerable": 1, "best_read_score": 1, "chose_reader_best": 1, "scorer_logit": 1,
+         "top_answerable": 1, "top_margin": 1, "chosen_verified": 1, "max_verified": 1, "sentence_cover": 1,
+         "passage_cover": 1, "other_doc_margin": 1, "numbers_missing": -1, "names_missing": -1, "type_agree": 1}
+"""The sign each confidence feature may take: more evidence for the answer never lowers the confidence.  Without it,
+collinear features take opposite weights (the scorer's logit took -0.29 beside the choice logit that holds it), and
+the SQuAD 2.0 tune articles, whose unanswerable questions were written to share the paragraph's words, gave the
+passage's coverage of the question a negative weight: artefacts that would not carry to other documents."""
+
+
+def fit_signed(x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> Linear:
+    """Logistic regression of ``y`` on the :data:`qa.answering.decision.DECISION_FEATURES` ``x`` whose weights
+    keep their :data:`SIGNS`: refitted without the feature of the most wrongly signed weight until none is
+    (dropped features weigh 0; the verifier's, all zeros without one, are left out)."""
+    active = [i for i, name in enumerate(DECISION_FEATURES) if x[:, i].std() > 0]
+    while True:
+        coef = fit_logistic(x[:, active], y, weights)
+        wrong = [(c * SIGNS[DECISION_FEATURES[i]], i) for i, c in zip(active, coef[1:]) if c * SIGNS[DECISION_FEATURES[i]] < 0]
+        if not wrong:
+            break
+        active.remove(min(wrong)[1])
+    full = [0.0] * len(DECISION_FEATURES)
+    for i, c in zip(active, coef[1:]):
+        full[i] = float(c)
+    return Linear(float(coef[0]), tuple(full))
 
 
 def confidences(model: DecisionModel, rows: list[dict]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -202,7 +228,7 @@ def tier_thresholds(model: DecisionModel, sets: list[list[dict]]) -> tuple[float
 def tiers(model: DecisionModel, rows: list[dict]) -> dict:
     """The per-tier figures of ``model`` on ``rows`` beside ``reader=False``'s (see docs/evaluation.md)."""
     conf, right, answerable, plain = confidences(model, rows)
-    answered, shown = conf >= model.threshold, conf >= model.decline
+    answered, shown = conf >= model.threshold, (conf >= model.decline) & (conf > 0)  # 0: both keys said no
     n_ans, n_un = max(int(answerable.sum()), 1), max(int((~answerable).sum()), 1)
     plain_answered = np.array([not r["plain"]["abstained"] for r in rows], dtype=bool)
     return {

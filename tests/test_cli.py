@@ -44,6 +44,11 @@ def test_ask_prints_citations_and_abstains(tmp_path: Path) -> None:
     assert "joint military drills" in out.stdout and "[1]" in out.stdout and "characters 371-588" in out.stdout
     out = run_cli("ask", "What is the capital of France?", env_dir=tmp_path / "default")
     assert out.returncode == 0 and "do not answer" in out.stdout and "related, not an answer" in out.stdout
+    asked = run_cli("ask", "What is the capital of France?", "--json", env_dir=tmp_path / "default")
+    assert json.loads(asked.stdout)["status"] == "declined"
+    out = run_cli("ask", "Who is Japan's defense minister?", env_dir=tmp_path / "default")  # below t_answer
+    assert out.returncode == 0 and out.stdout.startswith("Not confirmed — the closest sentence in the documents")
+    assert "Not confirmed: “" in out.stdout and "Minister Iwaya" in out.stdout and "do not answer" not in out.stdout
 
 
 def test_errors_exit_nonzero_without_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -68,6 +73,7 @@ def test_ask_prints_the_phrase_first_and_in_json(tmp_path: Path) -> None:
     first = out.stdout.splitlines()[0]
     assert first.startswith("Answer: ") and "Nov. 1" in first
     asked = run_cli("ask", "When was the pact signed?", "--json", env_dir=tmp_path / "default")
+    assert json.loads(asked.stdout)["status"] == "answered" and json.loads(asked.stdout)["candidate"] is None
     phrase = json.loads(asked.stdout)["phrase"]
     assert "Nov. 1" in phrase["text"] and phrase["end"] - phrase["start"] == len(phrase["text"])
     plain = run_cli("ask", "When was the pact signed?", "--json", "--no-reader", env_dir=tmp_path / "default")

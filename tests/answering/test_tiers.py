@@ -17,6 +17,7 @@ from qa.types import STATUSES, Answer, Candidate, Citation
 PACT = "What does the pact cover?"
 DRILLS = "joint military drills"
 OFF_TOPIC = "What is the population of Brazil?"
+BELOW = "Who is Japan's defense minister?"  # the article names Japan's foreign minister only
 
 
 def consistent(answer: Answer) -> None:
@@ -44,6 +45,15 @@ def test_the_pact_question_is_answered_and_off_topic_is_declined(article_bot: qa
     off = article_bot.ask(OFF_TOPIC)
     consistent(off)
     assert off.status == "declined" and off.candidate is None and off.passages  # related passages still shown
+
+
+def test_the_shipped_thresholds_show_a_wrong_guess_as_not_confirmed(article_bot: qa.QA) -> None:
+    decision = article_bot.decision
+    assert decision is not None and 0 < decision.decline < decision.threshold < 1  # fitted, written to the card
+    answer = article_bot.ask(BELOW)
+    consistent(answer)
+    assert answer.status == "unconfirmed" and decision.decline <= answer.confidence < decision.threshold
+    assert answer.candidate is not None and "Minister Iwaya" in answer.candidate.text
 
 
 def test_below_t_answer_the_closest_sentence_is_unconfirmed(article_bot: qa.QA) -> None:
