@@ -192,7 +192,7 @@ def tier_chart(ax: Any, systems: dict) -> None:
     ax.set_xticks(range(len(names)), names, rotation=20)
     ax.set_ylim(0, 1.05)
     ax.set_title("replies by tier (share of questions)")
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
 
 
 def write_outputs(result: dict, json_path: str | Path) -> list[Path]:
