@@ -28,7 +28,7 @@ TABLE_COLUMNS = (
 
 
 TIER_COLUMNS = (
-    ("system", None), ("n", None), ("answered prec", "answered_precision"), ("right as answered", "right_answered"),
+    ("system", None), ("n", None), ("answered prec", "tier_precision"), ("right as answered", "right_answered"),
     ("right as answered or unconfirmed", "right_shown"), ("unanswerable kept out of answered", "unanswerable_kept_out"),
     ("answered", "answered_share"), ("unconfirmed", "unconfirmed_share"), ("declined", "declined_share"),
 )
@@ -177,7 +177,7 @@ def write_chart(result: dict, path: Path) -> None:
 def tier_shares(row: dict) -> list[float]:
     """Shares of all questions: answered right, answered wrong, unconfirmed, declined (see :data:`TIERS`)."""
     answered = row.get("answered_share") or 0.0
-    right = answered * (row.get("answered_precision") or 0.0)
+    right = answered * (row.get("tier_precision") or 0.0)
     return [right, answered - right, row.get("unconfirmed_share") or 0.0, row.get("declined_share") or 0.0]
 
 

@@ -45,7 +45,8 @@ Definitions:
 * Tiers (docs/evaluation.md): a reply is *answered* (confidence >= ``t_answer``), *unconfirmed* (the closest
   sentence shown as not confirmed, confidence >= ``t_decline``) or *declined*; ``right_answered``: answerable
   questions answered right; ``right_shown``: answerable questions whose answered or unconfirmed sentence is
-  right; ``unanswerable_kept_out``: unanswerable questions not answered; ``*_share``: each tier's share of all
+  right; ``tier_precision``: answered replies (answerable or not) that are right (all judged on the first
+  citation, as ``answerable_accuracy``); ``unanswerable_kept_out``: unanswerable questions not answered; ``*_share``: each tier's share of all
   questions. ``reader=False`` has no unconfirmed tier.
 * Risk-coverage: every question is also asked with abstention off, ranked by confidence, and
   the accuracy of the most confident share answered is reported at each coverage.
@@ -101,7 +102,8 @@ METRIC_KEYS = (
     "recall@1", "recall@3", "recall@5", "mrr", "decision_accuracy", "answerable_accuracy", "answered_precision",
     "phrase_em", "phrase_f1", "answer_accuracy", "citation_exact",
     "abstention_precision", "abstention_recall", "abstention_f1", "answered_rate", "ece", "p50_ms", "p95_ms",
-    *("right_answered", "right_shown", "unanswerable_kept_out", "answered_share", "unconfirmed_share", "declined_share"),
+    *("tier_precision", "right_answered", "right_shown", "unanswerable_kept_out", "answered_share", "unconfirmed_share",
+      "declined_share"),
 )
 
 
@@ -123,6 +125,7 @@ class Record:
     phrase: str | None = None
     phrase_ok: bool = True
     shown: bool = False
+    first_right_if_answered: bool = False
 
     @property
     def decision_correct(self) -> bool:
@@ -245,6 +248,7 @@ def ask_item(bot: qa.QA, item: qasets.EvalItem, retrieval: str, top_k: int, judg
         phrase=None if abstained or answer.phrase is None else answer.phrase.text,
         phrase_ok=phrase_exact(bot, answer),
         shown=not answer.abstained and answer.confidence >= (threshold if decline is None else decline),
+        first_right_if_answered=is_correct(item, answer, judge, first_only=True),
     )
 
 
@@ -324,15 +328,17 @@ def decision_summary(records: Sequence[Record], has_reader: bool) -> dict:
 
 
 def tier_summary(records: Sequence[Record]) -> dict:
-    """The three tiers (docs/evaluation.md): answered precision is in :func:`decision_summary`; here answerable
-    questions with a right sentence as answered and as answered or unconfirmed, unanswerable ones kept out of
-    answered, and the share of each tier."""
+    """The three tiers (docs/evaluation.md), judged on the first sentence shown (the reader shows one; ``reader=False``
+    may add more): the answered replies' precision, answerable questions with a right sentence as answered and as
+    answered or unconfirmed, unanswerable ones kept out of answered, and the share of each tier."""
     answerable = [r for r in records if r.item.answerable]
     unanswerable = [r for r in records if not r.item.answerable]
+    answered = [r for r in records if not r.abstained]
     n = len(records)
     return {
-        "right_answered": sum(r.answered_correctly for r in answerable) / len(answerable) if answerable else 0.0,
-        "right_shown": sum(r.shown and r.right_if_answered for r in answerable) / len(answerable) if answerable else 0.0,
+        "tier_precision": sum(r.first_right for r in answered) / len(answered) if answered else 0.0,
+        "right_answered": sum(r.first_right for r in answerable) / len(answerable) if answerable else 0.0,
+        "right_shown": sum(r.shown and r.first_right_if_answered for r in answerable) / len(answerable) if answerable else 0.0,
         "unanswerable_kept_out": sum(r.abstained for r in unanswerable) / len(unanswerable) if unanswerable else 0.0,
         "answered_share": sum(not r.abstained for r in records) / n if n else 0.0,
         "unconfirmed_share": sum(r.abstained and r.shown for r in records) / n if n else 0.0,

@@ -175,7 +175,8 @@ def test_tiers_count_answered_unconfirmed_and_declined() -> None:
     answerable = item("a", "q", "tune", ("x",), (("d", 0, 1),))
     unanswerable = item("u", "q", "tune")
     rec = lambda it, abstained, shown, right: run.Record(  # noqa: E731
-        it, None, abstained, right and not abstained, 0.5, "", 0, 0, 1.0, right_if_answered=right, shown=shown)
+        it, None, abstained, right and not abstained, 0.5, "", 0, 0, 1.0, right_if_answered=right, shown=shown,
+        first_right=right and not abstained, first_right_if_answered=right)
     records = [rec(answerable, False, True, True),  # answered, right
                rec(answerable, True, True, True),  # unconfirmed, its sentence right
                rec(answerable, True, False, False),  # declined
@@ -185,4 +186,4 @@ def test_tiers_count_answered_unconfirmed_and_declined() -> None:
     assert tiers["right_answered"] == pytest.approx(1 / 3) and tiers["right_shown"] == pytest.approx(2 / 3)
     assert tiers["unanswerable_kept_out"] == 0.5
     assert (tiers["answered_share"], tiers["unconfirmed_share"], tiers["declined_share"]) == (0.4, 0.4, 0.2)
-    assert run.decision_summary(records, has_reader=False)["answered_precision"] == 0.5
+    assert tiers["tier_precision"] == 0.5
