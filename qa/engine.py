@@ -265,6 +265,7 @@ class QA:
             ValueError: Empty question, ``top_k`` < 1, unknown method, or a bad ``history`` item (named).
         """
         text = clean_question(question)
+        question = question if len(question) <= MAX_QUESTION_CHARS else text  # the answer echoes what was read, not 60 KB
         k = _check_top_k(self.top_k if top_k is None else top_k)
         method = check_method(retrieval or self.retrieval)
         turns = turns_of(history)

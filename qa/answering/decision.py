@@ -18,7 +18,7 @@ the answer threshold (``t_answer``) the reply is *answered*; between the decline
 (``t_decline``) and ``t_answer`` it is *unconfirmed*: the chosen sentence is shown as the
 closest sentence, not as the answer; below ``t_decline``, or when both keys say no
 (:func:`nothing_relevant`), it is *declined* with nothing to propose.  Models and thresholds are
-fitted by ``eval/calibrate_reader.py`` on data neither the reader nor anything else was trained
+fitted by ``eval/calibration/calibrate_reader.py`` on data neither the reader nor anything else was trained
 on (see its docstring for how each threshold is chosen).
 
 The answer phrase is the reader's span inside the chosen sentence: its best
@@ -110,14 +110,14 @@ class DecisionModel:
         if len(choice.weights) != len(OPTION_FEATURES) or len(answer.weights) != len(DECISION_FEATURES):
             raise ValueError(
                 f"reader.json's decision has {len(choice.weights)} choice and {len(answer.weights)} answer weights; "
-                f"expected {len(OPTION_FEATURES)} and {len(DECISION_FEATURES)}: refit with eval/calibrate_reader.py"
+                f"expected {len(OPTION_FEATURES)} and {len(DECISION_FEATURES)}: refit with eval/calibration/calibrate_reader.py"
             )
         depth = int(config["depth"])
         threshold = float(config["t_answer"] if "t_answer" in config else config["threshold"])
         decline = float(config.get("t_decline", 0.0))
         if depth < 1 or not 0.0 <= decline <= threshold <= 1.0:
             raise ValueError(f"reader.json's decision has depth {depth}, t_answer {threshold} and t_decline {decline} "
-                             "(0 <= t_decline <= t_answer <= 1 expected): refit with eval/calibrate_reader.py")
+                             "(0 <= t_decline <= t_answer <= 1 expected): refit with eval/calibration/calibrate_reader.py")
         return cls(depth, choice, answer, threshold, decline)
 
     def to_config(self) -> dict:
@@ -313,7 +313,7 @@ def decision_of(reader: Reader) -> DecisionModel:
     try:
         return DecisionModel.from_config(settings)
     except (KeyError, TypeError, ValueError) as exc:
-        raise ModelLoadError(f"reader.json in {reader.folder} has an unreadable decision ({exc}); refit it with eval/calibrate_reader.py") from None
+        raise ModelLoadError(f"reader.json in {reader.folder} has an unreadable decision ({exc}); refit it with eval/calibration/calibrate_reader.py") from None
 
 
 @dataclass(frozen=True)

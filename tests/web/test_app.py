@@ -33,8 +33,8 @@ from urllib.parse import urlparse
 import pytest
 
 import qa
-from eval.bench_common import free_port
-from eval.serving import Served, http_ready, serve
+from eval.bench.common import free_port
+from eval.bench.serving import Served, http_ready, serve
 from qa.web import render as ui
 from qa.documents.ingest import default_documents
 
@@ -74,7 +74,7 @@ Markdown such as [open me](javascript:alert(1)) and **bold** text about the zorb
 
 @dataclass
 class Server:
-    """A running ``app.py`` (see :func:`eval.serving.serve`)."""
+    """A running ``app.py`` (see :func:`eval.bench.serving.serve`)."""
 
     url: str
     port: int
@@ -294,6 +294,7 @@ def test_hostile_document_and_question_show_as_text(hostile_server: Server, watc
     page = watched.page
     page.goto(hostile_server.url)
     expect(page.locator("#info")).to_contain_text(HOSTILE_TITLE, timeout=30000)  # title with HTML, as text
+    expect(page.locator("#examples")).to_have_count(0)  # another index: none of the bundled article's example questions
 
     question = f"{HOSTILE_IMG} What does the zorblax reactor power?"
     ask(page, question)
