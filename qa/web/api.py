@@ -319,7 +319,9 @@ def create_api(bot: qa.QA, settings: ServerSettings) -> FastAPI:
 
     def ask_engine(request: ConversationRequest) -> qa.Answer:
         history = [
-            Turn(t.question, t.text, tuple(Span(c.doc_id, c.start, c.end, c.quote) for c in t.citations)) for t in request.history
+            Turn(t.question, t.text, tuple(Span(c.doc_id, c.start, c.end, c.quote)
+                                           for c in (t.citations or ([t.candidate.citation] if t.candidate else []))))
+            for t in request.history
         ]
         try:
             if history:

@@ -50,11 +50,20 @@ class HistoryCitation(BaseModel):
         return self
 
 
+class HistoryCandidate(BaseModel):
+    """The closest sentence of an earlier unconfirmed answer: its citation is read (other fields are ignored)."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    citation: HistoryCitation
+
+
 class HistoryTurn(BaseModel):
     """An earlier turn of the conversation: an answer as ``POST /v1/ask`` returned it.
 
-    Only ``question``, ``text`` and ``citations`` are read; other fields of the answer (``passages``,
-    ``confidence`` ...) are accepted and ignored, but count in the body limit: send the three.
+    Only ``question``, ``text``, ``citations`` and (for an unconfirmed answer) ``candidate``'s citation are read;
+    other fields of the answer (``passages``, ``confidence`` ...) are accepted and ignored, but count in the body
+    limit: send those.
     """
 
     model_config = ConfigDict(extra="ignore", strict=True)
@@ -62,6 +71,9 @@ class HistoryTurn(BaseModel):
     question: str = Field(min_length=1, max_length=2000, description="The question asked.")
     text: str = Field(description='The answer\'s text ("" when it was declined); required: a turn without it cannot be read.')
     citations: list[HistoryCitation] = Field(default_factory=list, max_length=20, description="The answer's citations, first first.")
+    candidate: HistoryCandidate | None = Field(
+        None, description="An unconfirmed answer's closest sentence: its citation gives the follow-up its document, like an answer's."
+    )
 
     @field_validator("question")
     @classmethod

@@ -114,6 +114,7 @@ def test_each_status_is_served_with_its_candidate_and_an_unconfirmed_turn_is_his
         AnswerOut.model_validate(body)  # as the schema documents it
         later = c.post("/v1/ask", json={"question": "When will it fly?", "history": [body]}, headers=AUTH)
         assert later.status_code == 200 and later.json()["status"] in ("answered", "unconfirmed", "declined")
+        assert later.json()["follow_up"]["doc_ids"] == [cited["doc_id"]]  # the unconfirmed sentence gave its document
         schema = c.get("/openapi.json").json()["components"]["schemas"]["AnswerOut"]["properties"]
     closed = copy.copy(api_bot)  # below t_decline: declined, nothing proposed
     closed.decision = dataclasses.replace(api_bot.decision, threshold=1.0, decline=1.0)
