@@ -220,8 +220,10 @@ def format_follow_up(answer: qa.Answer) -> str:
 
 
 def turn_of(answer: qa.Answer) -> Turn:
-    """What the chat keeps of an answer for the next questions: the question, the text and the cited spans."""
-    return Turn(answer.question, answer.text, tuple(Span(c.doc_id, c.start, c.end, c.quote) for c in answer.citations))
+    """What the chat keeps of an answer for the next questions: the question, the text and the cited spans (an
+    unconfirmed answer's closest sentence gives its document like an answer's citations)."""
+    cited = answer.citations or ([answer.candidate.citation] if answer.candidate is not None else [])
+    return Turn(answer.question, answer.text, tuple(Span(c.doc_id, c.start, c.end, c.quote) for c in cited))
 
 
 def converse(bot: qa.QA, question: str, top_k: Any = DEFAULT_TOP_K, history: list[Turn] | None = None) -> tuple[str, list[Turn]]:
