@@ -27,6 +27,11 @@ def _parser() -> argparse.ArgumentParser:
     index.add_argument("--index", help=INDEX_HELP)
     index.add_argument("--model", help="sentence-transformers model name or folder (default: bundled all-MiniLM-L6-v2)")
     index.add_argument(
+        "--replace", action="store_true",
+        help="replace an index that holds documents added with `qa add` or uploads, removing them and their kept copies "
+        "(without it such a build is refused)",
+    )
+    index.add_argument(
         "--shard", metavar="I/N", help="Milvus only: index worker I's share of N (every N-th file from the I-th); run N workers"
     )
 
@@ -111,8 +116,10 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.command == "index":
         ocr = {} if args.ocr_budget_s is None else {"ocr_budget_s": args.ocr_budget_s}
-        report = qa.build_index(args.paths, args.index, model=args.model, shard=args.shard, **ocr)
+        report = qa.build_index(args.paths, args.index, model=args.model, shard=args.shard, replace=args.replace, **ocr)
         print(f"indexed {report.documents} document(s), {report.passages} passage(s) into {report.path}")
+        if report.removed_added:
+            print(f"removed {len(report.removed_added)} added document(s) and their kept copies (--replace): {', '.join(report.removed_added)}")
         if report.skipped:
             print(f"skipped {len(report.skipped)} file(s):")
             for s in report.skipped:

@@ -40,11 +40,15 @@ class ModelLoadError(QAError):
 
 
 class DocumentNotFoundError(QAError):
-    """A document id given to remove is not in the index."""
+    """A document id is not in the index (given to remove, or to :meth:`qa.QA.document`)."""
 
 
 class IndexUnavailableError(QAError):
     """A Milvus index cannot be reached: the server is down or refuses the token, or Milvus Lite's directory is open elsewhere."""
+
+
+class ReplaceRefusedError(QAError):
+    """A build would replace documents added to the index (pass ``replace=True``, ``--replace``), or a folder that is not an index."""
 
 
 # the wording of messages

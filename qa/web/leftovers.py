@@ -10,10 +10,9 @@ and removes only those no live process uses:
   folder's life; the kernel drops the lock when its process dies, so a folder whose owner file can be
   locked is stale.  A ``qa-upload-*`` folder without an owner file (another qa version, or a Milvus
   upload's staging) is removed only when nothing in it changed for :data:`UNOWNED_STALE_S`.
-* a ``.NAME.build-upload-*`` folder is made and used only under the index's build lock, so all of them
-  are stale when that lock is free; while a build holds it they are left alone.
-
-(Stale ``.NAME.build-*`` folders of killed builds are the index's business: :mod:`qa.index`.)
+* a ``.NAME.build-upload-*`` folder is made and used only under the index's build lock; the index's own
+  cleaner (:func:`qa.index.local.build.clean_leftovers`, which also takes killed builds' ``.NAME.build-*``)
+  removes them when that lock is free, and leaves them while a build holds it.
 """
 
 from __future__ import annotations
@@ -109,30 +108,6 @@ def stale_upload_folders(parent: str | os.PathLike[str] | None = None, now: floa
     return stale
 
 
-def stale_staging_folders(index: str | os.PathLike[str]) -> list[Path]:
-    """The ``.NAME.build-upload-*`` staging folders beside the index folder, when no build holds its lock.
-
-    Args:
-        index: The index folder.
-
-    Returns:
-        The folders (none while a build runs: they may be its own).
-    """
-    from qa.errors import IndexLockedError
-    from qa.index.local.build import build_lock
-
-    target = Path(index)
-    found = sorted(p for p in target.parent.glob(f".{target.name}.build-upload-*") if p.is_dir() and not p.is_symlink())
-    if not found:
-        return []
-    try:
-        with build_lock(target):
-            return found
-    except IndexLockedError:
-        logger.info("a build of %s is running: its upload staging folders are left alone", target)
-        return []
-
-
 def remove_upload_leftovers(index: str | os.PathLike[str] | None, temporary: str | os.PathLike[str] | None = None) -> list[Path]:
     """Remove the upload folders a killed server left: stale ``qa-upload-*`` and ``.NAME.build-upload-*`` ones.
 
@@ -143,14 +118,15 @@ def remove_upload_leftovers(index: str | os.PathLike[str] | None, temporary: str
     Returns:
         The folders removed.
     """
-    stale = stale_upload_folders(temporary)
-    if index is not None:
-        stale += stale_staging_folders(index)
+    from qa.index.local.build import clean_leftovers
+
     removed = []
-    for folder in stale:
+    for folder in stale_upload_folders(temporary):
         shutil.rmtree(folder, ignore_errors=True)
         if not folder.exists():
             removed.append(folder)
+    if index is not None:  # .NAME.build-upload-* (and killed builds' .NAME.build-*): the index's own cleaner
+        removed += clean_leftovers(Path(index))
     if removed:
         logger.info("removed %d upload folder(s) left by a stopped server: %s", len(removed), ", ".join(p.name for p in removed))
     return removed

@@ -133,7 +133,7 @@ def article_server(article_index: Path, tmp_path_factory: pytest.TempPathFactory
 def hostile_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     folder = tmp_path_factory.mktemp("app-hostile")
     (folder / "docs").mkdir()
-    (folder / "docs" / "zorblax<b>.md").write_text(HOSTILE_DOC, encoding="utf-8")
+    (folder / "docs" / "zorblax<b>.txt").write_text(HOSTILE_DOC, encoding="utf-8")
     qa.build_index([folder / "docs"], folder / "index")
     server = start_app(folder / "index", folder / "hostile.log")
     TIMINGS["startup_seconds_hostile"] = round(server.startup_s, 2)

@@ -5,13 +5,9 @@ from __future__ import annotations
 import json
 import random
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[3]
-sys.path.insert(0, str(ROOT))
 
 from eval.calibration import calibrate_reader as C  # noqa: E402
 from qa.answering.decision import DECISION_FEATURES, OPTION_FEATURES, DecisionModel, decision_of  # noqa: E402
