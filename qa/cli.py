@@ -100,11 +100,11 @@ def _print_answer(answer: object) -> None:
         else:
             c = cand.citation
             page = f", p. {c.page}" if c.page is not None else ""
-            print("No answer could be confirmed in the documents.")
-            print(f"\nClosest candidate (unconfirmed, confidence {cand.confidence:.2f}):")
+            print("Not confirmed — the closest sentence in the documents (check it before relying on it):\n")
+            print(f"Not confirmed: “{c.quote}” [{c.number}]")
             if cand.phrase is not None:
-                print(f"Unconfirmed: {cand.phrase.text}")
-            print(f"“{c.quote}”\n[{c.number}] {c.title} — {c.doc_id}{page}, characters {c.start}-{c.end}")
+                print(f"(the closest phrase: {cand.phrase.text})")
+            print(f"\n[{c.number}] {c.title} — {c.doc_id}{page}, characters {c.start}-{c.end}")
         if answer.passages:  # type: ignore[attr-defined]
             print("\nClosest passages (related, not an answer):")
             for p in answer.passages[:3]:  # type: ignore[attr-defined]

@@ -321,7 +321,9 @@ def create_api(bot: qa.QA, settings: ServerSettings) -> FastAPI:
 
     def ask_engine(request: ConversationRequest) -> qa.Answer:
         history = [
-            Turn(t.question, t.text, tuple(Span(c.doc_id, c.start, c.end, c.quote) for c in t.citations)) for t in request.history
+            Turn(t.question, t.text, tuple(Span(c.doc_id, c.start, c.end, c.quote)
+                                           for c in (t.citations or ([t.candidate.citation] if t.candidate else []))))
+            for t in request.history
         ]
         try:
             if history:
@@ -342,7 +344,8 @@ def create_api(bot: qa.QA, settings: ServerSettings) -> FastAPI:
     def ask(request: ConversationRequest) -> JSONResponse:
         """Answer a question with sentences quoted verbatim from the documents, or abstain.
 
-        The fields are those of `qa ask --json`: `text` (the cited sentences, "" when abstained),
+        The fields are those of `qa ask --json`: `status` (`answered`, `unconfirmed` with the closest
+        sentence in `candidate`, or `declined`), `text` (the cited sentences, "" unless answered),
         `abstained`, `confidence`, `phrase` (the exact answer inside a cited sentence, or null),
         `citations` (each quote with its document, character offsets and PDF page), `passages`
         (the evidence, or the related passages when abstained) and `follow_up` (for a question read

@@ -136,6 +136,12 @@ CSS = """
 #chat .qa-related .qa-passage { border-left-color: var(--border-color-primary); font-size: 0.95em; }
 #chat .qa-candidate .qa-passage { border-left-style: dashed; }
 #chat .qa-candidate mark.qa-unconfirmed-mark { background: transparent; border-bottom: 2px dashed var(--color-accent); }
+#chat .qa-unconfirmed { color: var(--body-text-color-subdued); }
+#chat .qa-unconfirmed .qa-unconfirmed-label { font-weight: 600; font-style: italic; }
+#chat .qa-unconfirmed blockquote.qa-passage { background: transparent; color: var(--body-text-color-subdued);
+    border-left: 3px dashed var(--border-color-primary); }
+#chat .qa-unconfirmed mark.qa-unconfirmed-mark { color: inherit; border-bottom-color: var(--body-text-color-subdued); }
+#chat .qa-unconfirmed .qa-marker { color: var(--body-text-color-subdued); }
 #chat .qa-notice, #chat .qa-question { margin: 0 !important; }
 #chat .qa-followup { margin: 0 0 0.3em 0 !important; font-style: italic; }
 #chat .qa-error { color: var(--error-text-color, #b91c1c); }
@@ -215,8 +221,10 @@ def format_follow_up(answer: qa.Answer) -> str:
 
 
 def turn_of(answer: qa.Answer) -> Turn:
-    """What the chat keeps of an answer for the next questions: the question, the text and the cited spans."""
-    return Turn(answer.question, answer.text, tuple(Span(c.doc_id, c.start, c.end, c.quote) for c in answer.citations))
+    """What the chat keeps of an answer for the next questions: the question, the text and the cited spans (an
+    unconfirmed answer's closest sentence gives its document like an answer's citations)."""
+    cited = answer.citations or ([answer.candidate.citation] if answer.candidate is not None else [])
+    return Turn(answer.question, answer.text, tuple(Span(c.doc_id, c.start, c.end, c.quote) for c in cited))
 
 
 def converse(bot: qa.QA, question: str, top_k: Any = DEFAULT_TOP_K, history: list[Turn] | None = None) -> tuple[str, list[Turn]]:
