@@ -44,7 +44,8 @@ from eval.dialogue_split import is_tune  # noqa: E402
 
 DATA = REPO_ROOT.parent / "shared" / "data" / "conversations"
 WORK = Path("/work/conv-work")
-SETS = {"coqa": "coqa_dev_wikipedia.json", "doqa": "doqa_dev_cooking.json", "quac": "quac_train_0.01.json"}
+SETS = {"coqa": "coqa_dev_wikipedia.json", "doqa": "doqa_dev_cooking.json", "quac": "quac_train_0.01.json",
+        "stories": "coqa_dev_children_stories.json", "exams": "coqa_dev_mid-high_school.json"}
 UNANSWERABLE = "CANNOTANSWER"
 
 logger = logging.getLogger("eval.conversations")
@@ -156,6 +157,7 @@ def run_dialogues(bot: qa.QA, dialogues: Sequence[Dialogue]) -> dict:
     ms: dict[str, dict[str, list[float]]] = {m: {"first": [], "follow": []} for m in ("without", "with")}
     followed = [0, 0]
     doc_right = {m: [0, 0] for m in ("without", "with")}
+    lost = {m: {k: [0, 0] for k in ("first", "follow")} for m in ("without", "with")}
     for dialogue in dialogues:
         history: list[qa.Answer] = []
         for i, turn in enumerate(dialogue.turns):
@@ -168,6 +170,9 @@ def run_dialogues(bot: qa.QA, dialogues: Sequence[Dialogue]) -> dict:
                 cell = counts[mode][kind][label]
                 cell[0] += int(right(ans, dialogue, turn))
                 cell[1] += 1
+                if turn.answerable:
+                    lost[mode][kind][0] += int(ans.abstained)
+                    lost[mode][kind][1] += 1
                 if kind == "follow" and not ans.abstained:
                     doc_right[mode][1] += 1
                     doc_right[mode][0] += int(ans.citations[0].doc_id == dialogue.doc_id)
@@ -176,7 +181,7 @@ def run_dialogues(bot: qa.QA, dialogues: Sequence[Dialogue]) -> dict:
                         followed[1] += 1
                         followed[0] += int(ans.follow_up is not None)
                     history.append(ans)
-    return {"counts": counts, "followed": followed, "doc_right": doc_right, "ms": ms}
+    return {"counts": counts, "followed": followed, "doc_right": doc_right, "ms": ms, "lost": lost}
 
 
 def share(cell: Sequence[int]) -> float | None:
@@ -195,6 +200,7 @@ def summary(result: dict) -> dict:
                          "turns": both[1], "answerable_turns": labels["answerable"][1],
                          "unanswerable_turns": labels["unanswerable"][1]}
         row["doc_right"] = share(result["doc_right"][mode])
+        row["answerable_declined"] = {k: share(v) for k, v in result["lost"][mode].items()}
         times = {k: sorted(v) for k, v in result["ms"][mode].items()}
         row["p50_ms"] = {k: round(v[len(v) // 2], 1) if v else None for k, v in times.items()}
         out[mode] = row
@@ -212,8 +218,9 @@ def table(results: dict[str, dict]) -> str:
     """A Markdown table of the summaries: one row per set and mode."""
     lines = [
         ("| set | history | first turns right | follow-ups right | follow-ups answerable right | follow-ups unanswerable declined "
-         "| first turns declined | answered follow-ups in the right document | p50 ms first / follow-up |"),
-        "|---|---|---|---|---|---|---|---|---|",
+         "| first turns declined | answered follow-ups in the right document | answerable follow-ups declined "
+         "| p50 ms first / follow-up |"),
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, s in results.items():
         for mode in ("without", "with"):
@@ -222,7 +229,7 @@ def table(results: dict[str, dict]) -> str:
             lines.append(
                 f"| {name} | {mode} | {first['all']} ({first['turns']}) | {follow['all']} ({follow['turns']}) "
                 f"| {follow['answerable']} ({follow['answerable_turns']}) | {_cell(follow, 'declined', 'unanswerable_turns')} "
-                f"| {_cell(first, 'declined', 'unanswerable_turns')} | {r['doc_right']} | {r['p50_ms']['first']} / {r['p50_ms']['follow']} |"
+                f"| {_cell(first, 'declined', 'unanswerable_turns')} | {r['doc_right']} | {r['answerable_declined']['follow']} | {r['p50_ms']['first']} / {r['p50_ms']['follow']} |"
             )
     return "\n".join(lines)
 
