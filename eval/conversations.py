@@ -145,7 +145,7 @@ def right(answer: qa.Answer, dialogue: Dialogue, turn: Turn) -> bool:
 Ask = Callable[[str, list], qa.Answer]
 
 
-def run_dialogues(bot: qa.QA, dialogues: Sequence[Dialogue]) -> dict:
+def run_dialogues(bot: qa.QA, dialogues: Sequence[Dialogue], modes: Sequence[str] = ("without", "with")) -> dict:
     """Ask every dialogue turn by turn without and with history; count right turns by kind.
 
     Returns:
@@ -163,7 +163,7 @@ def run_dialogues(bot: qa.QA, dialogues: Sequence[Dialogue]) -> dict:
         for i, turn in enumerate(dialogue.turns):
             kind = "first" if i == 0 else "follow"
             label = "answerable" if turn.answerable else "unanswerable"
-            for mode in ("without", "with"):
+            for mode in modes:
                 start = time.perf_counter()
                 ans = bot.ask(turn.question, history=history) if mode == "with" else bot.ask(turn.question)
                 ms[mode][kind].append((time.perf_counter() - start) * 1000.0)
@@ -240,9 +240,11 @@ def set_knob(knob: str) -> None:
     Raises:
         ValueError: No such constant, or no ``=``.
     """
-    from qa.answering import conversation
+    from qa.answering import conversation, topic
 
     name, sep, value = knob.partition("=")
+    if name.startswith("topic."):
+        conversation, name = topic, name.removeprefix("topic.")
     if not sep or not hasattr(conversation, name) or not name.isupper():
         raise ValueError(f"--knob takes NAME=VALUE with NAME a constant of qa.answering.conversation; got {knob!r}")
     old = getattr(conversation, name)
@@ -266,6 +268,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=WORK, help="where each set's index is built once and reused")
     parser.add_argument("--build-only", action="store_true", help="build the indexes and stop")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--only-with", action="store_true", help="tuning only: skip the run without history")
     parser.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE",
                         help="tuning only: set a constant of qa.answering.conversation (int, float or 0/1 for flags)")
     args = parser.parse_args(argv)
@@ -284,7 +287,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             half = half[: args.max_dialogues]
         bot = qa.load(folder)
         start = time.perf_counter()
-        result = run_dialogues(bot, half)
+        result = run_dialogues(bot, half, ("with",) if args.only_with else ("without", "with"))
         results[name] = summary(result) | {"dialogues": len(half), "seconds": round(time.perf_counter() - start, 1)}
         logger.info("%s %s: %s", name, args.half, json.dumps(results[name]))
     if results:

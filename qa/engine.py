@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from qa.answering.answers import answer, answer_in_conversation, make_passages
-from qa.answering.conversation import resolve, turns_of
+from qa.answering.conversation import turns_of
 from qa.answering.decision import DecisionModel, decision_of
 from qa.answering.sentences import DEFAULT_PARAMS, AnswerParams, make_query
 from qa.documents.chunking import DEFAULT_MAX_WORDS, DEFAULT_OVERLAP
@@ -269,13 +269,12 @@ class QA:
         method = check_method(retrieval or self.retrieval)
         turns = turns_of(history)
         store = self._current_store()  # one index for the whole question, even if another is swapped in meanwhile
-        resolution = resolve(store, text, turns) if turns else None
-        if resolution is None:
+        if not turns:
             query = make_query(store, text, self.embedder.encode)
             hits = store.search(query.vector, query.tokens, k, method)
             return answer(store, question, query, hits, self.params, self.reader, self.decision, self.read_depth)
         return answer_in_conversation(
-            store, question, text, resolution, self.embedder.encode, k, method, self.params, self.reader, self.decision, self.read_depth
+            store, question, text, turns, self.embedder.encode, k, method, self.params, self.reader, self.decision, self.read_depth
         )
 
 def build_index(

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 import qa
-from qa.answering import conversation
-from qa.answering.conversation import MAX_TURNS, Turn, depends, focus, refers_back, resolve, turns_of
+from qa.answering import conversation, topic
+from qa.answering.conversation import Turn, depends, focus, refers_back, resolve, turns_of
 from qa.index.store import Hit
 from qa.serialize import answer_to_json
 from qa.types import Answer, Citation, FollowUp, Span
@@ -99,9 +99,9 @@ def test_resolve_adds_earlier_question_words_and_focuses_the_cited_document(fake
 
 def test_only_the_last_turns_count(fake_bot: qa.QA) -> None:
     jets = fake_bot.ask("When will the fighter jet fly?")
-    cats = [("Do cats sleep?", "")] * MAX_TURNS  # uncited turns: they add words, never a document
+    cats = [("Do cats sleep?", "")] * topic.MAX_EVIDENCE_TURNS  # declined turns: no document of their own
     resolution = resolve(fake_bot.store, "And then?", turns_of([jets, *cats]))
-    assert resolution is not None and resolution.focus == () and resolution.follow_up.turn >= 1
+    assert resolution is None  # the cited turn is out of the evidence window: nothing to follow
     resolution = resolve(fake_bot.store, "And then?", turns_of([jets, *cats[:-1]]))
     assert resolution is not None and resolution.focus == ("jets.txt",) and resolution.follow_up.turn == 0
 
@@ -160,8 +160,8 @@ def test_who_is_building_it_follows_up_the_fighter_jet(article_bot: qa.QA) -> No
     assert article_bot.document(c.doc_id).text[c.start : c.end] == c.quote == follow.text
     assert follow.follow_up is not None and follow.follow_up.turn == 0 and follow.follow_up.question == JET
     assert follow.follow_up.doc_ids == ("eu-japan-security-pact.txt",) and follow.follow_up.terms
-    paired = article_bot.ask(WHO, history=[(JET, first.text)])  # a caller without Answer objects
-    assert ITALY in paired.text and paired.follow_up is not None and paired.follow_up.doc_ids == ()
+    paired = article_bot.ask(WHO, history=[(JET, first.text)])  # a caller without Answer objects: found by its text
+    assert ITALY in paired.text and paired.follow_up is not None and paired.follow_up.doc_ids == ("eu-japan-security-pact.txt",)
 
 
 def test_a_follow_up_to_an_off_topic_decline_declines(article_bot: qa.QA) -> None:
