@@ -40,6 +40,7 @@ from dataclasses import dataclass  # noqa: E402
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import qa  # noqa: E402
+from eval import metrics  # noqa: E402
 from eval.dialogue_split import is_tune  # noqa: E402
 
 DATA = REPO_ROOT.parent / "shared" / "data" / "conversations"
@@ -77,6 +78,7 @@ class Dialogue:
 
     doc_id: str
     turns: tuple[Turn, ...]
+    text: str = ""
 
 
 def clean_context(context: str) -> str:
@@ -109,7 +111,7 @@ def load_set(path: Path) -> tuple[list[qa.Document], list[Dialogue]]:
                 else:
                     start = int(gold["answer_start"])
                     turns.append(Turn(turn["question"], start, min(len(text), start + len(gold["text"]))))
-            dialogues.append(Dialogue(p["id"], tuple(turns)))
+            dialogues.append(Dialogue(p["id"], tuple(turns), text))
     return documents, dialogues
 
 
@@ -158,6 +160,7 @@ def run_dialogues(bot: qa.QA, dialogues: Sequence[Dialogue], modes: Sequence[str
     followed = [0, 0]
     doc_right = {m: [0, 0] for m in ("without", "with")}
     lost = {m: {k: [0, 0] for k in ("first", "follow")} for m in ("without", "with")}
+    phrase = {m: {k: [0.0, 0] for k in ("first", "follow")} for m in ("without", "with")}
     for dialogue in dialogues:
         history: list[qa.Answer] = []
         for i, turn in enumerate(dialogue.turns):
@@ -173,6 +176,9 @@ def run_dialogues(bot: qa.QA, dialogues: Sequence[Dialogue], modes: Sequence[str
                 if turn.answerable:
                     lost[mode][kind][0] += int(ans.abstained)
                     lost[mode][kind][1] += 1
+                    said = ans.phrase.text if ans.phrase is not None and not ans.abstained else ""
+                    phrase[mode][kind][0] += metrics.best_f1(said, [dialogue.text[turn.start : turn.end]])
+                    phrase[mode][kind][1] += 1
                 if kind == "follow" and not ans.abstained:
                     doc_right[mode][1] += 1
                     doc_right[mode][0] += int(ans.citations[0].doc_id == dialogue.doc_id)
@@ -181,7 +187,7 @@ def run_dialogues(bot: qa.QA, dialogues: Sequence[Dialogue], modes: Sequence[str
                         followed[1] += 1
                         followed[0] += int(ans.follow_up is not None)
                     history.append(ans)
-    return {"counts": counts, "followed": followed, "doc_right": doc_right, "ms": ms, "lost": lost}
+    return {"counts": counts, "followed": followed, "doc_right": doc_right, "ms": ms, "lost": lost, "phrase": phrase}
 
 
 def share(cell: Sequence[int]) -> float | None:
@@ -201,6 +207,7 @@ def summary(result: dict) -> dict:
                          "unanswerable_turns": labels["unanswerable"][1]}
         row["doc_right"] = share(result["doc_right"][mode])
         row["answerable_declined"] = {k: share(v) for k, v in result["lost"][mode].items()}
+        row["phrase_f1"] = {k: round(v[0] / v[1], 3) if v[1] else None for k, v in result["phrase"][mode].items()}
         times = {k: sorted(v) for k, v in result["ms"][mode].items()}
         row["p50_ms"] = {k: round(v[len(v) // 2], 1) if v else None for k, v in times.items()}
         out[mode] = row

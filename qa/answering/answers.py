@@ -23,7 +23,8 @@ from qa.answering.decision import DecisionModel, Verdict, decide
 from qa.answering.sentences import AnswerParams, Query, ScoredSentence, make_query, score_sentences
 from qa.documents.lexical import tokenize
 from qa.index.store import Hit, IndexStore
-from qa.types import Answer, Candidate, Citation, FollowUp, Passage
+from qa.answering.reading import TRAILING
+from qa.types import Answer, Candidate, Citation, FollowUp, Passage, Span
 
 if TYPE_CHECKING:
     from qa.answering.reader import Reader
@@ -196,11 +197,29 @@ def answer_in_conversation(
     follow_up = resolution.follow_up if used else None  # the conversation changed nothing: say nothing
     near = near_sentences(store, resolution)
     result = answer(store, question, query, hits, params, reader, model, read_depth, follow_up, near)
+    if not result.abstained and reader is not None and conversation.PHRASE_WITH_TURN and turns[-1].phrase:
+        result = replace(result, phrase=phrase_with_turn(store, reader, text, turns[-1], result) or result.phrase)
     if result.abstained and conversation.FALLBACK_ALONE and used:
         first = alone()
-        if not first.abstained:
+        if not first.abstained and (conversation.FALLBACK_ALONE == 1 or first.citations[0].doc_id in resolution.focus):
             return first
     return result
+
+
+def phrase_with_turn(store: IndexStore, reader: Reader, text: str, last: Turn, result: Answer) -> Span | None:
+    """The answer phrase of a follow-up: the reader's best span in the first cited sentence, read with the previous
+    turn's question and answer phrase before the question (None when it finds none)."""
+    cited = result.citations[0]
+    read = reader.read(f"{last.question} {last.phrase}. {text}", [cited.quote])[0]
+    if read.span is None:
+        return None
+    start, end = cited.start + read.span.start, cited.start + read.span.end
+    doc_text = store.documents[cited.doc_id].text
+    while start < end and doc_text[start].isspace():
+        start += 1
+    while end > start and (doc_text[end - 1].isspace() or doc_text[end - 1] in TRAILING):
+        end -= 1
+    return Span(cited.doc_id, start, end, doc_text[start:end]) if end > start else None
 
 
 def near_sentences(store: IndexStore, resolution: Resolution) -> dict[int, float]:

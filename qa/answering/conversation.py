@@ -96,9 +96,13 @@ TERMS_IN_FOCUS = True
 """Whether only topic words the conversation's document holds are added."""
 PAIR_LOOKUP = True
 """Whether a ``(question, text)`` history item gets the document of the indexed sentence its text starts with."""
-FALLBACK_ALONE = True
-"""Whether a follow-up declined with its conversation is asked alone too, and answered so when that answers
-(history never costs an answer)."""
+FALLBACK_ALONE = 1
+"""A follow-up declined with its conversation is asked alone too, and answered so when that answers (history never
+costs an answer): 0 never, 1 always, 2 only when that answer cites the conversation's document."""
+PHRASE_WITH_TURN = True
+"""Whether a follow-up's answer phrase is the reader's span in the answer sentence read with the previous turn
+before the question ("When will the new fighter jet be airborne? 2035. And who is building it?"), as conversational
+readers take their history: the reader then knows what was already answered."""
 RELIABLE_SHARE = 0.5
 """The evidence share of the conversation's document above which the thread is reliable (see :attr:`Resolution.near`)."""
 NEAR_BONUS = (0.0, 0.0)
@@ -129,6 +133,7 @@ class Turn:
             pair, or a declined turn); for a declined turn with an unconfirmed candidate, the candidate's span.
         tentative: ``cited`` is an unconfirmed candidate's (the turn was declined): it counts less.
         nothing: The turn was declined with nothing relevant found (confidence 0, no candidate).
+        phrase: The answer phrase of an answered turn (``""`` when none).
     """
 
     question: str
@@ -136,6 +141,7 @@ class Turn:
     cited: tuple[Span, ...] = ()
     tentative: bool = False
     nothing: bool = False
+    phrase: str = ""
 
 
 def turn_of_answer(answer: Answer) -> Turn:
@@ -143,7 +149,9 @@ def turn_of_answer(answer: Answer) -> Turn:
     as a tentative span; a decline with nothing relevant marked as such)."""
     if not answer.abstained or answer.candidate is None:
         cited = tuple(Span(c.doc_id, c.start, c.end, c.quote) for c in answer.citations)
-        return Turn(answer.question, answer.text, cited, nothing=answer.abstained and not answer.citations and answer.confidence == 0.0)
+        phrase = answer.phrase.text if answer.phrase is not None and not answer.abstained else ""
+        return Turn(answer.question, answer.text, cited, nothing=answer.abstained and not answer.citations and answer.confidence == 0.0,
+                    phrase=phrase)
     c = answer.candidate.citation
     return Turn(answer.question, answer.text, (Span(c.doc_id, c.start, c.end, c.quote),), tentative=True)
 

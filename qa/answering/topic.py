@@ -62,19 +62,43 @@ def search_shares(store: IndexStore, hits: Sequence[Hit]) -> dict[str, float]:
     return {d: w / total for d, w in weights.items()} if total else {}
 
 
+class PerStore:
+    """Values kept per loaded store object (stores are not hashable): dropped when the store is collected."""
+
+    def __init__(self) -> None:
+        self._values: dict[int, tuple[weakref.ref, object]] = {}
+
+    def get(self, store: IndexStore) -> object | None:
+        """The value kept for ``store``, or None."""
+        entry = self._values.get(id(store))
+        return entry[1] if entry is not None and entry[0]() is store else None
+
+    def put(self, store: IndexStore, value: object) -> None:
+        """Keep ``value`` for ``store`` (nothing when it cannot be weakly referenced)."""
+        key = id(store)
+        try:
+            ref = weakref.ref(store, lambda _: self._values.pop(key, None))
+        except TypeError:
+            return
+        self._values[key] = (ref, value)
+
+
 class ShareCache:
     """Search shares of questions already asked, per loaded index (a bounded LRU; thread-safe)."""
 
     def __init__(self, size: int = CACHE_QUESTIONS) -> None:
         self.size = size
-        self._stores: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._stores = PerStore()
         self._lock = threading.Lock()
 
     def _table(self, store: IndexStore) -> OrderedDict | None:
-        try:
-            return self._stores.setdefault(store, OrderedDict())
-        except TypeError:  # a store that cannot be weakly referenced is not cached
-            return None
+        table = self._stores.get(store)
+        if table is None:
+            table = OrderedDict()
+            self._stores.put(store, table)
+            if self._stores.get(store) is None:
+                return None
+        return table  # type: ignore[return-value]
 
     def get(self, store: IndexStore, question: str) -> dict[str, float] | None:
         """The shares stored for ``question``, or None."""
@@ -164,7 +188,7 @@ def conversation_document(question_shares: Sequence[dict[str, float]], answer_do
 
 _SPACE = re.compile(r"\s+")
 _ENDS = re.compile(r"[.!?…][\"'”’)\]]*(?=\s)")
-_SENTENCES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_SENTENCES = PerStore()
 _SENTENCES_LOCK = threading.Lock()
 
 
@@ -175,12 +199,9 @@ def _normal(text: str) -> str:
 def _sentence_table(store: IndexStore) -> dict[str, Span]:
     """Normalised sentence text to its first occurrence, built once per loaded store."""
     with _SENTENCES_LOCK:
-        try:
-            table = _SENTENCES.get(store)
-        except TypeError:
-            table = None
+        table = _SENTENCES.get(store)
         if table is not None:
-            return table
+            return table  # type: ignore[return-value]
         table = {}
         for s in store.sentences:
             doc = store.documents.get(s.doc_id)
@@ -189,10 +210,7 @@ def _sentence_table(store: IndexStore) -> dict[str, Span]:
             key = _normal(doc.text[s.start : s.end])
             if key and key not in table:
                 table[key] = Span(s.doc_id, s.start, s.end, doc.text[s.start : s.end])
-        try:
-            _SENTENCES[store] = table
-        except TypeError:
-            pass
+        _SENTENCES.put(store, table)
         return table
 
 
