@@ -16,6 +16,7 @@ import numpy as np
 from qa.answering.answers import answer, answer_in_conversation, make_passages
 from qa.answering.conversation import turns_of
 from qa.answering.decision import DecisionModel, decision_of
+from qa.answering.topic import SHARES, search_shares
 from qa.answering.sentences import DEFAULT_PARAMS, AnswerParams, make_query
 from qa.documents.chunking import DEFAULT_MAX_WORDS, DEFAULT_OVERLAP
 from qa.documents.ocr import DEFAULT_BUDGET_S
@@ -272,6 +273,7 @@ class QA:
         if not turns:
             query = make_query(store, text, self.embedder.encode)
             hits = store.search(query.vector, query.tokens, k, method)
+            SHARES.put(store, text, search_shares(store, hits))  # a later follow-up's evidence, without a second search
             return answer(store, question, query, hits, self.params, self.reader, self.decision, self.read_depth)
         return answer_in_conversation(
             store, question, text, turns, self.embedder.encode, k, method, self.params, self.reader, self.decision, self.read_depth

@@ -201,9 +201,18 @@ def answer_in_conversation(
         result = replace(result, phrase=phrase_with_turn(store, reader, text, turns[-1], result) or result.phrase)
     if result.abstained and conversation.FALLBACK_ALONE and used:
         first = alone()
-        if not first.abstained and (conversation.FALLBACK_ALONE == 1 or first.citations[0].doc_id in resolution.focus):
+        if not first.abstained and fallback_ok(first.citations[0].doc_id, resolution, own):
             return first
     return result
+
+
+def fallback_ok(doc_id: str, resolution: Resolution, own: dict[str, float]) -> bool:
+    """Whether a follow-up declined with its conversation takes its answer alone, citing ``doc_id``
+    (see :data:`qa.answering.conversation.FALLBACK_ALONE`)."""
+    mode = conversation.FALLBACK_ALONE
+    if mode == 1 or doc_id in resolution.focus:
+        return True
+    return mode == 3 and own.get(doc_id, 0.0) >= conversation.RESET_SHARE and max(own.values()) == own[doc_id]
 
 
 def phrase_with_turn(store: IndexStore, reader: Reader, text: str, last: Turn, result: Answer) -> Span | None:

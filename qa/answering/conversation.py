@@ -96,9 +96,13 @@ TERMS_IN_FOCUS = True
 """Whether only topic words the conversation's document holds are added."""
 PAIR_LOOKUP = True
 """Whether a ``(question, text)`` history item gets the document of the indexed sentence its text starts with."""
-FALLBACK_ALONE = 1
+FALLBACK_ALONE = 2
 """A follow-up declined with its conversation is asked alone too, and answered so when that answers (history never
-costs an answer): 0 never, 1 always, 2 only when that answer cites the conversation's document."""
+costs an answer): 0 never, 1 always, 2 only when that answer cites a document in focus, 3 also when it cites the
+document the question's own search prefers with at least :data:`RESET_SHARE` (the question points there itself)."""
+FOCUS_DOCS = 2
+"""Documents in focus: the one the evidence favours, then the next ones by evidence (their passages after its own,
+:data:`FOCUS_PASSAGES` each), so a short document does not leave the reader with fewer passages."""
 PHRASE_WITH_TURN = True
 """Whether a follow-up's answer phrase is the reader's span in the answer sentence read with the previous turn
 before the question ("When will the new fighter jet be airborne? 2035. And who is building it?"), as conversational
@@ -377,9 +381,11 @@ def resolve(store: IndexStore, question: str, turns: Sequence[Turn], own: dict[s
     reliable = (not last.tentative and bool(last_cited) and last_cited[0].doc_id == doc
                 and evidence.share >= RELIABLE_SHARE)
     near = last_cited[0] if reliable else None
+    ranked = sorted(evidence.scores, key=lambda d: (-evidence.scores[d], d))
+    docs = [doc] + [d for d in ranked if d != doc and (dependent or names & doc_stems(store, d))][: FOCUS_DOCS - 1]
     index = cited_turn if cited_turn is not None else (source if source is not None else len(turns) - 1)
-    follow_up = FollowUp(index, turns[index].question, tuple(added), (doc,))
-    return Resolution(" ".join([question, *added]), follow_up, (doc,), tuple(anchors), not dependent,
+    follow_up = FollowUp(index, turns[index].question, tuple(added), tuple(docs))
+    return Resolution(" ".join([question, *added]), follow_up, tuple(docs), tuple(anchors), not dependent,
                       near=near)
 
 

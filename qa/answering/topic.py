@@ -33,17 +33,18 @@ from dataclasses import dataclass
 from qa.index.store import Hit, IndexStore
 from qa.types import Span
 
-EVIDENCE_DEPTH = 10
-"""Passages of a question's own search whose documents count as its evidence."""
+EVIDENCE_DEPTH = 5
+"""Passages of a question's own search whose documents count as its evidence (a first turn's ``top_k`` hits, 5 by
+default, so its search is kept as asked)."""
 DECAY = 0.6
 """Each step back in the dialogue multiplies a turn's evidence by this."""
-QUESTION_WEIGHT = 1.0
+QUESTION_WEIGHT = 0.5
 """Weight of an earlier question's search shares."""
-ANSWER_WEIGHT = 1.0
+ANSWER_WEIGHT = 2.0
 """Weight of the document an earlier answered turn cited."""
-CANDIDATE_WEIGHT = 0.5
+CANDIDATE_WEIGHT = 1.0
 """Weight of the document of an earlier turn's unconfirmed candidate (declined, with a best sentence)."""
-OWN_WEIGHT = 1.0
+OWN_WEIGHT = 0.25
 """Weight of the current question's own search shares."""
 CACHE_QUESTIONS = 512
 """Questions whose search shares are kept per loaded index."""

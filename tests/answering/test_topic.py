@@ -30,16 +30,17 @@ def test_search_shares_weigh_documents_by_rank(fake_bot: qa.QA) -> None:
 
 
 def test_a_wrong_first_answer_is_outvoted_by_the_later_questions() -> None:
-    # turn 0 answered from cats (wrong); turns 1 and 2 asked about jets; the newest evidence counts most
+    # turn 0 answered from cats (wrong); turn 1 asked about jets, an unconfirmed candidate there; turn 2 declined
     questions = [{"cats.txt": 1.0}, {"jets.txt": 0.9, "cats.txt": 0.1}, {"jets.txt": 0.8, "ships.txt": 0.2}]
-    answers = [("cats.txt", topic.ANSWER_WEIGHT), (None, 0.0), (None, 0.0)]
+    answers = [("cats.txt", topic.ANSWER_WEIGHT), ("jets.txt", topic.CANDIDATE_WEIGHT), (None, 0.0)]
     evidence = conversation_document(questions, answers, {})
     assert evidence.document == "jets.txt" and 0.5 < evidence.share < 1.0
     alone = conversation_document(questions[:1], answers[:1], {})
     assert alone.document == "cats.txt" and alone.share == 1.0
     candidate = conversation_document([{}], [("ships.txt", topic.CANDIDATE_WEIGHT)], {"jets.txt": 0.4})
     assert candidate.document == "ships.txt"  # an unconfirmed candidate still gives focus, less strongly
-    assert conversation_document([{}], [("ships.txt", topic.CANDIDATE_WEIGHT)], {"jets.txt": 1.0}).document == "jets.txt"
+    strong = conversation_document([{}], [("ships.txt", topic.CANDIDATE_WEIGHT)], {"jets.txt": 1.0}, 2 * topic.CANDIDATE_WEIGHT)
+    assert strong.document == "jets.txt"  # a question whose own search is strong enough outweighs it
     assert conversation_document([], [], {}).document is None
 
 
