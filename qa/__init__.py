@@ -33,6 +33,7 @@ from qa.errors import (
     ModelLoadError,
     ModelMismatchError,
     QAError,
+    ReplaceRefusedError,
     StaleIndexError,
 )
 from qa.types import Answer, Candidate, Citation, Document, Passage, Span
@@ -72,7 +73,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "QA", "AddReport", "AddedDocument", "Answer", "BuildReport", "Candidate", "Citation", "CorruptIndexError", "Document",
     "DocumentNotFoundError", "IndexLockedError", "IndexNotFoundError", "IndexUnavailableError", "IndexVersionError",
-    "IndexedDocument", "IngestError", "ModelLoadError", "ModelMismatchError", "Passage", "QAError", "RemoveReport", "Span",
-    "StaleIndexError", "__version__", "add_documents", "build_index", "default_index_dir", "list_documents", "load",
+    "IndexedDocument", "IngestError", "ModelLoadError", "ModelMismatchError", "Passage", "QAError", "RemoveReport", "ReplaceRefusedError",
+    "Span", "StaleIndexError", "__version__", "add_documents", "build_index", "default_index_dir", "list_documents", "load",
     "remove_documents",
 ]

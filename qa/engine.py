@@ -22,8 +22,8 @@ from qa.documents.chunking import DEFAULT_MAX_WORDS, DEFAULT_OVERLAP
 from qa.documents.ocr import DEFAULT_BUDGET_S
 from qa.documents.ingest import Skipped
 from qa.documents.lexical import tokenize
-from qa.errors import IngestError, ModelMismatchError, QAError
-from qa.index.backend import open_default, open_store, read_inputs, write
+from qa.errors import DocumentNotFoundError, IngestError, ModelMismatchError, QAError
+from qa.index.backend import check_build, open_default, open_store, read_inputs, write
 from qa.index.embedding import DEFAULT_MODEL, Embedder, canonical_model_name, check_backend, load_embedder, with_backend
 from qa.index.local.vectors import DEFAULT_EXACT_MAX
 from qa.index.location import parse_location
@@ -80,6 +80,8 @@ class BuildReport:
         backend: What ran the model: ``"onnx"``, ``"onnx-int8"``, ``"torch"``, or ``"custom"`` for an :class:`Embedder` object.
         embedded_passages: Passages embedded by this build (the others' vectors were reused).
         reused_documents: Unchanged documents whose stored vectors were reused.
+        removed_added: Documents that had been added with :func:`qa.add_documents` (or uploaded) and that this
+            build removed, with their kept copies (only with ``replace=True``).
     """
 
     path: Path | str
@@ -89,6 +91,7 @@ class BuildReport:
     backend: str = "custom"
     embedded_passages: int = 0
     reused_documents: int = 0
+    removed_added: tuple[str, ...] = ()
 
 
 class QA:
@@ -214,12 +217,17 @@ class QA:
         """The indexed document with this id.
 
         Raises:
-            KeyError: No such document.
+            DocumentNotFoundError: No such document (the message names a few of the index's ids).
         """
+        store = self.store
         try:
-            return self.store.documents[doc_id]
-        except KeyError:
-            raise KeyError(f"no document with doc_id {doc_id!r} in this index") from None
+            return store.documents[doc_id]
+        except (KeyError, TypeError):
+            known = list(store.documents)
+            shown = ", ".join(repr(d) for d in known[:10]) + (" ..." if len(known) > 10 else "")
+            raise DocumentNotFoundError(
+                f"no document with doc_id {doc_id!r} in index {store.location!r}; its documents are {shown} (see `qa list`)"
+            ) from None
 
     def _encode(self, question: str) -> np.ndarray:
         return self.embedder.encode([question])[0]
@@ -266,6 +274,7 @@ class QA:
             ValueError: Empty question, ``top_k`` < 1, unknown method, or a bad ``history`` item (named).
         """
         text = clean_question(question)
+        question = question if len(question) <= MAX_QUESTION_CHARS else text  # the answer echoes what was read, not 60 KB
         k = _check_top_k(self.top_k if top_k is None else top_k)
         method = check_method(retrieval or self.retrieval)
         turns = turns_of(history)
@@ -291,8 +300,14 @@ def build_index(
     dense_index: str = "HNSW",
     shard: str | tuple[int, int] | None = None,
     ocr_budget_s: float = DEFAULT_BUDGET_S,
+    replace: bool = False,
 ) -> BuildReport:
     """Read documents, embed them and write an index folder (atomically), or a Milvus index.
+
+    A build replaces what ``path`` held, but never documents added to it with :func:`qa.add_documents`
+    (or uploaded) unless ``replace=True``: without it, such a build raises :class:`qa.ReplaceRefusedError`
+    naming them, before anything is read.  A folder that is not a qa index and holds other files is
+    never written into.
 
     When ``path`` already holds an index built with the same model, chunking
     settings and qa version, only new or changed documents (by content hash) are
@@ -324,6 +339,8 @@ def build_index(
         ocr_budget_s: Seconds of OCR the build may spend on scanned pages and images (see :mod:`qa.documents.ocr`);
             their text is cached beside the index (:attr:`qa.index.location.Location.ocr_cache`), so an unchanged
             scan is not read again.
+        replace: Remove the documents added to the index at ``path`` (and their kept copies) when this build
+            does not hold them; they are named in ``BuildReport.removed_added``.
 
     Returns:
         What was indexed, embedded and skipped.
@@ -331,6 +348,7 @@ def build_index(
     Raises:
         IngestError: Nothing usable was found in ``inputs``.
         IndexLockedError: Another build is writing ``path``.
+        ReplaceRefusedError: ``path`` holds added documents (without ``replace``), or is a folder that is not an index.
     """
     if isinstance(inputs, (str, os.PathLike, Document)):
         inputs = [inputs]
@@ -342,6 +360,7 @@ def build_index(
     where = parse_location(path)
     if isinstance(ocr_budget_s, bool) or not isinstance(ocr_budget_s, (int, float)) or not ocr_budget_s > 0:
         raise ValueError(f"ocr_budget_s must be a number of seconds greater than 0. Currently, ocr_budget_s is {ocr_budget_s!r}.")
+    removed_added = check_build(where, replace, shard is None)
     report, orders = read_inputs(inputs, where, shard, dense_index, ocr_budget_s)
     if not report.documents:
         reasons = "; ".join(f"{s.path}: {s.reason}" for s in report.skipped[:5]) or "no .txt, .md, .html, .pdf, .docx or image files found"
@@ -349,10 +368,13 @@ def build_index(
             f"nothing to index ({reasons}); pass files or folders of .txt, .md, .html, .pdf, .docx or scanned .png, .jpg, .tif documents"
         )
     embedder = load_embedder(model, backend)
-    written = write(report.documents, where, embedder, max_words, overlap, exact_max, incremental, dense_index, orders, prune=shard is None)
+    written = write(
+        report.documents, where, embedder, max_words, overlap, exact_max, incremental, dense_index, orders, prune=shard is None, replace=replace
+    )
     return BuildReport(
         written.location, len(report.documents), written.passages, report.skipped,
         getattr(embedder, "backend", "custom"), embedded_passages=written.embedded_passages, reused_documents=written.reused_documents,
+        removed_added=tuple(removed_added),
     )
 
 

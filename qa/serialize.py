@@ -36,7 +36,7 @@ def to_json(value: Any) -> Any:
         return [to_json(item) for item in value]
     if isinstance(value, os.PathLike):
         return os.fspath(value)
-    raise TypeError(f"cannot turn a {type(value).__name__} into JSON: {value!r:.80}")
+    raise TypeError(f"cannot turn {a_or_an(type(value).__name__)} into JSON: {value!r:.80}")
 
 
 def answer_to_json(answer: Answer) -> dict[str, Any]:

@@ -24,10 +24,12 @@ def test_index_info_ask_round_trip(tmp_path: Path) -> None:
     docs.mkdir()
     (docs / "harbour.md").write_text("# Harbour news\nThe new harbour opens in May 2027. It will host cruise ships.\n", encoding="utf-8")
     (docs / "bad.txt").write_bytes(b"\xff\xfe\x00\x00garbage")
+    (docs / "table.csv").write_text("a,b\n", encoding="utf-8")  # a folder's unsupported file is reported too
     index = tmp_path / "idx"
     built = run_cli("index", str(docs), "--index", str(index))
     assert built.returncode == 0, built.stderr
-    assert "indexed 1 document(s)" in built.stdout and "skipped 1 file(s)" in built.stdout and "bad.txt" in built.stdout
+    assert "indexed 1 document(s)" in built.stdout and "skipped 2 file(s)" in built.stdout and "bad.txt" in built.stdout
+    assert "table.csv: unsupported file type '.csv'" in built.stdout
     info = run_cli("info", "--index", str(index))
     assert info.returncode == 0 and "harbour.md: Harbour news" in info.stdout and "type:      flat" in info.stdout
     asked = run_cli("ask", "When does the new harbour open?", "--index", str(index), "--json")
@@ -35,7 +37,9 @@ def test_index_info_ask_round_trip(tmp_path: Path) -> None:
     answer = json.loads(asked.stdout)
     assert not answer["abstained"] and "May 2027" in answer["text"]
     c = answer["citations"][0]
-    assert (docs / "harbour.md").read_text(encoding="utf-8")[c["start"] : c["end"]] == c["quote"]
+    import qa
+
+    assert qa.load(index).document("harbour.md").text[c["start"] : c["end"]] == c["quote"]  # offsets into the stored text
 
 
 def test_ask_prints_citations_and_abstains(tmp_path: Path) -> None:

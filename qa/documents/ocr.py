@@ -3,7 +3,7 @@
 Scanned PDF pages (pages without a text layer, see :mod:`qa.documents.pdf`) and image
 files (``.png``, ``.jpg``/``.jpeg``, ``.tif``/``.tiff``: one page per frame) are read by
 the ``tesseract`` command (5.x, ``tesseract-ocr`` and ``tesseract-ocr-eng`` on Debian),
-chosen over ``rapidocr-onnxruntime`` by measuring (``eval/ocr_compare.py``, docs/ocr.md):
+chosen over ``rapidocr-onnxruntime`` by measuring (``eval/choices/ocr.py``, docs/ocr.md):
 a tenth of the character errors on clean pages, the reading order of two-column pages
 kept, ten times the speed on this CPU, and 23 MB installed instead of about 300 MB.
 
@@ -43,7 +43,7 @@ from qa.documents.scan_images import (
     image_frames,
     image_page,
 )
-from qa.errors import IngestError
+from qa.errors import IngestError, counted
 from qa.files import file_sha256
 
 logger = logging.getLogger(__name__)
@@ -185,7 +185,7 @@ class OcrRun:
 
     def _spent(self, path: Path) -> str:
         return (
-            f"the OCR time budget of this call is spent (ocr_budget_s={self.budget_s:g} s; {self.pages_read} pages read "
+            f"the OCR time budget of this call is spent (ocr_budget_s={self.budget_s:g} s; {counted(self.pages_read, 'page')} read "
             f"with OCR); add {path.name} in another call (pages already read are cached), or raise ocr_budget_s"
         )
 

@@ -39,8 +39,10 @@ def open_store(location: str | os.PathLike[str] | Location | None, model: str | 
         from qa.index.milvus.store import load_milvus_store
 
         return load_milvus_store(where, model)
+    from qa.index.local.build import clean_leftovers
     from qa.index.local.store import load_store
 
+    clean_leftovers(where.path)
     return load_store(where.path, model)
 
 
@@ -109,8 +111,10 @@ def open_default(where: Location, requested: str | None, model: str | Embedder |
         The store, and the embedder it was just built with (None when nothing was built).
     """
     if not where.is_milvus:
+        from qa.index.local.build import clean_leftovers
         from qa.index.local.default_index import open_default as open_default_folder
 
+        clean_leftovers(where.path)
         return open_default_folder(where.path, requested, model, backend)
     from qa.errors import IndexNotFoundError
 
@@ -155,6 +159,55 @@ def read_inputs(
     return load_documents(list(inputs), ocr_cache=where.ocr_cache, ocr_budget_s=ocr_budget_s), None
 
 
+def check_build(where: Location, replace: bool, prune: bool = True) -> list[str]:
+    """Before a build reads anything: refuse it when it would remove documents added to the index at ``where``
+    (unless ``replace``) or write over a folder that is not an index.  The write checks again (under the lock).
+
+    Args:
+        where: The index location.
+        replace: Remove the added documents.
+        prune: The build replaces the whole index (False: a shard of a Milvus build, checked by the write).
+
+    Returns:
+        The added documents the build will remove (empty unless ``replace``).
+
+    Raises:
+        ReplaceRefusedError: See :func:`qa.index.local.folder.check_replace`.
+    """
+    if not where.is_milvus:
+        from qa.index.local.folder import check_replace
+
+        lost = check_replace(where.path, (), replace)
+    elif not prune or (where.kind == "lite" and not where.path.exists()):
+        lost = []
+    else:
+        lost = _milvus_added(where, replace)
+    if lost:
+        logger.warning("replacing index %s: removing %d added document(s) and their kept copies: %s", where, len(lost), ", ".join(lost))
+    return lost
+
+
+def _milvus_added(where: Location, replace: bool) -> list[str]:
+    """:func:`check_build` of a Milvus index."""
+    from qa.errors import QAError
+    from qa.index.local.folder import refuse_losing
+    from qa.index.milvus.build import added_ids, read_heads
+    from qa.index.milvus.client import Connection
+    from qa.index.milvus.store import read_manifest_row
+
+    try:
+        conn = Connection(where)
+        try:
+            read_manifest_row(conn)
+            added = added_ids(conn, read_heads(conn))
+        finally:
+            conn.close()
+    except QAError as exc:  # no index yet, or one the write will report on
+        logger.info("no added documents found in %s (%s)", where, exc)
+        return []
+    return refuse_losing(str(where), sorted(added), replace)
+
+
 @dataclass(frozen=True)
 class Written:
     """What a build wrote.
@@ -183,17 +236,24 @@ def write(
     dense_index: str = "HNSW",
     orders: list | None = None,
     prune: bool = True,
+    replace: bool = False,
 ) -> Written:
-    """Write documents into the index at ``where``: a local folder atomically, Milvus document by document."""
+    """Write documents into the index at ``where``: a local folder atomically, Milvus document by document.
+
+    Raises:
+        ReplaceRefusedError: The write would remove documents added to the index, without ``replace``.
+    """
     if where.is_milvus:
         from qa.index.milvus.build import write_documents
 
-        written = write_documents(documents, where, embedder, max_words, overlap, orders=orders, prune=prune, dense_index=dense_index)
+        written = write_documents(
+            documents, where, embedder, max_words, overlap, orders=orders, prune=prune, dense_index=dense_index, replace=replace
+        )
         return Written(str(where), written.passages, written.embedded_passages, len(written.unchanged))
     from qa.index.local.build import write_index
     from qa.index.local.manifest import read_manifest
 
-    write_index(documents, where.path, embedder, max_words, overlap, exact_max, reuse=incremental)
+    write_index(documents, where.path, embedder, max_words, overlap, exact_max, reuse=incremental, replace=replace)
     manifest = read_manifest(where.path)
     build = manifest.get("build", {})
     passages = manifest["counts"]["passages"]

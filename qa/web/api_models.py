@@ -58,7 +58,7 @@ class HistoryTurn(BaseModel):
     model_config = ConfigDict(extra="ignore", strict=True)
 
     question: str = Field(min_length=1, max_length=2000, description="The question asked.")
-    text: str = Field("", description='The answer\'s text ("" when it was declined).')
+    text: str = Field(description='The answer\'s text ("" when it was declined); required: a turn without it cannot be read.')
     citations: list[HistoryCitation] = Field(default_factory=list, max_length=20, description="The answer's citations, first first.")
 
     @field_validator("question")
@@ -144,6 +144,9 @@ class AnswerOut(_Open):
     passages: list[PassageOut]
     phrase: SpanOut | None = None
     follow_up: FollowUpOut | None = None
+    question_cut: str | None = Field(
+        None, description="Only when the question was over 2,000 characters: says so; `question` then holds the part that was read."
+    )
 
 
 class RetrieveOut(BaseModel):

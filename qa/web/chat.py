@@ -63,6 +63,35 @@ EXAMPLES = [
 ]
 """Example questions shown under the chat; each is answered by one sentence of the bundled article."""
 
+
+def example_questions(bot: qa.QA) -> list[str]:
+    """The example buttons for the served index: :data:`EXAMPLES` when it holds the bundled article, else none.
+
+    The examples are the bundled article's questions, so they are offered only where they are
+    answered: when a document of the index is that article (its doc_id, and its text's hash where
+    the index records it).  Another index gets no example buttons rather than questions it cannot
+    answer (questions made from titles would often be declined).
+
+    Args:
+        bot: The loaded engine.
+
+    Returns:
+        The example questions (empty for an index without the bundled article).
+    """
+    from qa.documents.ingest import default_documents
+
+    bundled = {doc.doc_id: doc.sha256 for doc in default_documents()}
+    manifest = getattr(getattr(bot, "store", None), "manifest", None)
+    recorded = manifest.get("documents") if isinstance(manifest, dict) else None
+    if isinstance(recorded, list):
+        held = any(
+            isinstance(d, dict) and d.get("doc_id") in bundled and d.get("text_sha256", bundled[d["doc_id"]]) == bundled[d["doc_id"]]
+            for d in recorded
+        )
+    else:
+        held = any(str(d.get("doc_id")) in bundled for d in bot.info.get("documents") or [])
+    return list(EXAMPLES) if held else []
+
 # Queue settings (chosen on purpose):
 # * One concurrency group ("answer") is shared by the chat events and the /chat
 #   API, so the limit below is global for the whole server.
@@ -263,6 +292,8 @@ def build_demo(bot: qa.QA, *, uploads: bool = False, host: str = DEFAULT_HOST) -
     """
     import gradio as gr
 
+    shown = example_questions(bot)  # the bundled article's questions, only where they are answered
+
     def respond(
         question: str, history: list[dict[str, Any]] | None, top_k: float, turns: list[Turn] | None
     ) -> tuple[list[dict[str, Any]], str, list[Turn]]:
@@ -314,7 +345,7 @@ def build_demo(bot: qa.QA, *, uploads: bool = False, host: str = DEFAULT_HOST) -
                     feedback_options=None,
                     buttons=["copy"],
                     sanitize_html=True,
-                    placeholder="Ask a question below, or click an example.",
+                    placeholder="Ask a question below, or click an example." if shown else "Ask a question below.",
                 )
                 with gr.Row(equal_height=True):
                     question = gr.Textbox(
@@ -329,8 +360,8 @@ def build_demo(bot: qa.QA, *, uploads: bool = False, host: str = DEFAULT_HOST) -
                     )
                     ask = gr.Button("Ask", variant="primary", elem_id="ask", scale=1, min_width=80)
                 examples = gr.Examples(
-                    examples=[[q] for q in EXAMPLES], inputs=[question], label="Examples (click to ask)", elem_id="examples"
-                )
+                    examples=[[q] for q in shown], inputs=[question], label="Examples (click to ask)", elem_id="examples"
+                ) if shown else None
             with gr.Column(scale=1, min_width=260):
                 top_k = gr.Slider(
                     minimum=1, maximum=MAX_TOP_K, value=DEFAULT_TOP_K, step=1, precision=0,
@@ -439,7 +470,8 @@ def build_demo(bot: qa.QA, *, uploads: bool = False, host: str = DEFAULT_HOST) -
         }
         question.submit(**answer_event)
         ask.click(**answer_event)
-        examples.load_input_event.then(**answer_event)
+        if examples is not None:
+            examples.load_input_event.then(**answer_event)
         gr.api(chat, api_name="chat", concurrency_id="answer")
 
     demo.queue(default_concurrency_limit=CONCURRENCY_LIMIT, max_size=QUEUE_MAX_SIZE)
@@ -453,19 +485,20 @@ def make_theme() -> Any:
     return gr.themes.Default(font=SYSTEM_FONTS, font_mono=SYSTEM_MONO_FONTS)
 
 
-def warm_up(url: str) -> None:
+def warm_up(url: str, login: tuple[str, str] | None = None) -> None:
     """Send one question through the served ``/chat`` endpoint so the first reader does not pay Gradio's first-request cost.
 
     Failures are logged and ignored: the page works without it.
 
     Args:
         url: The served page's local address.
+        login: ``(user name, password)`` when the chat is behind its login (:func:`qa.web.settings.chat_login`).
     """
     started = time.perf_counter()
     try:
         from gradio_client import Client
 
-        Client(url, verbose=False).predict(EXAMPLES[0], api_name="/chat")
+        Client(url, verbose=False, auth=login).predict(EXAMPLES[0], api_name="/chat")
     except Exception as exc:  # noqa: BLE001 - a warm-up must never stop the server
         logger.warning("warm-up request failed (%s: %s); the first answer may be slower", type(exc).__name__, exc)
         return

@@ -29,7 +29,7 @@ ITALY = "Italy and Britain"
         ("When?", r"history must be a list .* Currently, history is a str"),
         ({"question": "q"}, r"history must be a list .* history is a dict"),
         ([("When?", "In May.", "extra")], r"history\[0\] must be a qa.Answer or a \(question, answer_text\) pair .* tuple of 3 items"),
-        ([("When?", "In May."), 42], r"history\[1\] must be a qa.Answer .* Currently, history\[1\] is a int"),
+        ([("When?", "In May."), 42], r"history\[1\] must be a qa.Answer .* Currently, history\[1\] is an int \(42\)"),
         ([("When?", None)], r"history\[0\] must be a qa.Answer .* \(str, NoneType\)"),
         ([("When?", "In May."), ("  ", "x")], r"history\[1\] has an empty question"),
         ([Turn("Who?", 3)], r"history\[0\] has an answer text of type int"),  # type: ignore[arg-type]

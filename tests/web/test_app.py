@@ -33,8 +33,8 @@ from urllib.parse import urlparse
 import pytest
 
 import qa
-from eval.bench_common import free_port
-from eval.serving import Served, http_ready, serve
+from eval.bench.common import free_port
+from eval.bench.serving import Served, http_ready, serve
 from qa.web import render as ui
 from qa.documents.ingest import default_documents
 
@@ -72,7 +72,7 @@ Markdown such as [open me](javascript:alert(1)) and **bold** text about the zorb
 
 @dataclass
 class Server:
-    """A running ``app.py`` (see :func:`eval.serving.serve`)."""
+    """A running ``app.py`` (see :func:`eval.bench.serving.serve`)."""
 
     url: str
     port: int
@@ -131,7 +131,7 @@ def article_server(article_index: Path, tmp_path_factory: pytest.TempPathFactory
 def hostile_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     folder = tmp_path_factory.mktemp("app-hostile")
     (folder / "docs").mkdir()
-    (folder / "docs" / "zorblax<b>.md").write_text(HOSTILE_DOC, encoding="utf-8")
+    (folder / "docs" / "zorblax<b>.txt").write_text(HOSTILE_DOC, encoding="utf-8")
     qa.build_index([folder / "docs"], folder / "index")
     server = start_app(folder / "index", folder / "hostile.log")
     TIMINGS["startup_seconds_hostile"] = round(server.startup_s, 2)
@@ -292,6 +292,7 @@ def test_hostile_document_and_question_show_as_text(hostile_server: Server, watc
     page = watched.page
     page.goto(hostile_server.url)
     expect(page.locator("#info")).to_contain_text(HOSTILE_TITLE, timeout=30000)  # title with HTML, as text
+    expect(page.locator("#examples")).to_have_count(0)  # another index: none of the bundled article's example questions
 
     question = f"{HOSTILE_IMG} What does the zorblax reactor power?"
     ask(page, question)

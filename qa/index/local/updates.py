@@ -79,7 +79,7 @@ def remove(wanted: list[str], target: Path, model: str | Embedder | None, backen
                 "document: remove fewer, or delete the index folder"
             )
         stored = {name: target / STORED_FILES / name for name in stored_files(manifest) if name not in wanted}
-        _build(target, remaining, stored, manifest, embedder_for(manifest, model, backend), held)
+        _build(target, remaining, stored, manifest, embedder_for(manifest, model, backend), held, replace=True)
     logger.info("removed %d document(s) from %s", len(wanted), target)
     return RemoveReport(target, tuple(wanted), len(remaining))
 
@@ -128,9 +128,11 @@ def stored_documents(target: Path, manifest: dict) -> list[Document]:
 
 
 def _build(
-    target: Path, documents: list[Document], stored: dict[str, Path], manifest: dict | None, embedder: Embedder, held: HeldLock
+    target: Path, documents: list[Document], stored: dict[str, Path], manifest: dict | None, embedder: Embedder, held: HeldLock,
+    replace: bool = False,
 ) -> None:
-    """Write ``documents`` into ``target`` with the chunking and index settings it already has."""
+    """Write ``documents`` into ``target`` with the chunking and index settings it already has (``replace``: the kept
+    files not ``stored`` are removed on purpose)."""
     chunking = (manifest or {}).get("chunking", {})
     write_index(
         documents,
@@ -141,4 +143,5 @@ def _build(
         exact_max=int((manifest or {}).get("index", {}).get("exact_max", DEFAULT_EXACT_MAX)),
         stored=stored,
         held=held,
+        replace=replace,
     )

@@ -41,6 +41,7 @@ from qa.index.embedding import Embedder
 from qa.errors import IndexNotFoundError, ModelMismatchError, QAError
 from qa.documents.lexical import tokenize
 from qa.index.location import Location
+from qa.index.local.folder import refuse_losing
 from qa.index.local.manifest import chunking_settings, source_info
 from qa.index.milvus.client import Connection, quote
 from qa.index.milvus.store import (
@@ -317,6 +318,18 @@ def document_version(doc: Document, chunking: dict, model: str, file: dict | Non
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
 
 
+def added_ids(conn: Connection, heads: dict[str, dict]) -> set[str]:
+    """The committed documents that were added with a kept file (``qa add``, uploads)."""
+    rows = conn.rows(conn.names["documents"], ["doc_id", "version"], 'kind == "file" and chunk == 0')
+    return {row["doc_id"] for row in rows if heads.get(row["doc_id"], {}).get("version") == row["version"]}
+
+
+def lost_documents(conn: Connection, heads: dict[str, dict], documents: Sequence[Document], kept: set[str], prune: bool) -> list[str]:
+    """The added documents a write would remove (``prune``) or overwrite with a document without its kept file."""
+    added = added_ids(conn, heads) - kept
+    return sorted(added if prune else added & {d.doc_id for d in documents})
+
+
 def read_heads(conn: Connection) -> dict[str, dict]:
     """The head row of every committed document: version, order and counts."""
     return {row["doc_id"]: json.loads(row["body"]) for row in conn.rows(conn.names["documents"], ["doc_id", "body"], 'kind == "head"')}
@@ -334,6 +347,7 @@ def write_documents(
     kept: dict[str, Path] | None = None,
     dense_index: str = "HNSW",
     batch_size: int = 64,
+    replace: bool = False,
 ) -> MilvusWrite:
     """Chunk, embed and write documents into a Milvus index (see the module's docstring).
 
@@ -351,11 +365,14 @@ def write_documents(
             by doc_id; the file's name is the doc_id.
         dense_index: Dense index type of a new index (``HNSW``, ``IVF_SQ8`` or ``FLAT``).
         batch_size: Texts per encoder batch.
+        replace: Remove (or overwrite) documents added with a kept file that are not ``kept`` here; without it such
+            a write is refused.
 
     Returns:
         What was written, left unchanged and removed.
 
     Raises:
+        ReplaceRefusedError: The write would remove added documents, without ``replace``.
         QAError: No documents, or no text to index.
         ModelMismatchError: The index was built with another model.
         IndexUnavailableError: Milvus cannot be reached.
@@ -369,6 +386,7 @@ def write_documents(
     try:
         ensure_index(conn, embedder, chunking, dense_index)
         heads = read_heads(conn)
+        refuse_losing(str(where), lost_documents(conn, heads, documents, set(files), prune), replace)
         next_order = 0 if prune else max((int(h.get("order", 0)) for h in heads.values()), default=-1) + 1
         if orders is None:
             orders = [next_order + i for i in range(len(documents))]
