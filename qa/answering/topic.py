@@ -33,9 +33,9 @@ from dataclasses import dataclass
 from qa.index.store import Hit, IndexStore
 from qa.types import Span
 
-EVIDENCE_DEPTH = 5
-"""Passages of a question's own search whose documents count as its evidence (a first turn's ``top_k`` hits, 5 by
-default, so its search is kept as asked)."""
+EVIDENCE_DEPTH = 10
+"""Passages of a question's own search whose documents count as its evidence (a first turn keeps its ``top_k`` hits,
+5 by default, as asked: no second search)."""
 DECAY = 0.6
 """Each step back in the dialogue multiplies a turn's evidence by this."""
 QUESTION_WEIGHT = 0.5
