@@ -369,11 +369,11 @@ def resolve(store: IndexStore, question: str, turns: Sequence[Turn], own: dict[s
             source = len(turns) - 1 - back
     anchors: list[int] = []
     cited_turn = None
-    for back, spans in enumerate(reversed(cited[-MAX_TURNS:])):
+    for back, spans in enumerate(reversed(cited)):
         for span in spans:
             if span.doc_id != doc:
                 continue
-            passage = _passage_at(store, span)
+            passage = _passage_at(store, span) if back < MAX_TURNS else None
             if passage is not None and passage not in anchors:
                 anchors.append(passage)
             if cited_turn is None:
