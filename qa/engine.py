@@ -261,11 +261,11 @@ class QA:
             top_k: Passages retrieved as evidence; None uses the engine's default.
             retrieval: Method; None uses the engine's default.
             history: The earlier turns of this conversation, oldest first: each a :class:`qa.Answer`
-                as returned before, or a ``(question, answer_text)`` pair.  Only the last
-                ``MAX_TURNS`` (3) count.  A question that depends on them ("and who is building it?")
-                is searched with the earlier questions' topic words, in the documents the earlier
-                answers cited (see :mod:`qa.answering.conversation`); the answer's ``follow_up`` says
-                what was used.  None or ``[]`` answers the question on its own.
+                as returned before, or a ``(question, answer_text)`` pair.  The last 8 give the
+                conversation's document (:mod:`qa.answering.topic`), the last 3 words.  A question that
+                depends on them ("and who is building it?") is searched with the earlier questions' topic
+                words, in the conversation's document (see :mod:`qa.answering.conversation`); the answer's
+                ``follow_up`` says what was used.  None or ``[]`` answers the question on its own.
 
         Returns:
             The answer, with citations and evidence passages (or related passages when abstained).

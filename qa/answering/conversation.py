@@ -3,7 +3,8 @@
 Peers rewrite a follow-up with a language model; qa only chooses what to search for and where.
 For a question asked after earlier turns (``history``, oldest first):
 
-1. **Only the last few turns count** (:data:`MAX_TURNS`, 3).  In CoQA and QuAC a follow-up leans on
+1. **Only the last few turns give words and anchors** (:data:`MAX_TURNS`, 3; the document's evidence looks further
+   back, see :mod:`qa.answering.topic`).  In CoQA and QuAC a follow-up leans on
    the turn before it far more often than on older ones (in the CoQA tune half the next answer is in
    the same sentence as the last one 49% of the time, the next sentence 19%), and every older turn
    adds words that pull retrieval back to what was already answered; three turns keep the topic of
@@ -13,22 +14,31 @@ For a question asked after earlier turns (``history``, oldest first):
    or it names nothing of its own: none of its words is a topic word of the corpus (rare enough to
    pick out documents, see :data:`TOPIC_DF_SHARE`) — a weak retrieval of its own, told from the
    index's term statistics without a second search.
-3. **A dependent question** (:func:`resolve`):
+3. **The conversation's document** (:mod:`qa.answering.topic`): each document gathers evidence over the
+   dialogue (the earlier questions' own searches, the earlier answers' documents, a declined turn's unconfirmed
+   candidate less, decayed per turn, and the question's own search), so a wrong first answer is outvoted later.
+   A ``(question, text)`` pair gets the document of the indexed sentence its text starts with.
+4. **A dependent question** (:func:`resolve`):
 
    * *HQE-style expansion* (Lin et al. 2020, "Query Reformulation using Query History for Passage
-     Retrieval in Conversational Search"): topic words of the earlier QUESTIONS, the most recent
-     turn first and the rarest (highest BM25 IDF) first within a turn, above an IDF floor, are added
-     to what is searched for and scored (:data:`MAX_TERMS`, 1 when tuned) — never words of the earlier
-     answers, which HQE found to hurt;
-   * *document focus*: it is answered from the passages of the document the earlier answers cited
-     (:data:`FOCUS_ONLY`), those its own search found first, then the others nearest the cited
-     passage (:func:`focus`), so the reader reads where the conversation is.
-4. **A question of its own** keeps the focus (:data:`SOFT_FOCUS`) only when the conversation's document
+     Retrieval in Conversational Search"): topic words of the earlier QUESTIONS whose own search favoured the
+     conversation's document, the most recent turn first and the rarest (highest BM25 IDF) first within a turn,
+     above an IDF floor and held by that document, are added to what is searched for and scored
+     (:data:`MAX_TERMS`, 1 when tuned) — never words of the earlier answers, which HQE found to hurt;
+   * *document focus*: it is answered from the passages of the conversation's document (:data:`FOCUS_ONLY`),
+     those its own search found first, then the others nearest the last cited passage (:func:`focus`), so the
+     reader reads where the conversation is;
+   * a question that names topic words the document lacks while its own search strongly prefers another
+     document (:data:`RESET_SHARE`) has changed the subject: it is answered as if it were the first.
+5. **A question of its own** keeps the focus (:data:`SOFT_FOCUS`) only when the conversation's document
    holds one of the topic words it names and its own search found that document; otherwise it has changed
    the subject and is answered as if it were the first.
-5. **A follow-up to an off-topic decline** ("What is the population of Brazil?" of an article that
-   never names Brazil, then "and its capital?") is declined too (:func:`off_topic`), rather than
-   answered with whatever its own words match.
+6. **A follow-up to an off-topic decline** ("What is the population of Brazil?" of an article that
+   never names Brazil, then "and its capital?") is declined too (:func:`off_topic`), but only when that
+   turn found nothing relevant at all (no candidate, confidence 0), never after a turn that was merely unsure.
+7. **History never costs an answer** (:data:`FALLBACK_ALONE`): a follow-up declined with its conversation is
+   asked alone too, and takes that answer when it cites the conversation's document or the one its own search
+   points to.
 
 The answer stays extractive: the reader reads the question (with the added words after it), the
 decision is the same fitted one, and a follow-up still declines when the documents do not answer.
