@@ -197,7 +197,7 @@ def answer_in_conversation(
     follow_up = resolution.follow_up if used else None  # the conversation changed nothing: say nothing
     near = near_sentences(store, resolution)
     result = answer(store, question, query, hits, params, reader, model, read_depth, follow_up, near)
-    if not result.abstained and reader is not None and conversation.PHRASE_WITH_TURN and turns[-1].phrase:
+    if not result.abstained and reader is not None and conversation.PHRASE_WITH_TURN and same_sentence(result, turns[-1]):
         result = replace(result, phrase=phrase_with_turn(store, reader, text, turns[-1], result) or result.phrase)
     if result.abstained and conversation.FALLBACK_ALONE and used:
         first = alone()
@@ -213,6 +213,15 @@ def fallback_ok(doc_id: str, resolution: Resolution, own: dict[str, float]) -> b
     if mode == 1 or doc_id in resolution.focus:
         return True
     return mode == 3 and own.get(doc_id, 0.0) >= conversation.RESET_SHARE and max(own.values()) == own[doc_id]
+
+
+def same_sentence(result: Answer, last: Turn) -> bool:
+    """Whether a follow-up's answer quotes the sentence the previous (answered) turn quoted: the reader must then
+    tell what was already said (see :func:`phrase_with_turn`)."""
+    if not last.phrase or not last.cited or last.tentative:
+        return False
+    c, prev = result.citations[0], last.cited[0]
+    return (c.doc_id, c.start, c.end) == (prev.doc_id, prev.start, prev.end)
 
 
 def phrase_with_turn(store: IndexStore, reader: Reader, text: str, last: Turn, result: Answer) -> Span | None:

@@ -115,9 +115,10 @@ FOCUS_DOCS = 1
 """Documents in focus: the one the evidence favours, then the next ones by evidence (their passages after its own,
 :data:`FOCUS_PASSAGES` each), so a short document does not leave the reader with fewer passages."""
 PHRASE_WITH_TURN = True
-"""Whether a follow-up's answer phrase is the reader's span in the answer sentence read with the previous turn
-before the question ("When will the new fighter jet be airborne? 2035. And who is building it?"), as conversational
-readers take their history: the reader then knows what was already answered."""
+"""Whether a follow-up answered with the sentence the previous turn quoted gets as its phrase the reader's span in
+that sentence read with the previous turn before the question ("When will the new fighter jet be airborne? 2035.
+And who is building it?"), as conversational readers take their history: the reader then knows what was already
+answered there."""
 RELIABLE_SHARE = 0.5
 """The evidence share of the conversation's document above which the thread is reliable (see :attr:`Resolution.near`)."""
 NEAR_BONUS = (0.0, 0.0)

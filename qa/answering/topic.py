@@ -181,10 +181,11 @@ def conversation_document(question_shares: Sequence[dict[str, float]], answer_do
             scores[doc_id] = scores.get(doc_id, 0.0) + factor * weight
     for d, s in own.items():
         scores[d] = scores.get(d, 0.0) + own_weight * s
-    if not scores:
-        return Evidence({}, None, 0.0)
+    total = sum(scores.values())
+    if not scores or total <= 0:
+        return Evidence(scores, None, 0.0)
     best = max(scores, key=lambda d: (scores[d], d))
-    return Evidence(scores, best, scores[best] / sum(scores.values()))
+    return Evidence(scores, best, scores[best] / total)
 
 
 _SPACE = re.compile(r"\s+")
