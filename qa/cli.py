@@ -1,4 +1,4 @@
-"""Command line: ``qa index``, ``qa ask``, ``qa chat``, ``qa info``, ``qa add``, ``qa remove``, ``qa list``, ``qa serve``."""
+"""Command line: ``qa index``, ``qa ask``, ``qa chat``, ``qa info``, ``qa add``, ``qa remove``, ``qa list``, ``qa page``, ``qa serve``."""
 
 from __future__ import annotations
 
@@ -66,6 +66,16 @@ def _parser() -> argparse.ArgumentParser:
     listing = sub.add_parser("list", help="list the documents of an index")
     listing.add_argument("--index", help=INDEX_HELP)
 
+    page = sub.add_parser("page", help="a page of a PDF, scan or image as PNG, with a quote (a citation's characters) boxed")
+    page.add_argument("doc_id", metavar="DOC_ID", help="the document, as `qa list` shows it")
+    page.add_argument("page", metavar="PAGE", type=int, help="the 1-based page (a citation's p.)")
+    page.add_argument("--start", type=int, help="the quote's first character (a citation's characters S-E)")
+    page.add_argument("--end", type=int, help="one past the quote's last character")
+    page.add_argument("--dpi", type=int, default=150, help="resolution, 72-300 (default 150)")
+    page.add_argument("-o", "--output", help="the PNG file to write")
+    page.add_argument("--json", action="store_true", help="print the page size and the boxes as JSON")
+    page.add_argument("--index", help=INDEX_HELP)
+
     from qa.web.server import add_arguments
 
     serve = sub.add_parser("serve", help="serve the JSON API and the web chat (see README: HTTP API)")
@@ -90,11 +100,11 @@ def _print_answer(answer: object) -> None:
         else:
             c = cand.citation
             page = f", p. {c.page}" if c.page is not None else ""
-            print("No answer could be confirmed in the documents.")
-            print(f"\nClosest candidate (unconfirmed, confidence {cand.confidence:.2f}):")
+            print("Not confirmed — the closest sentence in the documents (check it before relying on it):\n")
+            print(f"Not confirmed: “{c.quote}” [{c.number}]")
             if cand.phrase is not None:
-                print(f"Unconfirmed: {cand.phrase.text}")
-            print(f"“{c.quote}”\n[{c.number}] {c.title} — {c.doc_id}{page}, characters {c.start}-{c.end}")
+                print(f"(the closest phrase: {cand.phrase.text})")
+            print(f"\n[{c.number}] {c.title} — {c.doc_id}{page}, characters {c.start}-{c.end}")
         if answer.passages:  # type: ignore[attr-defined]
             print("\nClosest passages (related, not an answer):")
             for p in answer.passages[:3]:  # type: ignore[attr-defined]
@@ -133,6 +143,8 @@ def _run(args: argparse.Namespace) -> int:
         return run(args, say, prog="qa serve")
     if args.command == "chat":
         return _chat(args)
+    if args.command == "page":
+        return _page(args)
     if args.command == "info":
         from qa.index.backend import read_index_manifest
         from qa.index.location import parse_location
@@ -160,6 +172,27 @@ def _run(args: argparse.Namespace) -> int:
         print(json.dumps(answer_to_json(answer), ensure_ascii=False, indent=2))
     else:
         _print_answer(answer)
+    return 0
+
+
+def _page(args: argparse.Namespace) -> int:
+    if args.output is None and not args.json:
+        raise ValueError("say where to write the page: -o page.png (or --json for the boxes)")
+    if (args.start is None) != (args.end is None):
+        raise ValueError("give both --start and --end (a citation's characters), or neither")
+    if args.index is None:
+        raise ValueError("name the index: --index DIR (the one the citation came from)")
+    from qa.engine import show_page
+    from qa.index.backend import open_store
+
+    view = show_page(open_store(args.index), args.doc_id, args.page, start=args.start, end=args.end, dpi=args.dpi)
+    if args.output is not None:
+        with open(args.output, "wb") as handle:
+            handle.write(view.png)
+        print(f"wrote {args.output}: page {view.page} of {view.doc_id}, {view.width} × {view.height} pixels, {len(view.boxes)} line(s) boxed", file=sys.stderr)
+    if args.json:
+        print(json.dumps({"doc_id": view.doc_id, "page": view.page, "width": view.width, "height": view.height, "dpi": view.dpi,
+                          "boxes": [list(b) for b in view.boxes], "read_by": view.read_by, "deskew": view.deskew}))
     return 0
 
 

@@ -23,12 +23,12 @@ from qa.documents.ocr import DEFAULT_BUDGET_S
 from qa.documents.ingest import Skipped
 from qa.documents.lexical import tokenize
 from qa.errors import DocumentNotFoundError, IngestError, ModelMismatchError, QAError
-from qa.index.backend import check_build, open_default, open_store, read_inputs, write
+from qa.index.backend import check_build, open_default, open_store, original_file, read_inputs, write
 from qa.index.embedding import DEFAULT_MODEL, Embedder, canonical_model_name, check_backend, load_embedder, with_backend
 from qa.index.local.vectors import DEFAULT_EXACT_MAX
 from qa.index.location import parse_location
 from qa.index.store import IndexStore, check_method
-from qa.types import Answer, Document, Passage
+from qa.types import Answer, Citation, Document, PageView, Passage, Span
 
 if TYPE_CHECKING:
     from qa.answering.reader import Reader
@@ -38,6 +38,8 @@ logger = logging.getLogger(__name__)
 DEFAULT_TOP_K = 5
 MAX_QUESTION_CHARS = 2000
 """Longer questions are cut to this many characters (the model reads at most 256 tokens)."""
+PAGE_CACHE = 32
+"""Page views kept by a :class:`QA` (the last ones shown; a view asked again costs a dictionary lookup)."""
 RELOAD_CHECK_SECONDS = 1.0
 """A loaded :class:`QA` looks at most this often whether its index folder was rebuilt (see :meth:`QA.reload`)."""
 
@@ -148,6 +150,8 @@ class QA:
         self._reload_lock = threading.Lock()
         self._stamp = store.stamp()
         self._checked = time.monotonic()
+        self._pages: dict[tuple, PageView] = {}
+        self._pages_lock = threading.Lock()
 
     def reload(self) -> bool:
         """Load the index folder again and swap it in (thread-safe; questions in flight finish on the old index).
@@ -172,6 +176,8 @@ class QA:
             )
         changed = store.manifest != self.store.manifest
         self.store, self._stamp = store, stamp
+        with self._pages_lock:
+            self._pages.clear()
         if changed:
             logger.info("reloaded index %s (built %s)", store.path, store.manifest.get("built_at"))
         return changed
@@ -287,6 +293,109 @@ class QA:
         return answer_in_conversation(
             store, question, text, turns, self.embedder.encode, k, method, self.params, self.reader, self.decision, self.read_depth
         )
+
+    def page_view(self, citation: Citation, *, phrase: Span | None = None, dpi: int = 150) -> PageView:
+        """The page a citation quotes, as an image with the quoted sentence boxed (one rectangle per line).
+
+        Works for an answer's citations and for an unconfirmed candidate's.  The boxes come from the
+        mapping kept at ingest (the PDF's characters, or the words tesseract read on a scan), and the
+        page is rendered from the file the index was built from, checked against its SHA-256.
+
+        Args:
+            citation: A citation of :meth:`ask` (``answer.citations[i]`` or ``answer.candidate.citation``).
+            phrase: The answer phrase inside it (``answer.phrase``), marked more strongly; None for none.
+            dpi: Resolution of the image, 72 to 300.
+
+        Returns:
+            The page: PNG bytes with the quote highlighted, its size, and the boxes in its pixels.
+
+        Raises:
+            ValueError: ``dpi`` out of range, or ``phrase`` is not inside the citation.
+            QAError: The document has no pages (Word, HTML, Markdown, text), its file is gone or changed,
+                the index predates page layouts (add the file again, or rebuild), or the page is too large.
+        """
+        if not isinstance(citation, Citation):
+            raise ValueError(f"citation must be a qa.Citation from an answer. Currently, citation is {type(citation).__name__}.")
+        if phrase is not None and (phrase.doc_id != citation.doc_id or phrase.start < citation.start or phrase.end > citation.end):
+            raise ValueError(f"phrase must lie inside the citation ({citation.start}-{citation.end}). Currently, phrase is {phrase.start}-{phrase.end}.")
+        if citation.page is None:
+            raise QAError(f"{citation.doc_id!r} has no pages (only PDFs, scans and images do), so there is no page to show")
+        return self.page(citation.doc_id, citation.page, start=citation.start, end=citation.end,
+                         phrase=None if phrase is None else (phrase.start, phrase.end), dpi=dpi)
+
+    def page(
+        self, doc_id: str, page: int, *, start: int | None = None, end: int | None = None,
+        phrase: tuple[int, int] | None = None, dpi: int = 150,
+    ) -> PageView:
+        """A page of a PDF, scan or image of the index, with the text ``[start, end)`` of the document boxed.
+
+        The same as :meth:`page_view`, by document id and page (the HTTP API's and the CLI's way in).
+        Without ``start`` and ``end`` the page is shown without boxes.
+
+        Raises:
+            ValueError: A bad page number, range or dpi (the message names it).
+            QAError: No such document, no pages, its file gone or changed, no layout kept, or the page too large.
+        """
+        from qa.documents.pages import check_dpi
+
+        check_dpi(dpi)
+        for name, value in (("page", page), ("start", start), ("end", end), *zip(("phrase start", "phrase end"), phrase or ())):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise ValueError(f"{name} must be a whole number. Currently, {name} is {value!r}.")
+        store = self._current_store()
+        key = (doc_id, page, start, end, phrase, dpi)
+        with self._pages_lock:
+            cached = self._pages.get(key)
+        if cached is not None:
+            return cached
+        view = show_page(store, doc_id, page, start=start, end=end, phrase=phrase, dpi=dpi)
+        with self._pages_lock:
+            if len(self._pages) >= PAGE_CACHE:
+                self._pages.pop(next(iter(self._pages)))
+            self._pages[key] = view
+        return view
+
+
+def show_page(
+    store: IndexStore, doc_id: str, page: int, *, start: int | None = None, end: int | None = None,
+    phrase: tuple[int, int] | None = None, dpi: int = 150,
+) -> PageView:
+    """:meth:`QA.page` on a loaded index, without the model or a cache (``qa page`` needs no model).
+
+    Raises:
+        ValueError: A bad page number, range or dpi (the message names it).
+        QAError: No such document, no pages, its file gone or changed, no layout kept, or the page too large.
+    """
+    from qa.documents.page_map import decode
+    from qa.documents.pages import check_dpi, render_image_page, render_pdf_page
+    from qa.documents.scan_images import IMAGE_SUFFIXES
+
+    check_dpi(dpi)
+    doc = store.documents.get(doc_id) if isinstance(doc_id, str) else None
+    if doc is None:
+        raise QAError(f"no document with doc_id {doc_id!r} in this index")
+    if not doc.page_starts:
+        raise QAError(f"{doc_id!r} has no pages (only PDFs, scans and images do), so there is no page to show")
+    if isinstance(page, bool) or not isinstance(page, int) or not 1 <= page <= len(doc.page_starts):
+        raise ValueError(f"page must be from 1 to {len(doc.page_starts)} for {doc_id!r}. Currently, page is {page!r}.")
+    ranges = {}
+    for name, pair in (("quote", None if start is None and end is None else (start, end)), ("phrase", phrase)):
+        if pair is None:
+            continue
+        a, b = pair
+        if any(isinstance(x, bool) or not isinstance(x, int) for x in (a, b)) or not 0 <= a < b <= len(doc.text):  # type: ignore[operator]
+            raise ValueError(f"{name} range must be two offsets 0 <= start < end <= {len(doc.text)} of {doc_id!r}. Currently, it is {a!r}-{b!r}.")
+        ranges[name] = (a, b)
+    if not doc.layout:
+        raise QAError(f"the index holds no page layout for {doc_id!r} (it was indexed by an older qa); add the file again or rebuild the index to see its pages")
+    try:
+        layout = decode(doc.layout)
+    except ValueError as exc:
+        raise QAError(f"the page layout of {doc_id!r} is damaged ({exc}); add the file again or rebuild the index") from None
+    source = original_file(store, doc)
+    is_image = Path(doc.source).suffix.lower() in IMAGE_SUFFIXES
+    return (render_image_page if is_image else render_pdf_page)(source, doc_id, layout, page, ranges, dpi)
+
 
 def build_index(
     inputs: Sequence[str | os.PathLike[str] | Document],

@@ -11,6 +11,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from qa.errors import a_or_an
 from qa.types import Answer, Passage
 
 

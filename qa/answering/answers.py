@@ -80,12 +80,12 @@ def from_verdict(store: IndexStore, question: str, verdict: Verdict, passages: l
         if verdict.candidate is not None:
             cited = make_citations(store, [verdict.candidate])[0]
             candidate = Candidate(cited.quote, cited, verdict.candidate_phrase, verdict.confidence)
-        return Answer(question, "", True, verdict.confidence, [], passages, None, candidate, follow_up)
+        return Answer(question, "", True, verdict.confidence, [], passages, None, candidate, follow_up, status=verdict.status)
     citations = make_citations(store, verdict.chosen)
     used = {c.passage_id for c in citations}
     evidence = [p for p in passages if p.passage_id in used] + [p for p in passages if p.passage_id not in used]
     return Answer(question, " ".join(c.quote for c in citations), False, verdict.confidence, citations, evidence, verdict.phrase,
-                  follow_up=follow_up)
+                  follow_up=follow_up, status=verdict.status)
 
 
 def make_citations(store: IndexStore, chosen: Sequence[ScoredSentence]) -> list[Citation]:
@@ -197,8 +197,8 @@ def answer_in_conversation(
     follow_up = resolution.follow_up if used else None  # the conversation changed nothing: say nothing
     near = near_sentences(store, resolution)
     result = answer(store, question, query, hits, params, reader, model, read_depth, follow_up, near)
-    if not result.abstained and reader is not None and conversation.PHRASE_WITH_TURN and same_sentence(result, turns[-1]):
-        result = replace(result, phrase=phrase_with_turn(store, reader, text, turns[-1], result) or result.phrase)
+    if reader is not None and conversation.PHRASE_WITH_TURN:
+        result = rephrased(store, reader, text, turns[-1], result)
     if result.abstained and conversation.FALLBACK_ALONE and used:
         first = alone()
         if not first.abstained and fallback_ok(first.citations[0].doc_id, resolution, own):
@@ -215,19 +215,26 @@ def fallback_ok(doc_id: str, resolution: Resolution, own: dict[str, float]) -> b
     return mode == 3 and own.get(doc_id, 0.0) >= conversation.RESET_SHARE and max(own.values()) == own[doc_id]
 
 
-def same_sentence(result: Answer, last: Turn) -> bool:
-    """Whether a follow-up's answer quotes the sentence the previous (answered) turn quoted: the reader must then
-    tell what was already said (see :func:`phrase_with_turn`)."""
-    if not last.phrase or not last.cited or last.tentative:
-        return False
-    c, prev = result.citations[0], last.cited[0]
-    return (c.doc_id, c.start, c.end) == (prev.doc_id, prev.start, prev.end)
+def rephrased(store: IndexStore, reader: Reader, text: str, last: Turn, result: Answer) -> Answer:
+    """A follow-up's answer (or unconfirmed candidate) whose sentence is the one the previous answered turn quoted,
+    with its phrase read with that turn before the question (see :func:`phrase_with_turn`); else as it was."""
+    cited = result.citations[0] if result.citations else (result.candidate.citation if result.candidate is not None else None)
+    if cited is None or not last.phrase or not last.cited or last.tentative:
+        return result
+    prev = last.cited[0]
+    if (cited.doc_id, cited.start, cited.end) != (prev.doc_id, prev.start, prev.end):
+        return result
+    phrase = phrase_with_turn(store, reader, text, last, cited)
+    if phrase is None:
+        return result
+    if result.citations:
+        return replace(result, phrase=phrase)
+    return replace(result, candidate=replace(result.candidate, phrase=phrase))  # type: ignore[arg-type]
 
 
-def phrase_with_turn(store: IndexStore, reader: Reader, text: str, last: Turn, result: Answer) -> Span | None:
-    """The answer phrase of a follow-up: the reader's best span in the first cited sentence, read with the previous
+def phrase_with_turn(store: IndexStore, reader: Reader, text: str, last: Turn, cited: Citation) -> Span | None:
+    """The answer phrase of a follow-up: the reader's best span in the cited sentence, read with the previous
     turn's question and answer phrase before the question (None when it finds none)."""
-    cited = result.citations[0]
     read = reader.read(f"{last.question} {last.phrase}. {text}", [cited.quote])[0]
     if read.span is None:
         return None

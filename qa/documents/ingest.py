@@ -194,7 +194,7 @@ def read_file(
 
         pdf = read_pdf(path, max_pages, ocr)
         title = "" if pdf.title == path.stem else pdf.title  # Pillow and others record the file name as the title
-        return Document(doc_id, title or title_of(pdf.text, path.stem), pdf.text, str(path), pdf.page_starts)
+        return Document(doc_id, title or title_of(pdf.text, path.stem), pdf.text, str(path), pdf.page_starts, pdf.layout)
     if kind in IMAGE_KINDS and suffix in IMAGE_SUFFIXES:
         return read_image_document(path, doc_id, max_pages, ocr)
     if kind == DOCX:
@@ -249,12 +249,17 @@ def read_image_document(path: Path, doc_id: str, max_pages: int | None = None, o
     from qa.documents.ocr import read_image
     from qa.documents.pdf import join_pages, ocr_lines
 
-    texts = read_image(path, ocr or OcrRun(), max_pages)
+    from qa.documents.page_map import build
+
+    run = ocr or OcrRun()
+    texts = read_image(path, run, max_pages)
     pages = [ocr_lines(raw) for raw in texts]
     if sum(c.isalpha() for lines in pages for line in lines for c in line) < MIN_IMAGE_LETTERS:
         raise IngestError("no text found: OCR read no words in the image (a photo, or a blank page?)")
     text, starts = join_pages(pages)
-    return Document(doc_id, title_of(text, path.stem), text, str(path), starts)
+    reads = {n - 1: read for n, read in run.page_reads(path).items() if read.page is not None}
+    layout = build(text, starts, {i: r.text for i, r in reads.items()}, {i: r.page for i, r in reads.items() if r.page is not None})
+    return Document(doc_id, title_of(text, path.stem), text, str(path), starts, layout)
 
 
 def iter_files(

@@ -258,3 +258,77 @@ def write(
     build = manifest.get("build", {})
     passages = manifest["counts"]["passages"]
     return Written(where.path, passages, int(build.get("embedded", {}).get("passages", passages)), int(build.get("reused_documents", 0)))
+
+
+_VERIFIED: dict[tuple[str, int, int], str] = {}
+"""Files whose SHA-256 was checked: (path, size, mtime_ns) → the digest found (so a page view hashes a file once)."""
+
+
+def original_file(store: IndexStore, doc: Document) -> Path | bytes:
+    """The file a document was read from, checked against the SHA-256 recorded when it was indexed.
+
+    For a file added with :func:`qa.add_documents`, its copy kept with the index (``files/NAME`` of a
+    folder, or its rows in Milvus); otherwise :attr:`Document.source`.  Only paths recorded in the
+    index are opened, never one given by a caller.
+
+    Returns:
+        The file's path (a local file), or its bytes (a copy kept in Milvus).
+
+    Raises:
+        QAError: No file was recorded (a document given as text), or it is gone or changed.
+    """
+    from qa.errors import QAError
+    from qa.files import file_sha256
+    from qa.index.local.manifest import stored_files
+
+    kept = {info.get("doc_id"): (name, info) for name, info in stored_files(store.manifest).items() if isinstance(info, dict)}
+    where = parse_location(store.location)
+    if doc.doc_id in kept:
+        name, info = kept[doc.doc_id]
+        expected = str(info.get("sha256", ""))
+        if where.is_milvus:
+            data = _milvus_kept_file(store, doc.doc_id)
+            import hashlib
+
+            if data is None or hashlib.sha256(data).hexdigest() != expected:
+                raise QAError(f"the copy of {name!r} kept in index {str(where)!r} is missing or damaged; add the file again")
+            return data
+        path = where.path / "files" / name
+        label = f"the copy of {name!r} kept in index {str(where)!r}"
+    else:
+        info = next((d for d in store.manifest.get("documents", []) if isinstance(d, dict) and d.get("doc_id") == doc.doc_id), {})
+        expected = str(info.get("file_sha256", ""))
+        if not expected or doc.source.startswith("<"):
+            raise QAError(f"{doc.doc_id!r} was not read from a file the index recorded, so its pages cannot be shown; add the file with `qa add`")
+        path = Path(doc.source)
+        label = f"the file {doc.source!r} that {doc.doc_id!r} was read from"
+    try:
+        stat = path.stat()
+        key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+        digest = _VERIFIED.get(key) or file_sha256(path)
+    except OSError:
+        raise QAError(f"{label} is gone, so its page cannot be shown; put it back, or add the document again") from None
+    if digest != expected:
+        raise QAError(f"{label} has changed since it was indexed, so its page is not shown (it would not be the page quoted); add it again")
+    if len(_VERIFIED) > 256:
+        _VERIFIED.clear()
+    _VERIFIED[key] = digest
+    return path
+
+
+def _milvus_kept_file(store: IndexStore, doc_id: str) -> bytes | None:
+    """The bytes of a document's copy kept in Milvus (None when its rows are incomplete)."""
+    from qa.index.milvus.build import read_heads, read_kept_file
+    from qa.index.milvus.client import quote
+
+    conn = getattr(store, "conn", None)
+    if conn is None:
+        return None
+    head = read_heads(conn).get(doc_id)
+    if head is None:
+        return None
+    rows = conn.call("query", conn.names["documents"], filter=f'doc_id == {quote(doc_id)} and version == {quote(head["version"])} and kind == "file"', output_fields=["chunk"])
+    try:
+        return read_kept_file(conn, doc_id, head["version"], len(rows))  # type: ignore[arg-type]
+    except (KeyError, ValueError):
+        return None

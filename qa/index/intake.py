@@ -254,7 +254,7 @@ def vet_files(
                         )
             if reason is None:
                 doc = read_file(copy, name, max_bytes=max_bytes, max_pages=pages_left, ocr=ocr)
-                doc = Document(doc.doc_id, doc.title, doc.text, f"{STORED_FILES}/{name}", doc.page_starts)
+                doc = Document(doc.doc_id, doc.title, doc.text, f"{STORED_FILES}/{name}", doc.page_starts, doc.layout)
                 same_text = by_text.get(doc.sha256)
                 if same_text is not None and (same_text != name or name not in kept):
                     # the same text is indexed: under another name, or under this one by `qa index` (no kept copy)

@@ -8,6 +8,7 @@
     GET    /v1/documents          the indexed documents
     POST   /v1/documents          multipart "files" -> what was added, unchanged and skipped (with reasons)
     DELETE /v1/documents/{doc_id} remove one document
+    GET    /v1/documents/{doc_id}/pages/{page}?start=&end=[&format=json]  the page as PNG with the quote boxed (or the boxes)
     GET    /healthz               {"status": "ok"} (no key needed)
 
 The schema is at ``/openapi.json`` and the docs at ``/docs``.  Every error is a JSON object
@@ -25,11 +26,11 @@ import shutil
 import threading
 from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from fastapi import FastAPI, File, Request, Security, UploadFile
+from fastapi import FastAPI, File, Query, Request, Security, UploadFile
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.routing import Match
@@ -49,6 +50,7 @@ from qa.web.api_models import (
     ErrorOut,
     HealthOut,
     InfoOut,
+    PageOut,
     RemoveReportOut,
     RetrieveOut,
 )
@@ -319,7 +321,9 @@ def create_api(bot: qa.QA, settings: ServerSettings) -> FastAPI:
 
     def ask_engine(request: ConversationRequest) -> qa.Answer:
         history = [
-            Turn(t.question, t.text, tuple(Span(c.doc_id, c.start, c.end, c.quote) for c in t.citations)) for t in request.history
+            Turn(t.question, t.text, tuple(Span(c.doc_id, c.start, c.end, c.quote)
+                                           for c in (t.citations or ([t.candidate.citation] if t.candidate else []))))
+            for t in request.history
         ]
         try:
             if history:
@@ -340,7 +344,8 @@ def create_api(bot: qa.QA, settings: ServerSettings) -> FastAPI:
     def ask(request: ConversationRequest) -> JSONResponse:
         """Answer a question with sentences quoted verbatim from the documents, or abstain.
 
-        The fields are those of `qa ask --json`: `text` (the cited sentences, "" when abstained),
+        The fields are those of `qa ask --json`: `status` (`answered`, `unconfirmed` with the closest
+        sentence in `candidate`, or `declined`), `text` (the cited sentences, "" unless answered),
         `abstained`, `confidence`, `phrase` (the exact answer inside a cited sentence, or null),
         `citations` (each quote with its document, character offsets and PDF page), `passages`
         (the evidence, or the related passages when abstained) and `follow_up` (for a question read
@@ -443,6 +448,49 @@ def create_api(bot: qa.QA, settings: ServerSettings) -> FastAPI:
             ],
             "documents": report.documents,
         }
+
+    @app.get(
+        f"{API_PREFIX}/documents/{{doc_id:path}}/pages/{{page}}", response_model=PageOut,
+        responses={**common, **_errors(404, 409), 200: {"content": {"image/png": {}}, "description": "The page as PNG (format=png), or its boxes (format=json)."}},
+        dependencies=secured, tags=["documents"],
+    )
+    def show_page(
+        doc_id: str,
+        page: int,
+        start: int | None = Query(None, ge=0, description="Offset of the quote's first character (a citation's start)."),
+        end: int | None = Query(None, ge=1, description="Offset one past its last character (a citation's end)."),
+        phrase_start: int | None = Query(None, ge=0, description="The answer phrase's start, marked more strongly."),
+        phrase_end: int | None = Query(None, ge=1, description="The answer phrase's end."),
+        dpi: int = Query(150, ge=72, le=300, description="Resolution of the image."),
+        format: Literal["png", "json"] = Query("png", description="png: the image with the quote boxed; json: the boxes and the page size."),  # noqa: A002
+    ) -> Response:
+        """A page of a PDF, scan or image of the index, rendered with the quote (start-end, as a citation gives
+        them) boxed line by line. Only documents of the index are shown, from the file it was built from; 404 for
+        a document or page that is not there, 422 for a bad range, 409 when the file is gone or changed."""
+        _refresh(bot)
+        doc = bot.store.documents.get(doc_id)
+        if doc is None:
+            raise ApiError(404, f"no document {doc_id!r} in the index (see GET /v1/documents)", "doc_id")
+        if not 1 <= page <= len(doc.page_starts):
+            what = f"{doc_id!r} has no pages" if not doc.page_starts else f"{doc_id!r} has {len(doc.page_starts)} page(s)"
+            raise ApiError(404, f"no page {page}: {what}", "page")
+        if (start is None) != (end is None) or (phrase_start is None) != (phrase_end is None):
+            raise ApiError(422, "give both start and end (and both phrase_start and phrase_end), or neither", "start" if (start is None) != (end is None) else "phrase_start")
+        phrase = None if phrase_start is None or phrase_end is None else (phrase_start, phrase_end)
+        try:
+            view = bot.page(doc_id, page, start=start, end=end, phrase=phrase, dpi=dpi)
+        except ValueError as exc:
+            raise ApiError(422, str(exc), "phrase_start" if str(exc).startswith("phrase") else "start") from None
+        except QAError as exc:
+            message = str(exc).replace(doc.source, Path(doc.source).name) if doc.source else str(exc)
+            raise ApiError(409, message, "doc_id") from None
+        if format == "json":
+            return JSONResponse({
+                "doc_id": view.doc_id, "page": view.page, "width": view.width, "height": view.height, "dpi": view.dpi,
+                "boxes": [list(b) for b in view.boxes], "phrase_boxes": [list(b) for b in view.phrase_boxes],
+                "read_by": view.read_by, "deskew": view.deskew,
+            })
+        return Response(view.png, media_type="image/png", headers={"cache-control": "private, max-age=300"})
 
     @app.delete(
         f"{API_PREFIX}/documents/{{doc_id:path}}", response_model=RemoveReportOut,

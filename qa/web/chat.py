@@ -40,6 +40,7 @@ from qa.web.render import (
     format_question,
     format_uploads_off,
 )
+from qa.web.pages import EMPTY_CAPTION, open_page
 from qa.web.uploads import (
     UPLOAD_CACHE_SECONDS,
     UPLOAD_MAX_FILE_MB,
@@ -135,6 +136,12 @@ CSS = """
 #chat .qa-related .qa-passage { border-left-color: var(--border-color-primary); font-size: 0.95em; }
 #chat .qa-candidate .qa-passage { border-left-style: dashed; }
 #chat .qa-candidate mark.qa-unconfirmed-mark { background: transparent; border-bottom: 2px dashed var(--color-accent); }
+#chat .qa-unconfirmed { color: var(--body-text-color-subdued); }
+#chat .qa-unconfirmed .qa-unconfirmed-label { font-weight: 600; font-style: italic; }
+#chat .qa-unconfirmed blockquote.qa-passage { background: transparent; color: var(--body-text-color-subdued);
+    border-left: 3px dashed var(--border-color-primary); }
+#chat .qa-unconfirmed mark.qa-unconfirmed-mark { color: inherit; border-bottom-color: var(--body-text-color-subdued); }
+#chat .qa-unconfirmed .qa-marker { color: var(--body-text-color-subdued); }
 #chat .qa-notice, #chat .qa-question { margin: 0 !important; }
 #chat .qa-followup { margin: 0 0 0.3em 0 !important; font-style: italic; }
 #chat .qa-error { color: var(--error-text-color, #b91c1c); }
@@ -410,6 +417,11 @@ def build_demo(bot: qa.QA, *, uploads: bool = False, host: str = DEFAULT_HOST) -
                     else:
                         gr.HTML(format_uploads_off(host), padding=False, elem_id="uploads-off")
                     doc_status = gr.HTML("", elem_id="doc-status", padding=False)
+        with gr.Column(elem_id="page-viewer"):  # the page of a citation, rendered when its "page" link is clicked
+            page_caption = gr.HTML(EMPTY_CAPTION, elem_id="page-caption", padding=False)
+            page_image = gr.Image(None, type="pil", interactive=False, show_label=False, elem_id="page-view", format="png")
+            page_request = gr.Textbox("", elem_id="page-request", container=False, show_label=False)
+            page_open = gr.Button("page", elem_id="page-open")
 
         def _remover(doc_id: str) -> Callable[[], Iterator[tuple[Any, Any, Any]]]:
             def remove_one() -> Iterator[tuple[Any, Any, Any]]:
@@ -473,6 +485,10 @@ def build_demo(bot: qa.QA, *, uploads: bool = False, host: str = DEFAULT_HOST) -
         if examples is not None:
             examples.load_input_event.then(**answer_event)
         gr.api(chat, api_name="chat", concurrency_id="answer")
+        page_open.click(
+            lambda raw: open_page(bot, raw), inputs=[page_request], outputs=[page_image, page_caption],
+            api_visibility="private", concurrency_id="answer", show_progress="minimal",
+        )
 
     demo.queue(default_concurrency_limit=CONCURRENCY_LIMIT, max_size=QUEUE_MAX_SIZE)
     return demo

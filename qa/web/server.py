@@ -163,6 +163,7 @@ def create_app(bot: qa.QA, settings: ServerSettings) -> FastAPI:
     import gradio as gr
 
     from qa.web.chat import CSS, build_demo, make_theme
+    from qa.web.pages import CSS as PAGE_CSS, PAGE_JS
     from qa.web.uploads import UPLOAD_MAX_FILE_MB
 
     demo = build_demo(bot, uploads=settings.uploads, host=settings.host)
@@ -174,7 +175,8 @@ def create_app(bot: qa.QA, settings: ServerSettings) -> FastAPI:
         server_name=settings.host,
         server_port=settings.port,
         theme=make_theme(),
-        css=CSS,
+        css=CSS + PAGE_CSS,
+        js=PAGE_JS,
         ssr_mode=False,
         footer_links=["api"],
         show_error=False,

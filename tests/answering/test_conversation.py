@@ -155,21 +155,24 @@ def test_who_is_building_it_follows_up_the_fighter_jet(article_bot: qa.QA) -> No
     first = article_bot.ask(JET)
     assert not first.abstained and "2035" in first.text
     follow = article_bot.ask(WHO, history=[first])
-    assert not follow.abstained and ITALY in follow.text
-    assert follow.phrase is not None and ITALY in follow.phrase.text  # read with the turn before: not "Japan, which ..."
-    c = follow.citations[0]
-    assert article_bot.document(c.doc_id).text[c.start : c.end] == c.quote == follow.text
+    assert follow.status in ("answered", "unconfirmed")  # a follow-up uses the same tiers
+    c = follow.citations[0] if follow.status == "answered" else follow.candidate.citation  # type: ignore[union-attr]
+    assert ITALY in c.quote and article_bot.document(c.doc_id).text[c.start : c.end] == c.quote
+    phrase = follow.phrase if follow.status == "answered" else follow.candidate.phrase  # type: ignore[union-attr]
+    assert phrase is not None and ITALY in phrase.text  # read with the turn before: not "Japan, which ..."
     assert follow.follow_up is not None and follow.follow_up.turn == 0 and follow.follow_up.question == JET
     assert follow.follow_up.doc_ids == ("eu-japan-security-pact.txt",) and follow.follow_up.terms
     paired = article_bot.ask(WHO, history=[(JET, first.text)])  # a caller without Answer objects: found by its text
-    assert ITALY in paired.text and paired.follow_up is not None and paired.follow_up.doc_ids == ("eu-japan-security-pact.txt",)
+    shown = paired.text or (paired.candidate.text if paired.candidate is not None else "")
+    assert ITALY in shown and paired.follow_up is not None and paired.follow_up.doc_ids == ("eu-japan-security-pact.txt",)
 
 
 def test_the_foreign_minister_follow_up_gets_iwayas_sentence(article_bot: qa.QA) -> None:
     first = article_bot.ask("Who is Japan's defense minister?")
     for history in ([first], [("Who is Japan's defense minister?", first.text)], [("Who is Japan's defense minister?", "")]):
         follow = article_bot.ask("And the foreign minister?", history=history)
-        assert not follow.abstained and "Foreign Minister Takeshi Iwaya" in follow.text
+        shown = follow.text or (follow.candidate.text if follow.candidate is not None else "")
+        assert follow.status != "declined" and "Foreign Minister Takeshi Iwaya" in shown
 
 
 def test_a_follow_up_to_an_off_topic_decline_declines(article_bot: qa.QA) -> None:

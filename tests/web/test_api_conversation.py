@@ -76,7 +76,7 @@ def test_the_schema_describes_history_and_follow_up(client: TestClient) -> None:
     request = components[body_ref.rsplit("/", 1)[1]]
     assert request["properties"]["history"]["maxItems"] == 20 and "stateless" not in request["properties"]["history"]["description"]
     assert "keeps no state" in request["properties"]["history"]["description"]
-    assert set(components["HistoryTurn"]["properties"]) == {"question", "text", "citations"}
+    assert set(components["HistoryTurn"]["properties"]) == {"question", "text", "citations", "candidate"}
     assert "follow_up" in components["AnswerOut"]["properties"]
     retrieve_ref = schema["paths"]["/v1/retrieve"]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
     assert "history" not in components[retrieve_ref.rsplit("/", 1)[1]]["properties"]

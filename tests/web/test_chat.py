@@ -180,3 +180,13 @@ def test_the_server_upload_limit_is_the_library_limit() -> None:
     assert chat.UPLOAD_MAX_FILE_MB == DEFAULT_MAX_FILE_MB
     assert chat.build_demo(InfoBot(), uploads=True).delete_cache == (chat.UPLOAD_CACHE_SECONDS,) * 2
     assert chat.build_demo(InfoBot()).delete_cache is None
+
+
+def test_an_unconfirmed_reply_keeps_its_closest_sentence_for_the_next_question() -> None:
+    from qa.types import Candidate, Citation
+
+    quote = "The pact covers joint military drills."
+    c = Citation(1, "pact.txt", "Pact", quote, 10, 10 + len(quote), 0.7, 0)
+    turn = chat.turn_of(Answer("What does the pact cover?", "", True, 0.3, [], [], None, Candidate(quote, c, None, 0.3)))
+    assert turn.text == "" and [(s.doc_id, s.start, s.end, s.text) for s in turn.cited] == [("pact.txt", 10, 48, quote)]
+    assert chat.turn_of(Answer("q", "", True, 0.0)).cited == ()  # declined: nothing to follow

@@ -522,6 +522,8 @@ def document_row(doc: Document) -> dict:
     row: dict = {"doc_id": doc.doc_id, "title": doc.title, "source": doc.source, "text": doc.text}
     if doc.page_starts:
         row["page_starts"] = list(doc.page_starts)
+    if doc.layout:
+        row["layout"] = doc.layout
     return row
 
 

@@ -203,7 +203,7 @@ def document_of(row: dict) -> Document:
     Raises:
         CorruptIndexError: The page offsets are not non-decreasing integers inside the text.
     """
-    doc = Document(row["doc_id"], row["title"], row["text"], row["source"], tuple(row.get("page_starts", ())))
+    doc = Document(row["doc_id"], row["title"], row["text"], row["source"], tuple(row.get("page_starts", ())), str(row.get("layout", "")))
     starts = doc.page_starts
     if starts and (
         any(not isinstance(x, int) for x in starts)

@@ -116,7 +116,7 @@ def stored_documents(target: Path, manifest: dict) -> list[Document]:
         doc_id = info["doc_id"]
         if doc_id in kept:
             doc = read_file(target / STORED_FILES / kept[doc_id], doc_id, ocr=ocr)
-            documents.append(Document(doc_id, doc.title, doc.text, f"{STORED_FILES}/{kept[doc_id]}", doc.page_starts))
+            documents.append(Document(doc_id, doc.title, doc.text, f"{STORED_FILES}/{kept[doc_id]}", doc.page_starts, doc.layout))
         elif doc_id in bundled and bundled[doc_id].sha256 == info["text_sha256"]:
             documents.append(bundled[doc_id])
         else:

@@ -314,7 +314,10 @@ def read_kept_file(conn: Connection, doc_id: str, version: str, chunks: int) -> 
 
 def document_version(doc: Document, chunking: dict, model: str, file: dict | None = None) -> str:
     """The version of a document as stored: changes with its text, title, source, pages, kept file, the chunking or the model."""
-    key = json.dumps([doc.sha256, doc.title, doc.source, list(doc.page_starts), chunking, model, file], sort_keys=True)
+    parts = [doc.sha256, doc.title, doc.source, list(doc.page_starts), chunking, model, file]
+    if doc.layout:  # a document indexed before qa kept its page layout is written again, with it
+        parts.append(hashlib.sha256(doc.layout.encode("ascii", "replace")).hexdigest())
+    key = json.dumps(parts, sort_keys=True)
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
 
 
@@ -476,6 +479,8 @@ def _write_changed(
             "title": doc.title, "source": doc.source, "page_starts": list(doc.page_starts), "info": source_info(doc, file is not None),
             "passages": p_count, "sentences": s_count, "stems": stems, "file": file,
         }
+        if doc.layout:
+            meta["layout"] = doc.layout
         texts, metas = _chunks(doc.text), _chunks(json.dumps(meta, ensure_ascii=False))
         doc_rows.extend(_row(f"{d}|{version}|t{k}", d, "text", version, k, body) for k, body in enumerate(texts))
         doc_rows.extend(_row(f"{d}|{version}|m{k}", d, "meta", version, k, body) for k, body in enumerate(metas))
