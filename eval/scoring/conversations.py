@@ -135,6 +135,18 @@ def overlaps(answer: qa.Answer, doc_id: str, start: int, end: int) -> bool:
     return shared > 0 and shared >= 0.5 * min(c.end - c.start, end - start)
 
 
+def shown_right(answer: qa.Answer, dialogue: Dialogue, turn: Turn) -> bool:
+    """An answerable turn whose shown sentence (the answer's first citation, or an unconfirmed answer's closest
+    sentence) overlaps the gold span as :func:`overlaps` asks."""
+    if not answer.abstained:
+        return overlaps(answer, dialogue.doc_id, turn.start, turn.end)
+    if answer.candidate is None:
+        return False
+    c = answer.candidate.citation
+    shared = min(c.end, turn.end) - max(c.start, turn.start)
+    return c.doc_id == dialogue.doc_id and shared > 0 and shared >= 0.5 * min(c.end - c.start, turn.end - turn.start)
+
+
 def right(answer: qa.Answer, dialogue: Dialogue, turn: Turn) -> bool:
     """A turn is right when answered with an overlapping first citation, or declined when unanswerable."""
     if not turn.answerable:
@@ -159,6 +171,7 @@ def run_dialogues(bot: qa.QA, dialogues: Sequence[Dialogue], modes: Sequence[str
     doc_right = {m: [0, 0] for m in ("without", "with")}
     lost = {m: {k: [0, 0] for k in ("first", "follow")} for m in ("without", "with")}
     phrase = {m: {k: [0.0, 0] for k in ("first", "follow")} for m in ("without", "with")}
+    shown = {m: {k: [0, 0, 0] for k in ("first", "follow")} for m in ("without", "with")}
     for dialogue in dialogues:
         history: list[qa.Answer] = []
         for i, turn in enumerate(dialogue.turns):
@@ -172,6 +185,10 @@ def run_dialogues(bot: qa.QA, dialogues: Sequence[Dialogue], modes: Sequence[str
                 cell[0] += int(right(ans, dialogue, turn))
                 cell[1] += 1
                 if turn.answerable:
+                    tier = shown[mode][kind]  # answerable: shown right (answered or unconfirmed), status declined, total
+                    tier[0] += int(shown_right(ans, dialogue, turn))
+                    tier[1] += int(ans.candidate is None and ans.abstained)
+                    tier[2] += 1
                     lost[mode][kind][0] += int(ans.abstained)
                     lost[mode][kind][1] += 1
                     said = ans.phrase.text if ans.phrase is not None and not ans.abstained else ""
@@ -185,7 +202,7 @@ def run_dialogues(bot: qa.QA, dialogues: Sequence[Dialogue], modes: Sequence[str
                         followed[1] += 1
                         followed[0] += int(ans.follow_up is not None)
                     history.append(ans)
-    return {"counts": counts, "followed": followed, "doc_right": doc_right, "ms": ms, "lost": lost, "phrase": phrase}
+    return {"counts": counts, "followed": followed, "doc_right": doc_right, "ms": ms, "lost": lost, "phrase": phrase, "shown": shown}
 
 
 def share(cell: Sequence[int]) -> float | None:
@@ -205,6 +222,8 @@ def summary(result: dict) -> dict:
                          "unanswerable_turns": labels["unanswerable"][1]}
         row["doc_right"] = share(result["doc_right"][mode])
         row["answerable_declined"] = {k: share(v) for k, v in result["lost"][mode].items()}
+        row["shown_right"] = {k: round(v[0] / v[2], 3) if v[2] else None for k, v in result["shown"][mode].items()}
+        row["status_declined"] = {k: round(v[1] / v[2], 3) if v[2] else None for k, v in result["shown"][mode].items()}
         row["phrase_f1"] = {k: round(v[0] / v[1], 3) if v[1] else None for k, v in result["phrase"][mode].items()}
         times = {k: sorted(v) for k, v in result["ms"][mode].items()}
         row["p50_ms"] = {k: round(v[len(v) // 2], 1) if v else None for k, v in times.items()}

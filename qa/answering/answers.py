@@ -199,7 +199,7 @@ def answer_in_conversation(
     result = answer(store, question, query, hits, params, reader, model, read_depth, follow_up, near)
     if reader is not None and conversation.PHRASE_WITH_TURN:
         result = rephrased(store, reader, text, turns[-1], result)
-    if result.abstained and conversation.FALLBACK_ALONE and used:
+    if result.abstained and result.candidate is None and conversation.FALLBACK_ALONE and used:  # declined outright
         first = alone()
         if not first.abstained and fallback_ok(first.citations[0].doc_id, resolution, own):
             return first

@@ -108,8 +108,8 @@ TERMS_IN_FOCUS = True
 PAIR_LOOKUP = True
 """Whether a ``(question, text)`` history item gets the document of the indexed sentence its text starts with."""
 FALLBACK_ALONE = 3
-"""A follow-up declined with its conversation is asked alone too, and answered so when that answers (history never
-costs an answer): 0 never, 1 always, 2 only when that answer cites a document in focus, 3 also when it cites the
+"""A follow-up declined with its conversation (nothing to show: an unconfirmed answer still shows its sentence) is
+asked alone too, and answered so when that answers (history never costs an answer): 0 never, 1 always, 2 only when that answer cites a document in focus, 3 also when it cites the
 document the question's own search prefers with at least :data:`RESET_SHARE` (the question points there itself)."""
 FOCUS_DOCS = 1
 """Documents in focus: the one the evidence favours, then the next ones by evidence (their passages after its own,
