@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from qa.answering.answers import answer, answer_in_conversation, make_passages
-from qa.answering.conversation import resolve, turns_of
+from qa.answering.conversation import turns_of
 from qa.answering.decision import DecisionModel, decision_of
+from qa.answering.topic import SHARES, search_shares
 from qa.answering.sentences import DEFAULT_PARAMS, AnswerParams, make_query
 from qa.documents.chunking import DEFAULT_MAX_WORDS, DEFAULT_OVERLAP
 from qa.documents.ocr import DEFAULT_BUDGET_S
@@ -266,11 +267,11 @@ class QA:
             top_k: Passages retrieved as evidence; None uses the engine's default.
             retrieval: Method; None uses the engine's default.
             history: The earlier turns of this conversation, oldest first: each a :class:`qa.Answer`
-                as returned before, or a ``(question, answer_text)`` pair.  Only the last
-                ``MAX_TURNS`` (3) count.  A question that depends on them ("and who is building it?")
-                is searched with the earlier questions' topic words, in the documents the earlier
-                answers cited (see :mod:`qa.answering.conversation`); the answer's ``follow_up`` says
-                what was used.  None or ``[]`` answers the question on its own.
+                as returned before, or a ``(question, answer_text)`` pair.  The last 8 give the
+                conversation's document (:mod:`qa.answering.topic`), the last 3 words.  A question that
+                depends on them ("and who is building it?") is searched with the earlier questions' topic
+                words, in the conversation's document (see :mod:`qa.answering.conversation`); the answer's
+                ``follow_up`` says what was used.  None or ``[]`` answers the question on its own.
 
         Returns:
             The answer, with citations and evidence passages (or related passages when abstained).
@@ -284,13 +285,13 @@ class QA:
         method = check_method(retrieval or self.retrieval)
         turns = turns_of(history)
         store = self._current_store()  # one index for the whole question, even if another is swapped in meanwhile
-        resolution = resolve(store, text, turns) if turns else None
-        if resolution is None:
+        if not turns:
             query = make_query(store, text, self.embedder.encode)
             hits = store.search(query.vector, query.tokens, k, method)
+            SHARES.put(store, text, search_shares(store, hits))  # a later follow-up's evidence, without a second search
             return answer(store, question, query, hits, self.params, self.reader, self.decision, self.read_depth)
         return answer_in_conversation(
-            store, question, text, resolution, self.embedder.encode, k, method, self.params, self.reader, self.decision, self.read_depth
+            store, question, text, turns, self.embedder.encode, k, method, self.params, self.reader, self.decision, self.read_depth
         )
 
     def page_view(self, citation: Citation, *, phrase: Span | None = None, dpi: int = 150) -> PageView:

@@ -38,11 +38,13 @@ from dataclasses import dataclass  # noqa: E402
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import qa  # noqa: E402
+from eval.scoring import metrics  # noqa: E402
 from eval.scoring.dialogue_split import is_tune  # noqa: E402
 
 DATA = REPO_ROOT.parent / "shared" / "data" / "conversations"
 WORK = Path("/work/conv-work")
-SETS = {"coqa": "coqa_dev_wikipedia.json", "doqa": "doqa_dev_cooking.json", "quac": "quac_train_0.01.json"}
+SETS = {"coqa": "coqa_dev_wikipedia.json", "doqa": "doqa_dev_cooking.json", "quac": "quac_train_0.01.json",
+        "stories": "coqa_dev_children_stories.json", "exams": "coqa_dev_mid-high_school.json"}
 UNANSWERABLE = "CANNOTANSWER"
 
 logger = logging.getLogger("eval.scoring.conversations")
@@ -74,6 +76,7 @@ class Dialogue:
 
     doc_id: str
     turns: tuple[Turn, ...]
+    text: str = ""
 
 
 def clean_context(context: str) -> str:
@@ -106,7 +109,7 @@ def load_set(path: Path) -> tuple[list[qa.Document], list[Dialogue]]:
                 else:
                     start = int(gold["answer_start"])
                     turns.append(Turn(turn["question"], start, min(len(text), start + len(gold["text"]))))
-            dialogues.append(Dialogue(p["id"], tuple(turns)))
+            dialogues.append(Dialogue(p["id"], tuple(turns), text))
     return documents, dialogues
 
 
@@ -132,6 +135,18 @@ def overlaps(answer: qa.Answer, doc_id: str, start: int, end: int) -> bool:
     return shared > 0 and shared >= 0.5 * min(c.end - c.start, end - start)
 
 
+def shown_right(answer: qa.Answer, dialogue: Dialogue, turn: Turn) -> bool:
+    """An answerable turn whose shown sentence (the answer's first citation, or an unconfirmed answer's closest
+    sentence) overlaps the gold span as :func:`overlaps` asks."""
+    if not answer.abstained:
+        return overlaps(answer, dialogue.doc_id, turn.start, turn.end)
+    if answer.candidate is None:
+        return False
+    c = answer.candidate.citation
+    shared = min(c.end, turn.end) - max(c.start, turn.start)
+    return c.doc_id == dialogue.doc_id and shared > 0 and shared >= 0.5 * min(c.end - c.start, turn.end - turn.start)
+
+
 def right(answer: qa.Answer, dialogue: Dialogue, turn: Turn) -> bool:
     """A turn is right when answered with an overlapping first citation, or declined when unanswerable."""
     if not turn.answerable:
@@ -142,7 +157,7 @@ def right(answer: qa.Answer, dialogue: Dialogue, turn: Turn) -> bool:
 Ask = Callable[[str, list], qa.Answer]
 
 
-def run_dialogues(bot: qa.QA, dialogues: Sequence[Dialogue]) -> dict:
+def run_dialogues(bot: qa.QA, dialogues: Sequence[Dialogue], modes: Sequence[str] = ("without", "with")) -> dict:
     """Ask every dialogue turn by turn without and with history; count right turns by kind.
 
     Returns:
@@ -154,18 +169,31 @@ def run_dialogues(bot: qa.QA, dialogues: Sequence[Dialogue]) -> dict:
     ms: dict[str, dict[str, list[float]]] = {m: {"first": [], "follow": []} for m in ("without", "with")}
     followed = [0, 0]
     doc_right = {m: [0, 0] for m in ("without", "with")}
+    lost = {m: {k: [0, 0] for k in ("first", "follow")} for m in ("without", "with")}
+    phrase = {m: {k: [0.0, 0] for k in ("first", "follow")} for m in ("without", "with")}
+    shown = {m: {k: [0, 0, 0] for k in ("first", "follow")} for m in ("without", "with")}
     for dialogue in dialogues:
         history: list[qa.Answer] = []
         for i, turn in enumerate(dialogue.turns):
             kind = "first" if i == 0 else "follow"
             label = "answerable" if turn.answerable else "unanswerable"
-            for mode in ("without", "with"):
+            for mode in modes:
                 start = time.perf_counter()
                 ans = bot.ask(turn.question, history=history) if mode == "with" else bot.ask(turn.question)
                 ms[mode][kind].append((time.perf_counter() - start) * 1000.0)
                 cell = counts[mode][kind][label]
                 cell[0] += int(right(ans, dialogue, turn))
                 cell[1] += 1
+                if turn.answerable:
+                    tier = shown[mode][kind]  # answerable: shown right (answered or unconfirmed), status declined, total
+                    tier[0] += int(shown_right(ans, dialogue, turn))
+                    tier[1] += int(ans.candidate is None and ans.abstained)
+                    tier[2] += 1
+                    lost[mode][kind][0] += int(ans.abstained)
+                    lost[mode][kind][1] += 1
+                    said = ans.phrase.text if ans.phrase is not None and not ans.abstained else ""
+                    phrase[mode][kind][0] += metrics.best_f1(said, [dialogue.text[turn.start : turn.end]])
+                    phrase[mode][kind][1] += 1
                 if kind == "follow" and not ans.abstained:
                     doc_right[mode][1] += 1
                     doc_right[mode][0] += int(ans.citations[0].doc_id == dialogue.doc_id)
@@ -174,7 +202,7 @@ def run_dialogues(bot: qa.QA, dialogues: Sequence[Dialogue]) -> dict:
                         followed[1] += 1
                         followed[0] += int(ans.follow_up is not None)
                     history.append(ans)
-    return {"counts": counts, "followed": followed, "doc_right": doc_right, "ms": ms}
+    return {"counts": counts, "followed": followed, "doc_right": doc_right, "ms": ms, "lost": lost, "phrase": phrase, "shown": shown}
 
 
 def share(cell: Sequence[int]) -> float | None:
@@ -193,6 +221,10 @@ def summary(result: dict) -> dict:
                          "turns": both[1], "answerable_turns": labels["answerable"][1],
                          "unanswerable_turns": labels["unanswerable"][1]}
         row["doc_right"] = share(result["doc_right"][mode])
+        row["answerable_declined"] = {k: share(v) for k, v in result["lost"][mode].items()}
+        row["shown_right"] = {k: round(v[0] / v[2], 3) if v[2] else None for k, v in result["shown"][mode].items()}
+        row["status_declined"] = {k: round(v[1] / v[2], 3) if v[2] else None for k, v in result["shown"][mode].items()}
+        row["phrase_f1"] = {k: round(v[0] / v[1], 3) if v[1] else None for k, v in result["phrase"][mode].items()}
         times = {k: sorted(v) for k, v in result["ms"][mode].items()}
         row["p50_ms"] = {k: round(v[len(v) // 2], 1) if v else None for k, v in times.items()}
         out[mode] = row
@@ -210,8 +242,9 @@ def table(results: dict[str, dict]) -> str:
     """A Markdown table of the summaries: one row per set and mode."""
     lines = [
         ("| set | history | first turns right | follow-ups right | follow-ups answerable right | follow-ups unanswerable declined "
-         "| first turns declined | answered follow-ups in the right document | p50 ms first / follow-up |"),
-        "|---|---|---|---|---|---|---|---|---|",
+         "| first turns declined | answered follow-ups in the right document | answerable follow-ups declined "
+         "| p50 ms first / follow-up |"),
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, s in results.items():
         for mode in ("without", "with"):
@@ -220,7 +253,7 @@ def table(results: dict[str, dict]) -> str:
             lines.append(
                 f"| {name} | {mode} | {first['all']} ({first['turns']}) | {follow['all']} ({follow['turns']}) "
                 f"| {follow['answerable']} ({follow['answerable_turns']}) | {_cell(follow, 'declined', 'unanswerable_turns')} "
-                f"| {_cell(first, 'declined', 'unanswerable_turns')} | {r['doc_right']} | {r['p50_ms']['first']} / {r['p50_ms']['follow']} |"
+                f"| {_cell(first, 'declined', 'unanswerable_turns')} | {r['doc_right']} | {r['answerable_declined']['follow']} | {r['p50_ms']['first']} / {r['p50_ms']['follow']} |"
             )
     return "\n".join(lines)
 
@@ -231,9 +264,11 @@ def set_knob(knob: str) -> None:
     Raises:
         ValueError: No such constant, or no ``=``.
     """
-    from qa.answering import conversation
+    from qa.answering import conversation, topic
 
     name, sep, value = knob.partition("=")
+    if name.startswith("topic."):
+        conversation, name = topic, name.removeprefix("topic.")
     if not sep or not hasattr(conversation, name) or not name.isupper():
         raise ValueError(f"--knob takes NAME=VALUE with NAME a constant of qa.answering.conversation; got {knob!r}")
     old = getattr(conversation, name)
@@ -257,6 +292,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=WORK, help="where each set's index is built once and reused")
     parser.add_argument("--build-only", action="store_true", help="build the indexes and stop")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--only-with", action="store_true", help="tuning only: skip the run without history")
     parser.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE",
                         help="tuning only: set a constant of qa.answering.conversation (int, float or 0/1 for flags)")
     args = parser.parse_args(argv)
@@ -275,7 +311,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             half = half[: args.max_dialogues]
         bot = qa.load(folder)
         start = time.perf_counter()
-        result = run_dialogues(bot, half)
+        result = run_dialogues(bot, half, ("with",) if args.only_with else ("without", "with"))
         results[name] = summary(result) | {"dialogues": len(half), "seconds": round(time.perf_counter() - start, 1)}
         logger.info("%s %s: %s", name, args.half, json.dumps(results[name]))
     if results:

@@ -17,11 +17,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from qa.answering import conversation
-from qa.answering.conversation import WIDE_SEARCH, Resolution, focus
+from qa.answering import topic
+from qa.answering.conversation import WIDE_SEARCH, Resolution, Turn, focus, resolve
 from qa.answering.decision import DecisionModel, Verdict, decide
 from qa.answering.sentences import AnswerParams, Query, ScoredSentence, make_query, score_sentences
+from qa.documents.lexical import tokenize
 from qa.index.store import Hit, IndexStore
-from qa.types import Answer, Candidate, Citation, FollowUp, Passage
+from qa.answering.reading import TRAILING
+from qa.types import Answer, Candidate, Citation, FollowUp, Passage, Span
 
 if TYPE_CHECKING:
     from qa.answering.reader import Reader
@@ -37,6 +40,7 @@ def answer(
     model: DecisionModel | None = None,
     read_depth: int = 1,
     follow_up: FollowUp | None = None,
+    near: dict[int, float] | None = None,
 ) -> Answer:
     """Answer a question from its retrieved passages, or decline.
 
@@ -50,11 +54,14 @@ def answer(
         model: The decision fitted with the reader.
         read_depth: Passages the reader reads.
         follow_up: What a follow-up took from the conversation (see :mod:`qa.answering.conversation`).
+        near: Scorer logit bonuses by sentence index (a follow-up's position prior); None or empty for none.
 
     Returns:
         The answer, with citations and evidence passages (or related passages when declined).
     """
     scored = score_sentences(store, hits, query, params)
+    if near:
+        scored = sorted((replace(s, score=s.score + near.get(s.sentence, 0.0)) for s in scored), key=lambda s: -s.score)
     verdict = decide(store, query.text, hits, scored, params, reader, model, read_depth)
     return from_verdict(store, question, verdict, make_passages(store, hits), follow_up)
 
@@ -127,7 +134,7 @@ def answer_in_conversation(
     store: IndexStore,
     question: str,
     text: str,
-    resolution: Resolution,
+    turns: Sequence[Turn],
     encode: Callable[[list[str]], np.ndarray],
     top_k: int,
     method: str,
@@ -138,11 +145,16 @@ def answer_in_conversation(
 ) -> Answer:
     """Answer a question read with its conversation (see :func:`qa.answering.conversation.resolve`).
 
+    The question's own search and the earlier questions' (cached, see :mod:`qa.answering.topic`) give the
+    conversation's document; a question that does not depend on the conversation, or changed the subject, is
+    answered as a first turn.  With :data:`qa.answering.conversation.FALLBACK_ALONE`, a follow-up declined with its
+    conversation is answered alone when that answers: the conversation never costs an answer.
+
     Args:
         store: The index.
         question: The question as asked (shown in the answer).
         text: The cleaned question.
-        resolution: What the conversation adds: topic words, the documents in focus, what was followed up.
+        turns: The earlier turns, oldest first (see :func:`qa.answering.conversation.turns_of`).
         encode: The embedder's ``encode``.
         top_k: Passages retrieved as evidence.
         method: Retrieval method.
@@ -151,15 +163,100 @@ def answer_in_conversation(
     Returns:
         The answer; its ``follow_up`` says what it took from the conversation (None when that changed nothing).
     """
-    query = make_query(store, resolution.query, encode)
+    own_query = make_query(store, text, encode)
+    own_hits = store.search(own_query.vector, own_query.tokens, max(top_k, WIDE_SEARCH), method)
+    own = topic.search_shares(store, own_hits)
+    topic.SHARES.put(store, text, own)
+    window = [" ".join(t.question.split()) for t in turns[-topic.MAX_EVIDENCE_TURNS:]]
+
+    def search_many(questions: list[str]) -> list[list[Hit]]:
+        vectors = encode(questions)
+        return [store.search(v, tokenize(q), topic.EVIDENCE_DEPTH, method) for q, v in zip(questions, vectors)]
+
+    earlier = topic.question_shares(store, window, search_many)
+    resolution = resolve(store, text, turns, own, earlier)
+
+    def alone() -> Answer:
+        return answer(store, question, own_query, own_hits[:top_k], params, reader, model, read_depth)
+
+    if resolution is None:  # it stands alone, or changed the subject
+        return alone()
     if resolution.declined:  # it refers back to a declined turn about something the documents never mention
-        return declined(store, question, store.search(query.vector, query.tokens, top_k, method), resolution.follow_up)
-    wide = store.search(query.vector, query.tokens, max(top_k, WIDE_SEARCH), method)
+        return declined(store, question, own_hits[:top_k], resolution.follow_up)
+    if resolution.query == text:
+        query, wide = own_query, own_hits
+    else:
+        query = make_query(store, resolution.query, encode)
+        wide = store.search(query.vector, query.tokens, max(top_k, WIDE_SEARCH), method)
     hits = focus(store, wide, resolution, top_k)
     if hits is None:  # a question of its own whose search left the conversation's documents
-        return answer(store, question, query, wide[:top_k], params, reader, model, read_depth)
+        return alone()
     if not conversation.READ_WITH_TERMS:
         query = replace(query, text=text)
-    used = bool(resolution.follow_up.terms) or [h.passage for h in hits] != [h.passage for h in wide[:top_k]]
+    used = bool(resolution.follow_up.terms) or [h.passage for h in hits] != [h.passage for h in own_hits[:top_k]]
     follow_up = resolution.follow_up if used else None  # the conversation changed nothing: say nothing
-    return answer(store, question, query, hits, params, reader, model, read_depth, follow_up)
+    near = near_sentences(store, resolution)
+    result = answer(store, question, query, hits, params, reader, model, read_depth, follow_up, near)
+    if reader is not None and conversation.PHRASE_WITH_TURN:
+        result = rephrased(store, reader, text, turns[-1], result)
+    if result.abstained and result.candidate is None and conversation.FALLBACK_ALONE and used:  # declined outright
+        first = alone()
+        if not first.abstained and fallback_ok(first.citations[0].doc_id, resolution, own):
+            return first
+    return result
+
+
+def fallback_ok(doc_id: str, resolution: Resolution, own: dict[str, float]) -> bool:
+    """Whether a follow-up declined with its conversation takes its answer alone, citing ``doc_id``
+    (see :data:`qa.answering.conversation.FALLBACK_ALONE`)."""
+    mode = conversation.FALLBACK_ALONE
+    if mode == 1 or doc_id in resolution.focus:
+        return True
+    return mode == 3 and own.get(doc_id, 0.0) >= conversation.RESET_SHARE and max(own.values()) == own[doc_id]
+
+
+def rephrased(store: IndexStore, reader: Reader, text: str, last: Turn, result: Answer) -> Answer:
+    """A follow-up's answer (or unconfirmed candidate) whose sentence is the one the previous answered turn quoted,
+    with its phrase read with that turn before the question (see :func:`phrase_with_turn`); else as it was."""
+    cited = result.citations[0] if result.citations else (result.candidate.citation if result.candidate is not None else None)
+    if cited is None or not last.phrase or not last.cited or last.tentative:
+        return result
+    prev = last.cited[0]
+    if (cited.doc_id, cited.start, cited.end) != (prev.doc_id, prev.start, prev.end):
+        return result
+    phrase = phrase_with_turn(store, reader, text, last, cited)
+    if phrase is None:
+        return result
+    if result.citations:
+        return replace(result, phrase=phrase)
+    return replace(result, candidate=replace(result.candidate, phrase=phrase))  # type: ignore[arg-type]
+
+
+def phrase_with_turn(store: IndexStore, reader: Reader, text: str, last: Turn, cited: Citation) -> Span | None:
+    """The answer phrase of a follow-up: the reader's best span in the cited sentence, read with the previous
+    turn's question and answer phrase before the question (None when it finds none)."""
+    read = reader.read(f"{last.question} {last.phrase}. {text}", [cited.quote])[0]
+    if read.span is None:
+        return None
+    start, end = cited.start + read.span.start, cited.start + read.span.end
+    doc_text = store.documents[cited.doc_id].text
+    while start < end and doc_text[start].isspace():
+        start += 1
+    while end > start and (doc_text[end - 1].isspace() or doc_text[end - 1] in TRAILING):
+        end -= 1
+    return Span(cited.doc_id, start, end, doc_text[start:end]) if end > start else None
+
+
+def near_sentences(store: IndexStore, resolution: Resolution) -> dict[int, float]:
+    """Scorer bonuses for the sentence of the last answer and the next one, when the thread is reliable
+    (:data:`qa.answering.conversation.NEAR_BONUS`; empty when there is none)."""
+    span = resolution.near
+    bonus = conversation.NEAR_BONUS
+    if span is None or not any(bonus):
+        return {}
+    rows = conversation.doc_sentences(store, span.doc_id)
+    for sid in rows:
+        s = store.sentences[sid]
+        if s.start <= span.start < s.end:
+            return {j: b for j, b in zip(range(sid, sid + len(bonus)), bonus) if j in rows and b}
+    return {}

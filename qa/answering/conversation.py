@@ -3,7 +3,8 @@
 Peers rewrite a follow-up with a language model; qa only chooses what to search for and where.
 For a question asked after earlier turns (``history``, oldest first):
 
-1. **Only the last few turns count** (:data:`MAX_TURNS`, 3).  In CoQA and QuAC a follow-up leans on
+1. **Only the last few turns give words and anchors** (:data:`MAX_TURNS`, 3; the document's evidence looks further
+   back, see :mod:`qa.answering.topic`).  In CoQA and QuAC a follow-up leans on
    the turn before it far more often than on older ones (in the CoQA tune half the next answer is in
    the same sentence as the last one 49% of the time, the next sentence 19%), and every older turn
    adds words that pull retrieval back to what was already answered; three turns keep the topic of
@@ -13,22 +14,31 @@ For a question asked after earlier turns (``history``, oldest first):
    or it names nothing of its own: none of its words is a topic word of the corpus (rare enough to
    pick out documents, see :data:`TOPIC_DF_SHARE`) — a weak retrieval of its own, told from the
    index's term statistics without a second search.
-3. **A dependent question** (:func:`resolve`):
+3. **The conversation's document** (:mod:`qa.answering.topic`): each document gathers evidence over the
+   dialogue (the earlier questions' own searches, the earlier answers' documents, a declined turn's unconfirmed
+   candidate less, decayed per turn, and the question's own search), so a wrong first answer is outvoted later.
+   A ``(question, text)`` pair gets the document of the indexed sentence its text starts with.
+4. **A dependent question** (:func:`resolve`):
 
    * *HQE-style expansion* (Lin et al. 2020, "Query Reformulation using Query History for Passage
-     Retrieval in Conversational Search"): topic words of the earlier QUESTIONS, the most recent
-     turn first and the rarest (highest BM25 IDF) first within a turn, above an IDF floor, are added
-     to what is searched for and scored (:data:`MAX_TERMS`, 1 when tuned) — never words of the earlier
-     answers, which HQE found to hurt;
-   * *document focus*: it is answered from the passages of the document the earlier answers cited
-     (:data:`FOCUS_ONLY`), those its own search found first, then the others nearest the cited
-     passage (:func:`focus`), so the reader reads where the conversation is.
-4. **A question of its own** keeps the focus (:data:`SOFT_FOCUS`) only when the conversation's document
+     Retrieval in Conversational Search"): topic words of the earlier QUESTIONS whose own search favoured the
+     conversation's document, the most recent turn first and the rarest (highest BM25 IDF) first within a turn,
+     above an IDF floor and held by that document, are added to what is searched for and scored
+     (:data:`MAX_TERMS`, 1 when tuned) — never words of the earlier answers, which HQE found to hurt;
+   * *document focus*: it is answered from the passages of the conversation's document (:data:`FOCUS_ONLY`),
+     those its own search found first, then the others nearest the last cited passage (:func:`focus`), so the
+     reader reads where the conversation is;
+   * a question that names topic words the document lacks while its own search strongly prefers another
+     document (:data:`RESET_SHARE`) has changed the subject: it is answered as if it were the first.
+5. **A question of its own** keeps the focus (:data:`SOFT_FOCUS`) only when the conversation's document
    holds one of the topic words it names and its own search found that document; otherwise it has changed
    the subject and is answered as if it were the first.
-5. **A follow-up to an off-topic decline** ("What is the population of Brazil?" of an article that
-   never names Brazil, then "and its capital?") is declined too (:func:`off_topic`), rather than
-   answered with whatever its own words match.
+6. **A follow-up to an off-topic decline** ("What is the population of Brazil?" of an article that
+   never names Brazil, then "and its capital?") is declined too (:func:`off_topic`), but only when that
+   turn found nothing relevant at all (no candidate, confidence 0), never after a turn that was merely unsure.
+7. **History never costs an answer** (:data:`FALLBACK_ALONE`): a follow-up declined with its conversation is
+   asked alone too, and takes that answer when it cites the conversation's document or the one its own search
+   points to.
 
 The answer stays extractive: the reader reads the question (with the added words after it), the
 decision is the same fitted one, and a follow-up still declines when the documents do not answer.
@@ -43,7 +53,9 @@ import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from qa.answering import topic
 from qa.answering.sentences import idf_weights, sentence_terms
+from qa.answering.topic import find_sentence
 from qa.documents.lexical import content_words, stem
 from qa.errors import a_or_an, counted
 from qa.index.store import Hit, IndexStore
@@ -83,6 +95,34 @@ DECLINE_OFF_TOPIC = True
 """Whether a follow-up that refers back to a declined, off-topic turn is declined (see :func:`off_topic`)."""
 READ_WITH_TERMS = True
 """Whether the reader and the sentence scorer read the follow-up with its added topic words (else as asked)."""
+OWN_WEIGHT_ALONE = 1.5
+"""Weight of a question's own search shares in the conversation's evidence when it does not depend on the
+conversation (see :mod:`qa.answering.topic`; :data:`qa.answering.topic.OWN_WEIGHT` when it does)."""
+RESET_SHARE = 0.5
+"""A follow-up naming topic words the conversation's document lacks leaves it when its own search gives another
+document at least this share (a change of subject: "what about Korea?" when Korea lives elsewhere)."""
+TERMS_FROM_TOPIC = True
+"""Whether topic words are added only from earlier questions whose own search favoured the conversation's document."""
+TERMS_IN_FOCUS = True
+"""Whether only topic words the conversation's document holds are added."""
+PAIR_LOOKUP = True
+"""Whether a ``(question, text)`` history item gets the document of the indexed sentence its text starts with."""
+FALLBACK_ALONE = 3
+"""A follow-up declined with its conversation (nothing to show: an unconfirmed answer still shows its sentence) is
+asked alone too, and answered so when that answers (history never costs an answer): 0 never, 1 always, 2 only when that answer cites a document in focus, 3 also when it cites the
+document the question's own search prefers with at least :data:`RESET_SHARE` (the question points there itself)."""
+FOCUS_DOCS = 1
+"""Documents in focus: the one the evidence favours, then the next ones by evidence (their passages after its own,
+:data:`FOCUS_PASSAGES` each), so a short document does not leave the reader with fewer passages."""
+PHRASE_WITH_TURN = True
+"""Whether a follow-up answered with the sentence the previous turn quoted gets as its phrase the reader's span in
+that sentence read with the previous turn before the question ("When will the new fighter jet be airborne? 2035.
+And who is building it?"), as conversational readers take their history: the reader then knows what was already
+answered there."""
+RELIABLE_SHARE = 0.5
+"""The evidence share of the conversation's document above which the thread is reliable (see :attr:`Resolution.near`)."""
+NEAR_BONUS = (0.0, 0.0)
+"""Scorer logit bonus for the sentence of the last answer and the next one when the thread is reliable (0: no prior)."""
 
 REFERRING = frozenset(
     "he she it they him her his hers its their theirs them himself herself itself themselves this that these those "
@@ -106,12 +146,30 @@ class Turn:
         question: The question asked.
         text: The answer's text (``""`` when declined).
         cited: The spans its citations point at, first citation first (empty for a ``(question, text)``
-            pair, or a declined turn).
+            pair, or a declined turn); for a declined turn with an unconfirmed candidate, the candidate's span.
+        tentative: ``cited`` is an unconfirmed candidate's (the turn was declined): it counts less.
+        nothing: The turn was declined with nothing relevant found (confidence 0, no candidate).
+        phrase: The answer phrase of an answered turn (``""`` when none).
     """
 
     question: str
     text: str
     cited: tuple[Span, ...] = ()
+    tentative: bool = False
+    nothing: bool = False
+    phrase: str = ""
+
+
+def turn_of_answer(answer: Answer) -> Turn:
+    """What the conversation keeps of an answer: its question, text and cited spans (a declined answer's candidate
+    as a tentative span; a decline with nothing relevant marked as such)."""
+    if not answer.abstained or answer.candidate is None:
+        cited = tuple(Span(c.doc_id, c.start, c.end, c.quote) for c in answer.citations)
+        phrase = answer.phrase.text if answer.phrase is not None and not answer.abstained else ""
+        return Turn(answer.question, answer.text, cited, nothing=answer.abstained and not answer.citations and answer.confidence == 0.0,
+                    phrase=phrase)
+    c = answer.candidate.citation
+    return Turn(answer.question, answer.text, (Span(c.doc_id, c.start, c.end, c.quote),), tentative=True)
 
 
 def turns_of(history: Sequence[object] | None) -> list[Turn]:
@@ -138,7 +196,7 @@ def turns_of(history: Sequence[object] | None) -> list[Turn]:
     turns = []
     for i, item in enumerate(history):
         if isinstance(item, Answer):
-            turn = Turn(item.question, item.text, tuple(Span(c.doc_id, c.start, c.end, c.quote) for c in item.citations))
+            turn = turn_of_answer(item)
         elif isinstance(item, Turn):
             turn = item
         elif isinstance(item, (tuple, list)) and len(item) == 2 and all(isinstance(x, str) for x in item):
@@ -230,6 +288,8 @@ class Resolution:
             among its first :data:`SOFT_TOP` passages.
         declined: The question refers back to a declined turn about something the documents never mention
             (see :func:`off_topic`): it is declined too, rather than answered with whatever it matches alone.
+        near: The last answer's cited span when the thread is reliable (it was answered, in the document the
+            evidence favours with at least :data:`RELIABLE_SHARE`): the reader reads around it.
     """
 
     query: str
@@ -238,19 +298,33 @@ class Resolution:
     anchors: tuple[int, ...]
     soft: bool = False
     declined: bool = False
+    near: Span | None = None
 
 
-def resolve(store: IndexStore, question: str, turns: Sequence[Turn]) -> Resolution | None:
+def cited_spans(store: IndexStore, turn: Turn) -> tuple[Span, ...]:
+    """The spans a turn's answer cited; for a ``(question, text)`` pair, the indexed sentence its text starts with
+    (:func:`qa.answering.topic.find_sentence`, :data:`PAIR_LOOKUP`)."""
+    if turn.cited or not turn.text or not PAIR_LOOKUP:
+        return tuple(s for s in turn.cited if s.doc_id in store.documents)
+    found = find_sentence(store, turn.text)
+    return (found,) if found is not None else ()
+
+
+def resolve(store: IndexStore, question: str, turns: Sequence[Turn], own: dict[str, float] | None = None,
+            earlier: Sequence[dict[str, float]] | None = None) -> Resolution | None:
     """How to ask ``question`` after ``turns`` (oldest first); None when it stands alone.
 
     Args:
         store: The index (its term statistics pick the topic words).
         question: The cleaned question.
-        turns: The earlier turns, oldest first (only the last :data:`MAX_TURNS` count).
+        turns: The earlier turns, oldest first.
+        own: The question's own search shares (see :func:`qa.answering.topic.search_shares`); None for none.
+        earlier: The search shares of the last :data:`qa.answering.topic.MAX_EVIDENCE_TURNS` turns' questions
+            (oldest first); None when not searched (the evidence is then the earlier answers' alone).
 
     Returns:
-        The expanded query and the focus, or None when there is no earlier turn or the question
-        does not depend on them.
+        The expanded query and the focus, or None when there is no earlier turn, or the question does not
+        depend on them, or it changed the subject.
     """
     recent = list(turns[-MAX_TURNS:])
     if not recent:
@@ -258,20 +332,44 @@ def resolve(store: IndexStore, question: str, turns: Sequence[Turn]) -> Resoluti
     dependent = depends(store, question)
     if not dependent and not SOFT_FOCUS:
         return None
-    offset = len(turns) - len(recent)
     last = recent[-1]
-    if DECLINE_OFF_TOPIC and dependent and refers_back(question) and not last.text and off_topic(store, last.question):
+    if DECLINE_OFF_TOPIC and dependent and refers_back(question) and not last.text and last.nothing and off_topic(store, last.question):
         follow_up = FollowUp(len(turns) - 1, last.question)
         return Resolution(question, follow_up, (), (), declined=True)
-    own = {stem(w) for w in content_words(question)}
+    window = list(turns[-topic.MAX_EVIDENCE_TURNS:])
+    base = len(turns) - len(window)
+    cited = [cited_spans(store, t) for t in window]
+    shares = list(earlier) if earlier is not None else [{} for _ in window]
+    answer_docs = [(c[0].doc_id if c else None, (topic.CANDIDATE_WEIGHT if t.tentative else topic.ANSWER_WEIGHT) if c else 0.0)
+                   for t, c in zip(window, cited)]
+    evidence = topic.conversation_document(shares, answer_docs, own or {}, topic.OWN_WEIGHT if dependent else OWN_WEIGHT_ALONE)
+    doc = evidence.document
+    if doc is None:
+        return None
+    names = topic_stems(store, question)
+    if names and not names & doc_stems(store, doc):
+        # it names only things the conversation's document never mentions: a change of subject when its own
+        # search strongly prefers another document (a question of its own leaves in any case, see SOFT_WORDS)
+        own_top = max(own, key=lambda d: own[d]) if own else None
+        if not dependent and SOFT_WORDS:
+            return None
+        if own_top is not None and own_top != doc and own[own_top] >= RESET_SHARE:
+            return None
+    topic_turns = [i for i, s in enumerate(shares) if not s or max(s, key=lambda d: s[d]) == doc]
+    own_stems = {stem(w) for w in content_words(question)}
     floor = topic_floor(store)
+    in_doc = doc_stems(store, doc) if TERMS_IN_FOCUS else None
     added: list[str] = []
-    seen = set(own)
+    seen = set(own_stems)
     source = None
     for back, turn in enumerate(reversed(recent) if dependent else ()):
+        i = len(window) - 1 - back
+        if TERMS_FROM_TOPIC and i >= 0 and i not in topic_turns:
+            continue
         words = [w for w in dict.fromkeys(content_words(turn.question)) if stem(w) not in seen]
         idf = idf_weights(store, sorted({stem(w) for w in words}))
-        topical = [w for w in words if store.bm25.doc_freq(stem(w)) > 0 and idf[stem(w)] >= floor]
+        topical = [w for w in words if store.bm25.doc_freq(stem(w)) > 0 and idf[stem(w)] >= floor
+                   and (in_doc is None or stem(w) in in_doc)]
         if TERMS_BY_IDF:
             topical.sort(key=lambda w: -idf[stem(w)])
         for w in topical:
@@ -280,28 +378,27 @@ def resolve(store: IndexStore, question: str, turns: Sequence[Turn]) -> Resoluti
                 seen.add(stem(w))
         if topical and source is None:
             source = len(turns) - 1 - back
-    focus: list[str] = []
     anchors: list[int] = []
     cited_turn = None
-    for back, turn in enumerate(reversed(recent)):
-        for span in turn.cited:
-            if span.doc_id in store.documents:
-                if span.doc_id not in focus:
-                    focus.append(span.doc_id)
-                passage = _passage_at(store, span)
-                if passage is not None and passage not in anchors:
-                    anchors.append(passage)
-                if cited_turn is None:
-                    cited_turn = len(turns) - 1 - back
-    if not dependent:  # a question of its own stays only in a document that holds a topic word it names
-        names = topic_stems(store, question)
-        focus = [d for d in focus if not SOFT_WORDS or names & doc_stems(store, d)]
-        anchors = [a for a in anchors if store.passages[a].doc_id in focus]
-    if not added and not focus:
-        return None
-    index = cited_turn if cited_turn is not None and focus else (source if source is not None else len(turns) - 1)
-    follow_up = FollowUp(max(index, offset), turns[max(index, offset)].question, tuple(added), tuple(focus))
-    return Resolution(" ".join([question, *added]), follow_up, tuple(focus), tuple(anchors), not dependent)
+    for back, spans in enumerate(reversed(cited)):
+        for span in spans:
+            if span.doc_id != doc:
+                continue
+            passage = _passage_at(store, span) if back < MAX_TURNS else None
+            if passage is not None and passage not in anchors:
+                anchors.append(passage)
+            if cited_turn is None:
+                cited_turn = len(turns) - 1 - back
+    last_cited = cited[-1]
+    reliable = (not last.tentative and bool(last_cited) and last_cited[0].doc_id == doc
+                and evidence.share >= RELIABLE_SHARE)
+    near = last_cited[0] if reliable else None
+    ranked = sorted(evidence.scores, key=lambda d: (-evidence.scores[d], d))
+    docs = [doc] + [d for d in ranked if d != doc and (dependent or names & doc_stems(store, d))][: FOCUS_DOCS - 1]
+    index = cited_turn if cited_turn is not None else (source if source is not None else len(turns) - 1)
+    follow_up = FollowUp(index, turns[index].question, tuple(added), tuple(docs))
+    return Resolution(" ".join([question, *added]), follow_up, tuple(docs), tuple(anchors), not dependent,
+                      near=near)
 
 
 _RANGES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -310,6 +407,11 @@ _RANGES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 def doc_passages(store: IndexStore, doc_id: str) -> range:
     """The positions of a document's passages (consecutive in every store), cached per loaded store."""
     return _doc_rows(store.passages, doc_id)
+
+
+def doc_sentences(store: IndexStore, doc_id: str) -> range:
+    """The positions of a document's sentences (consecutive in every store), cached per loaded store."""
+    return _doc_rows(store.sentences, doc_id)
 
 
 def _doc_rows(table: Sequence, doc_id: str) -> range:

@@ -30,7 +30,7 @@ class AskRequest(BaseModel):
 
 
 MAX_HISTORY_TURNS = 20
-"""Most earlier turns a request may send (the engine reads the last 3; the body limit counts them all)."""
+"""Most earlier turns a request may send (the engine reads the last 8; the body limit counts them all)."""
 
 
 class HistoryCitation(BaseModel):
@@ -92,7 +92,7 @@ class ConversationRequest(AskRequest):
         description="Earlier turns of this conversation, oldest first, each an answer as this endpoint returned it "
         "(`question`, `text`, `citations`). A follow-up that depends on them is searched with their topic words "
         "in the documents they cited; the answer's `follow_up` says what was used. The server keeps no state: "
-        f"send the history with every question (at most {MAX_HISTORY_TURNS} turns; the last 3 count).",
+        f"send the history with every question (at most {MAX_HISTORY_TURNS} turns; the last 8 count).",
     )
 
 

@@ -21,8 +21,8 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import qa
-from qa.answering.conversation import MAX_TURNS, Turn
-from qa.types import Span
+from qa.answering.conversation import Turn, turn_of_answer
+from qa.answering.topic import MAX_EVIDENCE_TURNS
 from qa.web.settings import DEFAULT_HOST, DEFAULT_TOP_K, MAX_TOP_K
 from qa.web.render import (
     NO_FILES,
@@ -221,10 +221,9 @@ def format_follow_up(answer: qa.Answer) -> str:
 
 
 def turn_of(answer: qa.Answer) -> Turn:
-    """What the chat keeps of an answer for the next questions: the question, the text and the cited spans (an
-    unconfirmed answer's closest sentence gives its document like an answer's citations)."""
-    cited = answer.citations or ([answer.candidate.citation] if answer.candidate is not None else [])
-    return Turn(answer.question, answer.text, tuple(Span(c.doc_id, c.start, c.end, c.quote) for c in cited))
+    """What the chat keeps of an answer for the next questions: the question, the text and the cited spans
+    (an unconfirmed candidate's span, tentatively)."""
+    return turn_of_answer(answer)
 
 
 def converse(bot: qa.QA, question: str, top_k: Any = DEFAULT_TOP_K, history: list[Turn] | None = None) -> tuple[str, list[Turn]]:
@@ -238,14 +237,14 @@ def converse(bot: qa.QA, question: str, top_k: Any = DEFAULT_TOP_K, history: lis
 
     Returns:
         The formatted reply (errors become friendly messages and leave the history as it was) and the
-        history with this turn added (the last ``MAX_TURNS`` are kept: older ones never count).
+        history with this turn added (the last ``MAX_EVIDENCE_TURNS`` are kept: older ones never count).
     """
     turns = list(history or [])
     try:
         answer = _ask(bot, question, top_k, turns)
     except Exception as exc:  # every failure is shown as a message (and was logged)
         return format_error(exc), turns
-    return format_follow_up(answer) + format_answer(answer), (turns + [turn_of(answer)])[-MAX_TURNS:]
+    return format_follow_up(answer) + format_answer(answer), (turns + [turn_of(answer)])[-MAX_EVIDENCE_TURNS:]
 
 
 def reply(bot: qa.QA, question: str, top_k: Any = DEFAULT_TOP_K) -> str:

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 import qa
-from qa.answering import conversation
-from qa.answering.conversation import MAX_TURNS, Turn, depends, focus, refers_back, resolve, turns_of
+from qa.answering import conversation, topic
+from qa.answering.conversation import Turn, depends, focus, refers_back, resolve, turns_of
 from qa.index.store import Hit
 from qa.serialize import answer_to_json
 from qa.types import Answer, Citation, FollowUp, Span
@@ -99,9 +99,9 @@ def test_resolve_adds_earlier_question_words_and_focuses_the_cited_document(fake
 
 def test_only_the_last_turns_count(fake_bot: qa.QA) -> None:
     jets = fake_bot.ask("When will the fighter jet fly?")
-    cats = [("Do cats sleep?", "")] * MAX_TURNS  # uncited turns: they add words, never a document
+    cats = [("Do cats sleep?", "")] * topic.MAX_EVIDENCE_TURNS  # declined turns: no document of their own
     resolution = resolve(fake_bot.store, "And then?", turns_of([jets, *cats]))
-    assert resolution is not None and resolution.focus == () and resolution.follow_up.turn >= 1
+    assert resolution is None  # the cited turn is out of the evidence window: nothing to follow
     resolution = resolve(fake_bot.store, "And then?", turns_of([jets, *cats[:-1]]))
     assert resolution is not None and resolution.focus == ("jets.txt",) and resolution.follow_up.turn == 0
 
@@ -155,14 +155,24 @@ def test_who_is_building_it_follows_up_the_fighter_jet(article_bot: qa.QA) -> No
     first = article_bot.ask(JET)
     assert not first.abstained and "2035" in first.text
     follow = article_bot.ask(WHO, history=[first])
-    assert follow.status in ("answered", "unconfirmed")  # a follow-up uses the same tiers (0.33 < t_answer today)
+    assert follow.status in ("answered", "unconfirmed")  # a follow-up uses the same tiers
     c = follow.citations[0] if follow.status == "answered" else follow.candidate.citation  # type: ignore[union-attr]
     assert ITALY in c.quote and article_bot.document(c.doc_id).text[c.start : c.end] == c.quote
+    phrase = follow.phrase if follow.status == "answered" else follow.candidate.phrase  # type: ignore[union-attr]
+    assert phrase is not None and ITALY in phrase.text  # read with the turn before: not "Japan, which ..."
     assert follow.follow_up is not None and follow.follow_up.turn == 0 and follow.follow_up.question == JET
     assert follow.follow_up.doc_ids == ("eu-japan-security-pact.txt",) and follow.follow_up.terms
-    paired = article_bot.ask(WHO, history=[(JET, first.text)])  # a caller without Answer objects
+    paired = article_bot.ask(WHO, history=[(JET, first.text)])  # a caller without Answer objects: found by its text
     shown = paired.text or (paired.candidate.text if paired.candidate is not None else "")
-    assert ITALY in shown and paired.follow_up is not None and paired.follow_up.doc_ids == ()
+    assert ITALY in shown and paired.follow_up is not None and paired.follow_up.doc_ids == ("eu-japan-security-pact.txt",)
+
+
+def test_the_foreign_minister_follow_up_gets_iwayas_sentence(article_bot: qa.QA) -> None:
+    first = article_bot.ask("Who is Japan's defense minister?")
+    for history in ([first], [("Who is Japan's defense minister?", first.text)], [("Who is Japan's defense minister?", "")]):
+        follow = article_bot.ask("And the foreign minister?", history=history)
+        shown = follow.text or (follow.candidate.text if follow.candidate is not None else "")
+        assert follow.status != "declined" and "Foreign Minister Takeshi Iwaya" in shown
 
 
 def test_a_follow_up_to_an_off_topic_decline_declines(article_bot: qa.QA) -> None:

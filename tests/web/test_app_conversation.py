@@ -38,6 +38,7 @@ def test_who_is_building_it_follows_up_in_the_browser(jet_server: Server, watche
     ask(page, WHO)
     follow = bot_messages(page).nth(1)
     expect(follow.locator(".qa-answer, .qa-unconfirmed")).to_contain_text(ITALY, timeout=30000)  # the same tiers
+    expect(follow.locator(".qa-phrase").first).to_contain_text(ITALY)  # the phrase, not "Japan, which ..."
     expect(follow.locator(".qa-followup")).to_have_text(f"following up on: \u201c{JET}\u201d")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "follow_up.png"), full_page=True)
@@ -48,4 +49,22 @@ def test_who_is_building_it_follows_up_in_the_browser(jet_server: Server, watche
     fresh = bot_messages(page).nth(0)
     expect(fresh).not_to_have_text("", timeout=30000)
     expect(fresh.locator(".qa-followup")).to_have_count(0)
+
+    # whatever the first turn got, the foreign minister follow-up gets Takeshi Iwaya's sentence
+    page.locator("#clear-chat").click()
+    expect(bot_messages(page)).to_have_count(0, timeout=30000)
+    ask(page, "Who is Japan's defense minister?")
+    expect(bot_messages(page).nth(0)).not_to_have_text("", timeout=30000)
+    ask(page, "And the foreign minister?")
+    minister = bot_messages(page).nth(1).locator(".qa-answer, .qa-unconfirmed")
+    expect(minister).to_contain_text("Foreign Minister Takeshi Iwaya", timeout=30000)
+
+    # a follow-up to a question the article knows nothing about is declined too
+    page.locator("#clear-chat").click()
+    expect(bot_messages(page)).to_have_count(0, timeout=30000)
+    ask(page, "What is the population of Brazil?")
+    expect(bot_messages(page).nth(0).locator(".qa-abstain")).to_have_count(1, timeout=30000)
+    ask(page, "And its capital?")
+    expect(bot_messages(page).nth(1).locator(".qa-abstain")).to_have_count(1, timeout=30000)
+    expect(bot_messages(page).locator(".qa-answer, .qa-unconfirmed")).to_have_count(0)
     assert watched.dialogs == [] and watched.errors == []

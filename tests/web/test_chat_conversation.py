@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import qa
-from qa.answering.conversation import MAX_TURNS, Turn
+from qa.answering.conversation import Turn
+from qa.answering.topic import MAX_EVIDENCE_TURNS
 from qa.web import chat
 
 JET = "When will the new fighter jet be airborne?"
@@ -27,9 +28,9 @@ def test_converse_follows_up_and_shows_it_discreetly(article_bot: qa.QA) -> None
 
 
 def test_converse_keeps_the_last_turns_and_errors_keep_the_history(article_bot: qa.QA) -> None:
-    turns = [Turn(f"Question {i}?", "") for i in range(MAX_TURNS)]
+    turns = [Turn(f"Question {i}?", "") for i in range(MAX_EVIDENCE_TURNS)]
     _, kept = chat.converse(article_bot, JET, 5, turns)
-    assert len(kept) == MAX_TURNS and kept[-1].question == JET and kept[0].question == "Question 1?"
+    assert len(kept) == MAX_EVIDENCE_TURNS and kept[-1].question == JET and kept[0].question == "Question 1?"
     message, same = chat.converse(article_bot, JET, 99, kept)
     assert "could not be used" in message and same == kept
 
