@@ -35,7 +35,7 @@ test: $(STAMP) chromium ocr
 	$(PY) -m pytest $(ARGS)
 
 eval: $(STAMP)
-	$(PY) eval/run.py $(ARGS)
+	$(PY) -m eval.scoring.run $(ARGS)
 
 bench: $(STAMP)
-	$(PY) eval/bench.py $(ARGS)
+	$(PY) -m eval.bench.run $(ARGS)

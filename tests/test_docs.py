@@ -27,6 +27,8 @@ HTML_LINK = re.compile(r"""<(?:img|a|source)\b[^>]*?\b(?:src|href)\s*=\s*["']([^
 HEADING = re.compile(r"^ {0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
 CODE_PATH = re.compile(r"`((?:qa|eval|tests)/[\w./-]*\.py|app\.py)`")
 DOTTED = re.compile(r"`(qa(?:\.\w+)+)")
+EVAL_PATH = re.compile(r"(?<![\w./-])eval/[\w./-]*")
+EVAL_DOTTED = re.compile(r"(?<![\w./-])eval(?:\.\w+)+")
 EXTERNAL = re.compile(r"^(?:[a-z][a-z0-9+.-]*:|//)", re.IGNORECASE)
 
 
@@ -251,3 +253,30 @@ def test_the_checker_reports_what_is_broken(tmp_path: Path) -> None:
     assert bad_anchor == "README.md:1: docs/a.md#nope names an anchor docs/a.md has no heading for"
     assert outside == "README.md:2: ../x.md points outside the repository"
     assert html_image == "README.md:6: docs/none.png names docs/none.png, which does not exist"
+
+
+def eval_problems(text: str, root: Path = ROOT) -> list[str]:
+    """The ``eval/...`` paths and ``eval.`` module names of a page that do not exist (code blocks included).
+
+    ``eval/out/`` is where the scripts write, so paths under it are not checked.
+    """
+    found = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        for path in EVAL_PATH.findall(line):
+            path = path.rstrip(".")
+            if not path.startswith("eval/out/") and not (root / path).exists():
+                found.append(f"{number}: {path} does not exist")
+        found += [f"{number}: {message}" for name in EVAL_DOTTED.findall(line) if (message := dotted_problem(name, root))]
+    return found
+
+
+def test_eval_paths_and_modules_named_by_the_pages_exist() -> None:
+    named = [f"{page.relative_to(ROOT)}:{problem}" for page in pages() for problem in eval_problems(page.read_text(encoding="utf-8"))]
+    assert not named, "eval/ paths and modules that do not exist:\n" + "\n".join(named)
+    assert any(EVAL_DOTTED.search(page.read_text(encoding="utf-8")) for page in pages())
+
+
+def test_a_moved_eval_path_or_module_is_reported() -> None:
+    text = ("make eval = `python -m eval.scoring.run --dataset eval/data/squad2_dev_sample.json --json eval/out/x.json`.\n"
+            "Old: python eval/bench.py and eval.bench_http; the evaluation of retrieval. eval/bench/ and eval.bench.run.main\n")
+    assert eval_problems(text) == ["2: eval/bench.py does not exist", "2: eval.bench_http: eval/__init__.py has no top-level bench_http"]

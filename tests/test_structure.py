@@ -46,16 +46,16 @@ def module_name(path: Path) -> str:
 MODULES = {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
 
 
-def resolve(name: str) -> str | None:
+def resolve(name: str, modules: dict[str, Path] = MODULES) -> str | None:
     """The package module an imported dotted name lives in (None outside the package)."""
-    while name and name not in MODULES:
+    while name and name not in modules:
         name = name.rpartition(".")[0]
     return name or None
 
 
-def imports_of(module: str) -> set[str]:
+def imports_of(module: str, modules: dict[str, Path] = MODULES) -> set[str]:
     """The package modules ``module`` imports, at the top, in functions or for type checking only."""
-    path = MODULES[module]
+    path = modules[module]
     found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         names: list[str] = []
@@ -69,7 +69,7 @@ def imports_of(module: str) -> set[str]:
                 origin = node.module or ""
             names = [f"{origin}.{a.name}" for a in node.names] + [origin]
         for name in names:
-            target = resolve(name) if name.split(".")[0] == "qa" else None
+            target = resolve(name, modules) if name.split(".")[0] == module.split(".")[0] else None
             if target and target != module:
                 found.add(target)
     return found
@@ -84,22 +84,28 @@ def layer(module: str) -> int:
     return LAYERS[module]
 
 
-def test_no_import_circle() -> None:
+def import_circle(graph: dict[str, set[str]]) -> list[str]:
+    """One import circle of ``graph`` (``[a, b, a]``), or ``[]`` when there is none."""
     state: dict[str, int] = {}  # 1: on the current path, 2: done
 
-    def visit(module: str, path: list[str]) -> None:
+    def visit(module: str, path: list[str]) -> list[str]:
         state[module] = 1
-        for target in sorted(GRAPH[module]):
+        for target in sorted(graph[module]):
             if state.get(target) == 1:
-                circle = path[path.index(target):] + [target]
-                pytest.fail("import circle: " + " → ".join(circle))
-            if target not in state:
-                visit(target, path + [target])
+                return path[path.index(target):] + [target]
+            if target not in state and (circle := visit(target, path + [target])):
+                return circle
         state[module] = 2
+        return []
 
-    for module in MODULES:
-        if module not in state:
-            visit(module, [module])
+    for module in graph:
+        if module not in state and (circle := visit(module, [module])):
+            return circle
+    return []
+
+
+def test_no_import_circle() -> None:
+    assert import_circle(GRAPH) == [], "import circle: " + " → ".join(import_circle(GRAPH))
 
 
 def test_imports_point_down_the_pipeline() -> None:
@@ -153,3 +159,58 @@ def test_no_module_re_exports_another() -> None:
                         if alias.name not in defined[node.module] and f"{node.module}.{alias.name}" not in MODULES:
                             passed_on.add(f"{path.name}: from {node.module} import {alias.name}")
     assert sorted(passed_on) == [], sorted(passed_on)
+
+
+EVAL = PACKAGE.parent / "eval"
+EVAL_MODULES = {module_name(p): p for p in sorted(EVAL.rglob("*.py"))}
+EVAL_GRAPH = {m: imports_of(m, EVAL_MODULES) for m in EVAL_MODULES}
+EVAL_MAY_IMPORT = {
+    "eval.scoring": set(),
+    "eval.bench": set(),
+    "eval.training": {"eval.scoring"},
+    "eval.calibration": {"eval.scoring", "eval.training"},
+    "eval.choices": {"eval.bench"},
+}
+"""The rooms of ``eval/`` by job, and the lower rooms each may import (nothing imports upward; see eval/__init__.py)."""
+MAX_FOLDER_MODULES = 10
+
+
+def eval_room(module: str) -> str:
+    return ".".join(module.split(".")[:2])
+
+
+def test_eval_has_its_rooms_and_no_module_at_the_top() -> None:
+    rooms = {eval_room(m) for m in EVAL_MODULES} - {"eval"}
+    assert rooms == set(EVAL_MAY_IMPORT)
+    assert sorted(p.name for p in EVAL.glob("*.py")) == ["__init__.py"]
+    assert all((EVAL / room.split(".")[1] / "__init__.py").read_text(encoding="utf-8").startswith('"""') for room in rooms)
+
+
+def test_eval_has_no_import_circle() -> None:
+    assert "eval.bench.ingest" in EVAL_GRAPH["eval.bench.run"]  # an import inside a function
+    assert "eval.scoring.dialogue_split" in EVAL_GRAPH["eval.training.real_negatives"]  # from another room
+    assert import_circle(EVAL_GRAPH) == [], "import circle: " + " → ".join(import_circle(EVAL_GRAPH))
+    assert import_circle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}) == ["a", "b", "c", "a"]
+
+
+def test_eval_rooms_import_only_lower_rooms() -> None:
+    upward = sorted(
+        f"{m} → {t}" for m, targets in EVAL_GRAPH.items() for t in targets
+        if eval_room(t) != eval_room(m) and eval_room(t) not in EVAL_MAY_IMPORT.get(eval_room(m), set())
+    )
+    assert upward == []
+
+
+def test_eval_folders_are_small_and_modules_short() -> None:
+    folders = {p.parent for p in EVAL_MODULES.values()}
+    crowded = {f.name: n for f in folders if (n := len([p for p in f.glob("*.py") if p.name != "__init__.py"])) > MAX_FOLDER_MODULES}
+    assert crowded == {}
+    long = {m: n for m, p in EVAL_MODULES.items() if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
+    assert long == {}
+
+
+def test_tests_of_eval_mirror_its_rooms() -> None:
+    tests = PACKAGE.parent / "tests" / "eval"
+    folders = {p.name for p in tests.iterdir() if p.is_dir() and p.name != "__pycache__"}
+    assert folders <= {room.split(".")[1] for room in EVAL_MAY_IMPORT}
+    assert [p.name for p in tests.glob("test_*.py")] == []

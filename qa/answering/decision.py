@@ -15,7 +15,7 @@ logistic model over :data:`DECISION_FEATURES` (the winner's logit, the
 reader's answerable and span scores, agreement of the two readers, the
 scorer's probability, the verifier's logits) gives the confidence; below the
 threshold the engine declines.  It also declines, with nothing to propose, when
-both keys say no (:func:`nothing_relevant`).  Both are fitted by ``eval/calibrate_reader.py`` on data neither the
+both keys say no (:func:`nothing_relevant`).  Both are fitted by ``eval/calibration/calibrate_reader.py`` on data neither the
 reader nor anything else was trained on, the threshold chosen so that on every
 tune set at least as many answerable questions are answered right as
 ``reader=False`` answers (answers first), and as many unanswerable ones as
@@ -101,11 +101,11 @@ class DecisionModel:
         if len(choice.weights) != len(OPTION_FEATURES) or len(answer.weights) != len(DECISION_FEATURES):
             raise ValueError(
                 f"reader.json's decision has {len(choice.weights)} choice and {len(answer.weights)} answer weights; "
-                f"expected {len(OPTION_FEATURES)} and {len(DECISION_FEATURES)}: refit with eval/calibrate_reader.py"
+                f"expected {len(OPTION_FEATURES)} and {len(DECISION_FEATURES)}: refit with eval/calibration/calibrate_reader.py"
             )
         depth, threshold = int(config["depth"]), float(config["threshold"])
         if depth < 1 or not 0.0 <= threshold <= 1.0:
-            raise ValueError(f"reader.json's decision has depth {depth} and threshold {threshold}: refit with eval/calibrate_reader.py")
+            raise ValueError(f"reader.json's decision has depth {depth} and threshold {threshold}: refit with eval/calibration/calibrate_reader.py")
         return cls(depth, choice, answer, threshold)
 
     def to_config(self) -> dict:
@@ -280,7 +280,7 @@ def decision_of(reader: Reader) -> DecisionModel:
     try:
         return DecisionModel.from_config(settings)
     except (KeyError, TypeError, ValueError) as exc:
-        raise ModelLoadError(f"reader.json in {reader.folder} has an unreadable decision ({exc}); refit it with eval/calibrate_reader.py") from None
+        raise ModelLoadError(f"reader.json in {reader.folder} has an unreadable decision ({exc}); refit it with eval/calibration/calibrate_reader.py") from None
 
 
 @dataclass(frozen=True)

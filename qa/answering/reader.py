@@ -1,6 +1,6 @@
 """The answer reader: a cross-encoder that reads a question with each candidate passage.
 
-The shipped model (``qa/models/reader/``, trained by ``eval/train_reader.py``
+The shipped model (``qa/models/reader/``, trained by ``eval/training/train_reader.py``
 from all-MiniLM-L6-v2 on SQuAD) gives, for each passage token, a start and an
 end score, with the [CLS] position meaning "no answer", and an "answerable"
 score.  :class:`Reader` runs it with ONNX Runtime (never torch) and returns, per
@@ -9,7 +9,7 @@ a calibrated confidence and the answer phrase.
 
 The folder is plain files: ``model.onnx``, ``tokenizer.json``, ``reader.json``
 (settings and the fitted answer decision, :mod:`qa.answering.decision`), optionally
-``verifier.onnx`` (the answer verifier, ``eval/train_verifier.py``: one logit for
+``verifier.onnx`` (the answer verifier, ``eval/training/train_verifier.py``: one logit for
 a question read with one sentence) and ``card.json`` (the model card, with the
 SHA-256 of every other file, checked on load).
 """
@@ -80,7 +80,7 @@ def verify_reader(folder: Path) -> dict:
         card = json.loads(card_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ModelLoadError(
-            f"reader model card {card_path} is missing or unreadable ({exc}); reinstall qa or retrain with eval/train_reader.py"
+            f"reader model card {card_path} is missing or unreadable ({exc}); reinstall qa or retrain with eval/training/train_reader.py"
         ) from None
     for name in dict.fromkeys(READER_FILES + tuple(card.get("files", {}))):
         record = card.get("files", {}).get(name)
@@ -88,7 +88,7 @@ def verify_reader(folder: Path) -> dict:
         if record is None or not path.is_file() or file_sha256(path) != record["sha256"]:
             raise ModelLoadError(
                 f"reader file {path} is missing or does not match its card's SHA-256; "
-                "reinstall qa or retrain with eval/train_reader.py"
+                "reinstall qa or retrain with eval/training/train_reader.py"
             )
     return card
 
@@ -130,7 +130,7 @@ class Reader:
         self.max_length = int(config["max_length"])
         decision = config.get("decision")
         if decision is not None and not isinstance(decision, dict):
-            raise ModelLoadError(f"reader.json in {self.folder} has an unreadable decision ({decision!r}); refit it with eval/calibrate_reader.py")
+            raise ModelLoadError(f"reader.json in {self.folder} has an unreadable decision ({decision!r}); refit it with eval/calibration/calibrate_reader.py")
         self.decision_settings: dict | None = decision
         """The answer decision fitted with this reader (read by :func:`qa.answering.decision.decision_of`)."""
         self.tokenizer = load_tokenizer(self.folder / "tokenizer.json", self.max_length)
@@ -177,7 +177,7 @@ class Reader:
             ModelLoadError: This reader folder has no verifier.
         """
         if not self.has_verifier:
-            raise ModelLoadError(f"the reader folder {self.folder} has no verifier.onnx; train one with eval/train_verifier.py")
+            raise ModelLoadError(f"the reader folder {self.folder} has no verifier.onnx; train one with eval/training/train_verifier.py")
         if not sentences:
             return []
         batch = encode_pairs(self._verifier_tokenizer, question, sentences)

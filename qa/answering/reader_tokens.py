@@ -1,7 +1,7 @@
 """Question-passage pairs as reader inputs, and answer spans out of reader logits.
 
 Shared by the query path (:mod:`qa.answering.reader`, ONNX Runtime) and the training
-script (``eval/train_reader.py``, torch), so both read exactly the same tokens
+script (``eval/training/train_reader.py``, torch), so both read exactly the same tokens
 and decode spans the same way.  Imports neither torch nor onnxruntime.
 """
 

@@ -16,7 +16,7 @@ Every sentence of the retrieved passages gets these signals:
 over-rode a clearly better sentence in a lower-ranked passage.)
 
 A logistic model of "this sentence answers the question", fitted per sentence
-on the tuning splits of the evaluation sets (``eval/tune.py``), turns them
+on the tuning splits of the evaluation sets (``eval/calibration/tune.py``), turns them
 into a probability.  Sentences are ranked by it; the answer is the most
 probable sentence plus up to two more almost as probable, in document order;
 ``confidence`` is the best sentence's probability, and the engine abstains
@@ -41,7 +41,7 @@ from qa.index.store import IndexStore
 class AnswerParams:
     """The sentence model, answer length and abstention threshold.
 
-    The ``a_*`` weights and ``bias`` were fitted by ``python eval/tune.py``
+    The ``a_*`` weights and ``bias`` were fitted by ``python -m eval.calibration.tune``
     (a logistic regression over every candidate sentence of the tuning splits,
     labelled by whether it holds an accepted answer); the threshold maximises
     the share of right decisions (a right answer, or abstaining on an

@@ -3,7 +3,7 @@
 Scanned PDF pages (pages without a text layer, see :mod:`qa.documents.pdf`) and image
 files (``.png``, ``.jpg``/``.jpeg``, ``.tif``/``.tiff``: one page per frame) are read by
 the ``tesseract`` command (5.x, ``tesseract-ocr`` and ``tesseract-ocr-eng`` on Debian),
-chosen over ``rapidocr-onnxruntime`` by measuring (``eval/ocr_compare.py``, docs/ocr.md):
+chosen over ``rapidocr-onnxruntime`` by measuring (``eval/choices/ocr.py``, docs/ocr.md):
 a tenth of the character errors on clean pages, the reading order of two-column pages
 kept, ten times the speed on this CPU, and 23 MB installed instead of about 300 MB.
 

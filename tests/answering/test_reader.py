@@ -96,7 +96,7 @@ def test_unreadable_decision_is_refused(tmp_path: Path) -> None:
     (folder / "reader.json").write_text(json.dumps(config))
     write_card(folder, {}, {})
     reader = Reader(folder)  # the model loads; the decision it hands over is refused when read
-    with pytest.raises(ModelLoadError, match="unreadable decision .* refit it with eval/calibrate_reader.py"):
+    with pytest.raises(ModelLoadError, match="unreadable decision .* refit it with eval/calibration/calibrate_reader.py"):
         decision_of(reader)
 
 

@@ -33,8 +33,8 @@ from urllib.parse import urlparse
 import pytest
 
 import qa
-from eval.bench_common import free_port
-from eval.serving import Served, http_ready, serve
+from eval.bench.common import free_port
+from eval.bench.serving import Served, http_ready, serve
 from qa.web import render as ui
 from qa.documents.ingest import default_documents
 
@@ -72,7 +72,7 @@ Markdown such as [open me](javascript:alert(1)) and **bold** text about the zorb
 
 @dataclass
 class Server:
-    """A running ``app.py`` (see :func:`eval.serving.serve`)."""
+    """A running ``app.py`` (see :func:`eval.bench.serving.serve`)."""
 
     url: str
     port: int

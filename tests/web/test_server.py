@@ -21,7 +21,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 import qa
-from eval import serving
+from eval.bench import serving
 from qa.cli import say
 from qa.web import server
 from qa.web.settings import DEFAULT_HOST, DEFAULT_PORT, ServerSettings

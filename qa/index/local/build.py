@@ -270,7 +270,7 @@ def pool_passages(plan: _Plan, sentence_vectors: np.ndarray) -> np.ndarray:
     passage's tokens.  It halves the encoding work of a build (sentences are
     shorter, so encoding them costs less than encoding the passages); on the
     SQuAD sample the hybrid engine's MRR is the same (0.840) and the dense-only
-    MRR 0.003 lower than with encoded passages (``eval/run.py``).
+    MRR 0.003 lower than with encoded passages (``eval/scoring/run.py``).
 
     Args:
         plan: The build plan; the sentences of each new passage are all new.

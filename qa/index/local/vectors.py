@@ -25,7 +25,7 @@ DEFAULT_EXACT_MAX = 20_000
 """Up to this many passages the index is exact (``IndexFlatIP``); above it, IVF-SQ8 (:func:`make_vector_index`).
 
 One query on one thread: flat 1.4 ms at 10,000 and 3.7 ms at 20,000 passages, IVF-SQ8 0.6 ms at
-100,000 (``eval/bench.py``, 384 dimensions, a 2-core machine shared with other work)."""
+100,000 (``eval/bench/run.py``, 384 dimensions, a 2-core machine shared with other work)."""
 IVF_LISTS_PER_SQRT = 4
 """An IVF index has about ``4 * sqrt(n)`` lists (4,000 for a million passages)..."""
 IVF_MIN_TRAIN_PER_LIST = 39

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 import qa
-from eval.bench_common import free_port
-from eval.serving import serve, tcp_ready
+from eval.bench.common import free_port
+from eval.bench.serving import serve, tcp_ready
 from tests.conftest import HashingEmbedder
 
 ROOT = Path(__file__).parents[3]
