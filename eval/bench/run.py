@@ -30,6 +30,10 @@ What is measured (keys of the JSON written by ``--json``):
   over SQuAD paragraphs repeated with their sentences shuffled
   (>= 2,000 passages; 120 with ``--quick``).  ``encode_passages_per_s``: the
   embedder alone encoding the same passage texts.  ``build_efficiency``: their ratio.
+* ``encoders``: the default build encoder (bf16 where the CPU runs it natively) against
+  ``backend="onnx"`` fp32 on 4,000+ passages, alternating builds: passages/s, their ratio, the 1M
+  projection, where the time goes, vector cosines, SQuAD recall@5 and the article's answers
+  (see :mod:`eval.bench.encoders`; not with ``--quick``).
 * ``incremental``: after that build, one document is changed and the index is
   built again into the same folder: ``full_build_s``, ``incremental_s``,
   ``reembedded_passages`` (from the build report).
@@ -157,6 +161,10 @@ def format_table(result: dict) -> str:
             f"{label:<32}p50 {figures['ask_p50_ms']} ms, p95 {figures['ask_p95_ms']} ms, "
             f"floor {figures['floor_p50_ms']} ms, ratio {figures['ask_overhead_ratio']}"
         )
+    if result.get("encoders"):
+        from eval.bench.encoders import format_encoders
+
+        lines += format_encoders(result["encoders"])
     inc = result.get("incremental") or {}
     if inc:
         lines.append(
@@ -413,7 +421,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--build-passages", type=int, default=None, help="passages of the build benchmark")
     parser.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "qa-bench-cache"),
                         help="folder caching the real-text vectors of the scale test ('' for none)")
-    parser.add_argument("--skip", default="", help="comma-separated sections to skip: build, ask, followup, cold, http, ingest, records, scale")
+    parser.add_argument("--skip", default="", help="comma-separated sections to skip: build, encoders, ask, followup, cold, http, ingest, records, scale")
     return parser.parse_args(argv)
 
 
@@ -438,6 +446,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             logger.info("build benchmark (%d passages wanted)", build_passages)
             build, index_path = bench_build(embedder, work, build_passages)
             result.update(build)
+        if "encoders" not in skip and not args.quick:
+            from eval.bench.encoders import bench_encoders
+
+            logger.info("build encoders: the default against fp32 ONNX")
+            result["encoders"] = bench_encoders(work / "encoders")
         article_path = None
         if "ask" not in skip:
             logger.info("ask latency on the bundled article")

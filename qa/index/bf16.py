@@ -55,8 +55,9 @@ BATCH_SIZE = 64
 """Most texts per bf16 forward pass, measured (see docs/performance.md): larger batches gave no more texts/s."""
 CHUNK_TEXTS = 4096
 """Texts tokenised at a time, one chunk ahead of the model."""
-WORKERS = max(1, min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)))
-"""Threads running forward passes at once, each with one torch thread."""
+CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+WORKERS = max(1, min(8, CPUS))
+"""Threads running forward passes at once, each with ``CPUS // WORKERS`` torch threads (one)."""
 MIN_COSINE = 0.9999
 """Smallest cosine between a bf16 vector and the fp32 one accepted on the check's sample texts."""
 CPUINFO = Path("/proc/cpuinfo")
@@ -168,7 +169,7 @@ class Bf16BuildEmbedder:
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
         progress = _progress(len(texts)) if show_progress else None
         threads = torch.get_num_threads()
-        torch.set_num_threads(1)
+        torch.set_num_threads(max(1, CPUS // self.workers))
         try:
             with ThreadPoolExecutor(self.workers, thread_name_prefix="qa-bf16") as pool:
                 for start, (encodings, lengths, chunk_out, todo) in _ahead(self.onnx, texts):
