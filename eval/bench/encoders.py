@@ -50,7 +50,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
 
-from eval.bench.common import squad, squad_paragraphs  # noqa: E402
+from eval.bench.common import shuffled_variants, squad, squad_paragraphs  # noqa: E402
 
 logger = logging.getLogger("eval.bench.encoders")
 
@@ -61,7 +61,6 @@ ROUNDS = 3
 def build_corpus(passages_wanted: int) -> list:
     """Documents of at least ``passages_wanted`` passages: SQuAD paragraphs repeated with their sentences shuffled."""
     import qa
-    from eval.bench.run import shuffled_variants
     from qa.documents.chunking import chunk_sentences, split_sentences
 
     def passages_of(text: str) -> int:

@@ -99,7 +99,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import numpy as np  # noqa: E402
 
 from eval.bench.common import (  # noqa: E402
-    WARMUP, article_questions, free_port, percentile, python_env, split_sentences_simple, squad_paragraphs, squad_questions,
+    WARMUP, article_questions, free_port, percentile, python_env, split_sentences_simple, squad_paragraphs, squad_questions, shuffled_variants,
 )
 from eval.bench.http_api import DEFAULT_REQUESTS, QUICK_REQUESTS, bench_http, format_http  # noqa: E402
 from eval.bench.scale import bench_records, bench_scale, cached_encode, real_texts  # noqa: E402
@@ -121,25 +121,6 @@ QUICK_ASK_QUESTIONS = 60
 
 
 # --------------------------------------------------------------------------- pure helpers
-
-
-def shuffled_variants(paragraphs: Sequence[str], copies: int, seed: int = 0) -> list[str]:
-    """Up to ``copies`` distinct versions of every paragraph: the original, then its sentences in seeded random orders.
-
-    A paragraph with too few sentences for another distinct order gets fewer versions.
-    """
-    rng = np.random.default_rng(seed)
-    out: dict[str, None] = {}
-    for copy in range(copies):
-        for paragraph in paragraphs:
-            sentences = split_sentences_simple(paragraph)
-            for _ in range(10 if copy else 1):
-                order = rng.permutation(len(sentences)) if copy else range(len(sentences))
-                text = " ".join(sentences[i] for i in order)
-                if text not in out:
-                    out[text] = None
-                    break
-    return list(out)
 
 
 def format_table(result: dict) -> str:
