@@ -18,8 +18,7 @@ reverse, without a rebuild.  The index records what encoded it (``encoder``).
 The rest of the encode is the ONNX embedder's: its tokeniser (same truncation),
 its table of one-token texts, batches sorted by length, mean pooling in NumPy.
 Texts are tokenised a chunk ahead in a thread while the model runs, and batches
-run in :data:`WORKERS` threads of one torch thread each (no barrier between
-threads to stall when other processes share the cores).
+run in :data:`WORKERS` threads of one torch thread each.
 
 :func:`native_bf16` says whether the CPU runs bf16 natively (``/proc/cpuinfo``
 flags; torch need not be imported); :func:`qa.index.embedding.load_embedder`
@@ -52,12 +51,15 @@ BF16_MIN_TEXTS = 2048
 """Calls with at least this many texts are encoded in bf16 (importing torch and loading the model takes a few seconds,
 won back after ~2,000 texts); smaller ones, questions among them, run on ONNX Runtime fp32."""
 BATCH_SIZE = 64
-"""Most texts per bf16 forward pass, measured (see docs/performance.md): larger batches gave no more texts/s."""
+"""Most texts per bf16 forward pass.  Measured on 2,000 build sentences, alternating, on the shared 2-core VM
+(load 13-24, so noisy): 32 texts 92/32, 64 texts 91/52, 128 texts 56/52 texts/s in two rounds."""
 CHUNK_TEXTS = 4096
 """Texts tokenised at a time, one chunk ahead of the model."""
 CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 WORKERS = max(1, min(8, CPUS))
-"""Threads running forward passes at once, each with ``CPUS // WORKERS`` torch threads (one)."""
+"""Threads running forward passes at once, each with ``CPUS // WORKERS`` torch threads (one): no barrier between
+threads to wait at when other processes take a core.  Against one worker with two torch threads the measurement
+was inconclusive (91/52 against 76/104 texts/s in two rounds, load 13-24); ``workers=`` sets it."""
 MIN_COSINE = 0.9999
 """Smallest cosine between a bf16 vector and the fp32 one accepted on the check's sample texts."""
 CPUINFO = Path("/proc/cpuinfo")
