@@ -2,7 +2,8 @@
 
 Usage (from the repo root)::
 
-    python -m eval.bench.encoders [--passages 4000] [--rounds 3] [--json OUT]
+    python -m eval.bench.encoders [--passages 4000] [--rounds 3] [--no-recall] [--json OUT]
+    python -m eval.bench.encoders --encode-only [--rounds 2]     # the encoders alone (sentences/s, cosine)
 
 What is measured (keys of the JSON):
 
@@ -226,6 +227,48 @@ def bench_encoders(work: Path, passages: int = PASSAGES, rounds: int = ROUNDS, r
     return out
 
 
+def bench_encode_only(count: int = 1200, rounds: int = 2) -> dict:
+    """Encoding alone: sentences/s of each encoder on the same build sentences, in turn, and cosine to fp32 ONNX."""
+    from qa.documents.chunking import split_sentences
+    from qa.index.embedding import SentenceTransformerEmbedder, load_embedder
+
+    docs = build_corpus(count // 2)
+    texts = [d.text[s.start : s.end] for d in docs for s in split_sentences(d)][:count]
+    bf16 = load_embedder(backend="bf16")
+    onnx = bf16.onnx  # the fp32 ONNX embedder (its table is off below, for both)
+    encoders = {
+        "onnx fp32": onnx.encode, "torch fp32": SentenceTransformerEmbedder(None).encode,
+        "torch bf16 autocast (qa)": bf16.encode, "onnx int8 dynamic": load_embedder(backend="onnx-int8").encode,
+    }
+    with onnx.without_table():  # every text through the model
+        reference = onnx.encode(texts)
+        bf16.encode(texts[:64])  # loads and checks the bf16 model
+        rates: dict[str, list[float]] = {name: [] for name in encoders}
+        cosine: dict[str, dict] = {}
+        for _ in range(rounds):
+            for name, encode in encoders.items():
+                start = time.perf_counter()
+                vectors = encode(texts)
+                rates[name].append(len(texts) / (time.perf_counter() - start))
+                cos = (vectors * reference).sum(axis=1)
+                cosine[name] = {"min": round(float(cos.min()), 5), "mean": round(float(cos.mean()), 6)}
+    base = rates["onnx fp32"]
+    return {
+        "texts": len(texts), "load_average": [round(x, 2) for x in os.getloadavg()],
+        "encoders": {
+            name: {"texts_per_s": [round(r, 1) for r in rs], "vs_onnx": round(statistics.median(a / b for a, b in zip(rs, base)), 2), "cosine": cosine[name]}
+            for name, rs in rates.items()
+        },
+    }
+
+
+def format_encode_only(result: dict) -> list[str]:
+    lines = [f"encoding alone, {result['texts']} build sentences (load average at the end {result['load_average']})"]
+    for name, row in result["encoders"].items():
+        lines.append(f"  {name:<26} texts/s {row['texts_per_s']}  x onnx fp32 {row['vs_onnx']}  cosine {row['cosine']}")
+    return lines
+
+
 def format_encoders(result: dict) -> list[str]:
     lines = [
         f"build encoders (CPU bf16 flag: {result['cpu_bf16_flag']}; default backend {result['default_backend']}; "
@@ -252,12 +295,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--passages", type=int, default=PASSAGES)
     parser.add_argument("--rounds", type=int, default=ROUNDS)
     parser.add_argument("--no-recall", action="store_true")
+    parser.add_argument("--encode-only", action="store_true", help="the encoders alone on 1,200 sentences instead of builds")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logger.setLevel(logging.INFO)
     logging.getLogger("qa.index.embedding").setLevel(logging.INFO)
     logging.getLogger("qa.index.bf16").setLevel(logging.INFO)
+    if args.encode_only:
+        result = bench_encode_only(rounds=args.rounds)
+        print("\n".join(format_encode_only(result)))
+        if args.json:
+            args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        return 0
     work = Path(tempfile.mkdtemp(prefix="qa-bench-encoders-"))
     try:
         result = bench_encoders(work, args.passages, args.rounds, recall=not args.no_recall)
