@@ -21,13 +21,13 @@ from qa.documents.chunking import DEFAULT_MAX_WORDS, DEFAULT_OVERLAP
 from qa.documents.ocr import DEFAULT_BUDGET_S
 from qa.documents.ingest import Skipped
 from qa.documents.lexical import tokenize
-from qa.errors import IngestError, ModelMismatchError, QAError
-from qa.index.backend import open_default, open_store, read_inputs, write
+from qa.errors import DocumentNotFoundError, IngestError, ModelMismatchError, QAError
+from qa.index.backend import check_build, open_default, open_store, original_file, read_inputs, write
 from qa.index.embedding import DEFAULT_MODEL, Embedder, canonical_model_name, check_backend, load_embedder, with_backend
 from qa.index.local.vectors import DEFAULT_EXACT_MAX
 from qa.index.location import parse_location
 from qa.index.store import IndexStore, check_method
-from qa.types import Answer, Document, Passage
+from qa.types import Answer, Citation, Document, PageView, Passage, Span
 
 if TYPE_CHECKING:
     from qa.answering.reader import Reader
@@ -37,6 +37,8 @@ logger = logging.getLogger(__name__)
 DEFAULT_TOP_K = 5
 MAX_QUESTION_CHARS = 2000
 """Longer questions are cut to this many characters (the model reads at most 256 tokens)."""
+PAGE_CACHE = 32
+"""Page views kept by a :class:`QA` (the last ones shown; a view asked again costs a dictionary lookup)."""
 RELOAD_CHECK_SECONDS = 1.0
 """A loaded :class:`QA` looks at most this often whether its index folder was rebuilt (see :meth:`QA.reload`)."""
 
@@ -79,6 +81,8 @@ class BuildReport:
         backend: What ran the model: ``"onnx"``, ``"onnx-int8"``, ``"torch"``, or ``"custom"`` for an :class:`Embedder` object.
         embedded_passages: Passages embedded by this build (the others' vectors were reused).
         reused_documents: Unchanged documents whose stored vectors were reused.
+        removed_added: Documents that had been added with :func:`qa.add_documents` (or uploaded) and that this
+            build removed, with their kept copies (only with ``replace=True``).
     """
 
     path: Path | str
@@ -88,6 +92,7 @@ class BuildReport:
     backend: str = "custom"
     embedded_passages: int = 0
     reused_documents: int = 0
+    removed_added: tuple[str, ...] = ()
 
 
 class QA:
@@ -144,6 +149,8 @@ class QA:
         self._reload_lock = threading.Lock()
         self._stamp = store.stamp()
         self._checked = time.monotonic()
+        self._pages: dict[tuple, PageView] = {}
+        self._pages_lock = threading.Lock()
 
     def reload(self) -> bool:
         """Load the index folder again and swap it in (thread-safe; questions in flight finish on the old index).
@@ -168,6 +175,8 @@ class QA:
             )
         changed = store.manifest != self.store.manifest
         self.store, self._stamp = store, stamp
+        with self._pages_lock:
+            self._pages.clear()
         if changed:
             logger.info("reloaded index %s (built %s)", store.path, store.manifest.get("built_at"))
         return changed
@@ -213,12 +222,17 @@ class QA:
         """The indexed document with this id.
 
         Raises:
-            KeyError: No such document.
+            DocumentNotFoundError: No such document (the message names a few of the index's ids).
         """
+        store = self.store
         try:
-            return self.store.documents[doc_id]
-        except KeyError:
-            raise KeyError(f"no document with doc_id {doc_id!r} in this index") from None
+            return store.documents[doc_id]
+        except (KeyError, TypeError):
+            known = list(store.documents)
+            shown = ", ".join(repr(d) for d in known[:10]) + (" ..." if len(known) > 10 else "")
+            raise DocumentNotFoundError(
+                f"no document with doc_id {doc_id!r} in index {store.location!r}; its documents are {shown} (see `qa list`)"
+            ) from None
 
     def _encode(self, question: str) -> np.ndarray:
         return self.embedder.encode([question])[0]
@@ -265,6 +279,7 @@ class QA:
             ValueError: Empty question, ``top_k`` < 1, unknown method, or a bad ``history`` item (named).
         """
         text = clean_question(question)
+        question = question if len(question) <= MAX_QUESTION_CHARS else text  # the answer echoes what was read, not 60 KB
         k = _check_top_k(self.top_k if top_k is None else top_k)
         method = check_method(retrieval or self.retrieval)
         turns = turns_of(history)
@@ -278,6 +293,109 @@ class QA:
             store, question, text, resolution, self.embedder.encode, k, method, self.params, self.reader, self.decision, self.read_depth
         )
 
+    def page_view(self, citation: Citation, *, phrase: Span | None = None, dpi: int = 150) -> PageView:
+        """The page a citation quotes, as an image with the quoted sentence boxed (one rectangle per line).
+
+        Works for an answer's citations and for an unconfirmed candidate's.  The boxes come from the
+        mapping kept at ingest (the PDF's characters, or the words tesseract read on a scan), and the
+        page is rendered from the file the index was built from, checked against its SHA-256.
+
+        Args:
+            citation: A citation of :meth:`ask` (``answer.citations[i]`` or ``answer.candidate.citation``).
+            phrase: The answer phrase inside it (``answer.phrase``), marked more strongly; None for none.
+            dpi: Resolution of the image, 72 to 300.
+
+        Returns:
+            The page: PNG bytes with the quote highlighted, its size, and the boxes in its pixels.
+
+        Raises:
+            ValueError: ``dpi`` out of range, or ``phrase`` is not inside the citation.
+            QAError: The document has no pages (Word, HTML, Markdown, text), its file is gone or changed,
+                the index predates page layouts (add the file again, or rebuild), or the page is too large.
+        """
+        if not isinstance(citation, Citation):
+            raise ValueError(f"citation must be a qa.Citation from an answer. Currently, citation is {type(citation).__name__}.")
+        if phrase is not None and (phrase.doc_id != citation.doc_id or phrase.start < citation.start or phrase.end > citation.end):
+            raise ValueError(f"phrase must lie inside the citation ({citation.start}-{citation.end}). Currently, phrase is {phrase.start}-{phrase.end}.")
+        if citation.page is None:
+            raise QAError(f"{citation.doc_id!r} has no pages (only PDFs, scans and images do), so there is no page to show")
+        return self.page(citation.doc_id, citation.page, start=citation.start, end=citation.end,
+                         phrase=None if phrase is None else (phrase.start, phrase.end), dpi=dpi)
+
+    def page(
+        self, doc_id: str, page: int, *, start: int | None = None, end: int | None = None,
+        phrase: tuple[int, int] | None = None, dpi: int = 150,
+    ) -> PageView:
+        """A page of a PDF, scan or image of the index, with the text ``[start, end)`` of the document boxed.
+
+        The same as :meth:`page_view`, by document id and page (the HTTP API's and the CLI's way in).
+        Without ``start`` and ``end`` the page is shown without boxes.
+
+        Raises:
+            ValueError: A bad page number, range or dpi (the message names it).
+            QAError: No such document, no pages, its file gone or changed, no layout kept, or the page too large.
+        """
+        from qa.documents.pages import check_dpi
+
+        check_dpi(dpi)
+        for name, value in (("page", page), ("start", start), ("end", end), *zip(("phrase start", "phrase end"), phrase or ())):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise ValueError(f"{name} must be a whole number. Currently, {name} is {value!r}.")
+        store = self._current_store()
+        key = (doc_id, page, start, end, phrase, dpi)
+        with self._pages_lock:
+            cached = self._pages.get(key)
+        if cached is not None:
+            return cached
+        view = show_page(store, doc_id, page, start=start, end=end, phrase=phrase, dpi=dpi)
+        with self._pages_lock:
+            if len(self._pages) >= PAGE_CACHE:
+                self._pages.pop(next(iter(self._pages)))
+            self._pages[key] = view
+        return view
+
+
+def show_page(
+    store: IndexStore, doc_id: str, page: int, *, start: int | None = None, end: int | None = None,
+    phrase: tuple[int, int] | None = None, dpi: int = 150,
+) -> PageView:
+    """:meth:`QA.page` on a loaded index, without the model or a cache (``qa page`` needs no model).
+
+    Raises:
+        ValueError: A bad page number, range or dpi (the message names it).
+        QAError: No such document, no pages, its file gone or changed, no layout kept, or the page too large.
+    """
+    from qa.documents.page_map import decode
+    from qa.documents.pages import check_dpi, render_image_page, render_pdf_page
+    from qa.documents.scan_images import IMAGE_SUFFIXES
+
+    check_dpi(dpi)
+    doc = store.documents.get(doc_id) if isinstance(doc_id, str) else None
+    if doc is None:
+        raise QAError(f"no document with doc_id {doc_id!r} in this index")
+    if not doc.page_starts:
+        raise QAError(f"{doc_id!r} has no pages (only PDFs, scans and images do), so there is no page to show")
+    if isinstance(page, bool) or not isinstance(page, int) or not 1 <= page <= len(doc.page_starts):
+        raise ValueError(f"page must be from 1 to {len(doc.page_starts)} for {doc_id!r}. Currently, page is {page!r}.")
+    ranges = {}
+    for name, pair in (("quote", None if start is None and end is None else (start, end)), ("phrase", phrase)):
+        if pair is None:
+            continue
+        a, b = pair
+        if any(isinstance(x, bool) or not isinstance(x, int) for x in (a, b)) or not 0 <= a < b <= len(doc.text):  # type: ignore[operator]
+            raise ValueError(f"{name} range must be two offsets 0 <= start < end <= {len(doc.text)} of {doc_id!r}. Currently, it is {a!r}-{b!r}.")
+        ranges[name] = (a, b)
+    if not doc.layout:
+        raise QAError(f"the index holds no page layout for {doc_id!r} (it was indexed by an older qa); add the file again or rebuild the index to see its pages")
+    try:
+        layout = decode(doc.layout)
+    except ValueError as exc:
+        raise QAError(f"the page layout of {doc_id!r} is damaged ({exc}); add the file again or rebuild the index") from None
+    source = original_file(store, doc)
+    is_image = Path(doc.source).suffix.lower() in IMAGE_SUFFIXES
+    return (render_image_page if is_image else render_pdf_page)(source, doc_id, layout, page, ranges, dpi)
+
+
 def build_index(
     inputs: Sequence[str | os.PathLike[str] | Document],
     path: str | os.PathLike[str] | None = None,
@@ -290,8 +408,14 @@ def build_index(
     dense_index: str = "HNSW",
     shard: str | tuple[int, int] | None = None,
     ocr_budget_s: float = DEFAULT_BUDGET_S,
+    replace: bool = False,
 ) -> BuildReport:
     """Read documents, embed them and write an index folder (atomically), or a Milvus index.
+
+    A build replaces what ``path`` held, but never documents added to it with :func:`qa.add_documents`
+    (or uploaded) unless ``replace=True``: without it, such a build raises :class:`qa.ReplaceRefusedError`
+    naming them, before anything is read.  A folder that is not a qa index and holds other files is
+    never written into.
 
     When ``path`` already holds an index built with the same model, chunking
     settings and qa version, only new or changed documents (by content hash) are
@@ -323,6 +447,8 @@ def build_index(
         ocr_budget_s: Seconds of OCR the build may spend on scanned pages and images (see :mod:`qa.documents.ocr`);
             their text is cached beside the index (:attr:`qa.index.location.Location.ocr_cache`), so an unchanged
             scan is not read again.
+        replace: Remove the documents added to the index at ``path`` (and their kept copies) when this build
+            does not hold them; they are named in ``BuildReport.removed_added``.
 
     Returns:
         What was indexed, embedded and skipped.
@@ -330,6 +456,7 @@ def build_index(
     Raises:
         IngestError: Nothing usable was found in ``inputs``.
         IndexLockedError: Another build is writing ``path``.
+        ReplaceRefusedError: ``path`` holds added documents (without ``replace``), or is a folder that is not an index.
     """
     if isinstance(inputs, (str, os.PathLike, Document)):
         inputs = [inputs]
@@ -341,6 +468,7 @@ def build_index(
     where = parse_location(path)
     if isinstance(ocr_budget_s, bool) or not isinstance(ocr_budget_s, (int, float)) or not ocr_budget_s > 0:
         raise ValueError(f"ocr_budget_s must be a number of seconds greater than 0. Currently, ocr_budget_s is {ocr_budget_s!r}.")
+    removed_added = check_build(where, replace, shard is None)
     report, orders = read_inputs(inputs, where, shard, dense_index, ocr_budget_s)
     if not report.documents:
         reasons = "; ".join(f"{s.path}: {s.reason}" for s in report.skipped[:5]) or "no .txt, .md, .html, .pdf, .docx or image files found"
@@ -348,10 +476,13 @@ def build_index(
             f"nothing to index ({reasons}); pass files or folders of .txt, .md, .html, .pdf, .docx or scanned .png, .jpg, .tif documents"
         )
     embedder = load_embedder(model, backend, build=True)
-    written = write(report.documents, where, embedder, max_words, overlap, exact_max, incremental, dense_index, orders, prune=shard is None)
+    written = write(
+        report.documents, where, embedder, max_words, overlap, exact_max, incremental, dense_index, orders, prune=shard is None, replace=replace
+    )
     return BuildReport(
         written.location, len(report.documents), written.passages, report.skipped,
         getattr(embedder, "backend", "custom"), embedded_passages=written.embedded_passages, reused_documents=written.reused_documents,
+        removed_added=tuple(removed_added),
     )
 
 

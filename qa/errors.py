@@ -40,8 +40,25 @@ class ModelLoadError(QAError):
 
 
 class DocumentNotFoundError(QAError):
-    """A document id given to remove is not in the index."""
+    """A document id is not in the index (given to remove, or to :meth:`qa.QA.document`)."""
 
 
 class IndexUnavailableError(QAError):
     """A Milvus index cannot be reached: the server is down or refuses the token, or Milvus Lite's directory is open elsewhere."""
+
+
+class ReplaceRefusedError(QAError):
+    """A build would replace documents added to the index (pass ``replace=True``, ``--replace``), or a folder that is not an index."""
+
+
+# the wording of messages
+
+
+def a_or_an(word: str) -> str:
+    """``word`` after its indefinite article, for messages: ``"an int"``, ``"a list"``, ``"an Answer"``."""
+    return f"{'an' if word[:1].lower() in ('a', 'e', 'i', 'o', 'u') else 'a'} {word}"
+
+
+def counted(number: int, noun: str) -> str:
+    """A count with its noun in the right number: ``"1 page"``, ``"3 pages"``, ``"1,200 pages"`` (regular plurals)."""
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"

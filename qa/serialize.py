@@ -11,6 +11,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from qa.errors import a_or_an
 from qa.types import Answer, Passage
 
 
@@ -36,7 +37,7 @@ def to_json(value: Any) -> Any:
         return [to_json(item) for item in value]
     if isinstance(value, os.PathLike):
         return os.fspath(value)
-    raise TypeError(f"cannot turn a {type(value).__name__} into JSON: {value!r:.80}")
+    raise TypeError(f"cannot turn {a_or_an(type(value).__name__)} into JSON: {value!r:.80}")
 
 
 def answer_to_json(answer: Answer) -> dict[str, Any]:

@@ -283,3 +283,158 @@ def pdf_image_bomb(out: Path, side: int = 30_000) -> Path:
     with out.open("wb") as handle:
         writer.write(handle)
     return out
+
+
+# ---------------------------------------------------------------------- office documents (Markdown, Word tables)
+
+REMOTE_WORK_MD = """# Northwind Logistics Remote Work Policy
+
+<!-- Draft reviewed by HR on 2 March 2024; remove this note before publishing. -->
+
+*Effective 1 April 2024.* This policy applies to all **permanent employees** of Northwind Logistics.
+Contractors follow the terms of their own contracts.
+
+![Northwind logo](img/logo.png)
+
+## Eligibility
+
+Employees may work remotely for up to **three days a week** once they have completed
+their _probation period_ of six months. Warehouse and fleet staff are not eligible,
+because their work must be done on site.
+
+## Equipment
+
+Northwind provides a laptop, a headset and a second monitor; requests go through the
+[IT service desk](https://it.northwind.example/desk).
+Employees pay for their own home internet, but may claim **25 euros per month** towards it.
+
+## Security
+
+- Lock your screen whenever you leave your desk.
+- Connect through the company VPN before opening internal systems.
+- Report a lost laptop to the security office within **24 hours**.
+
+To connect to the VPN, run:
+
+```bash
+nw-vpn connect --profile remote
+```
+
+## Requesting remote work
+
+Send the request form to your line manager at least two weeks before the first remote day.
+Questions about this policy go to [Maria Jensen](mailto:maria.jensen@northwind.example), the HR director.
+"""
+
+BREWMASTER_MD = """# BrewMaster 3000 Quick Start Guide
+
+Thank you for buying the **BrewMaster 3000**. Read the [safety notes](#safety) before first use.
+
+## Before first use
+
+1. Rinse the water tank with warm water.
+2. Fill the tank up to the *MAX* line.
+3. Run two empty cycles to flush the pipes.
+
+## Daily cleaning
+
+Empty the drip tray every day. Descale the machine every __three months__ with BrewMaster descaling liquid.
+
+## Troubleshooting
+
+| Problem | Cause | Fix |
+|---|---|---|
+| Coffee is cold | The cups are cold | Preheat the cups with hot water |
+| Red light blinks | The water tank is empty | Fill the water tank |
+| Pump is loud | Air in the pipes | Run an empty cycle |
+
+## Warranty
+
+The machine has a **two-year warranty**. Register it at <https://brewmaster.example/register> within 30 days of purchase.
+"""
+
+IT_CONTACTS_TABLE = (
+    ("Team", "Extension", "Email"),
+    ("IT desk", "4400", "desk@northwind.example"),
+    ("Security office", "4410", "security@northwind.example"),
+    ("Facilities", "4500", "facilities@northwind.example"),
+    ("Payroll", "4620", "payroll@northwind.example"),
+)
+BRANCHES_TABLE = (
+    ("City", "Address", "Manager", "Opening hours"),
+    ("Hamburg", "Speicherstadt 12", "Jonas Weber", "8:00 to 17:00"),
+    ("Rotterdam", "Maasboulevard 40", "Eva de Vries", "7:30 to 16:30"),
+    ("Antwerp", "Kaaistraat 9", "Lotte Peeters", "9:00 to 18:00"),
+)
+
+FERRY_TABLE = (
+    ("Route", "Departure", "Crossing time"),
+    ("Den Helder to Texel", "every hour from 6:30", "20 minutes"),
+    ("Harlingen to Vlieland", "three times a day", "90 minutes"),
+    ("Holwerd to Ameland", "every two hours from 7:00", "45 minutes"),
+)
+FERRY_HTML = (
+    "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Wadden ferry timetable</title></head><body>"
+    "<nav><a href='/'>Home</a> <a href='/tickets'>Tickets</a></nav><article><h1>Wadden ferry timetable</h1>"
+    "<p>The Wadden ferries run all year, and extra boats sail in July and August when the islands are busiest.</p>"
+    "<table><tr>" + "".join(f"<th>{c}</th>" for c in FERRY_TABLE[0]) + "</tr>"
+    + "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in FERRY_TABLE[1:])
+    + "</table><p>Bicycles travel free on every crossing, but cars must be booked at least a day in advance.</p>"
+    "</article><footer>Wadden Ferries Ltd</footer></body></html>"
+)
+
+OFFICE_QUESTIONS = (
+    # (question, a phrase of the right answer sentence; None: the documents do not say)
+    ("Who is the CEO?", None),
+    ("Who is the CEO of Northwind Logistics?", None),
+    ("How many days a week can employees work remotely?", "three days a week"),
+    ("How long is the probation period?", "six months"),
+    ("Who is not eligible for remote work?", "Warehouse and fleet staff"),
+    ("What equipment does Northwind provide?", "a laptop, a headset"),
+    ("How much can employees claim for their home internet?", "25 euros"),
+    ("When must a lost laptop be reported?", "24 hours"),
+    ("Who is the HR director?", "Maria Jensen"),
+    ("When does the remote work policy take effect?", "1 April 2024"),
+    ("How do I request remote work?", "request form"),
+    ("How often should the BrewMaster be descaled?", "three months"),
+    ("How long is the warranty of the BrewMaster 3000?", "two-year"),
+    ("What should I do when the red light blinks?", "Fill the water tank"),
+    ("Why is my coffee cold?", "cups are cold"),
+    ("What is the fix for a loud pump?", "empty cycle"),
+    ("What should I do before the first use?", "Rinse the water tank"),
+    ("What is the extension of the IT desk?", "4400"),
+    ("Which team has extension 4500?", "Facilities"),
+    ("What is the email address of the security office?", "security@northwind.example"),
+    ("How do I reach payroll?", "4620"),
+    ("Who manages the Hamburg office?", "Jonas Weber"),
+    ("What is the address of the Rotterdam office?", "Maasboulevard 40"),
+    ("When is the Antwerp office open?", "9:00 to 18:00"),
+    ("When does the ferry to Texel leave?", "every hour from 6:30"),
+    ("How long is the crossing to Vlieland?", "90 minutes"),
+    ("Do bicycles have to pay on the ferry?", "Bicycles travel free"),
+    ("What is the team extension?", None),
+    ("Who is the manager of the office?", None),
+    ("What is the crossing time of the route?", None),
+)
+"""Questions on :func:`write_office_set`'s documents."""
+
+
+def write_office_set(folder: Path) -> list[Path]:
+    """A remote-work policy and a machine manual in Markdown, an IT contact list and a branch directory in Word (tables),
+    a ferry timetable in HTML (a table)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "ferry-timetable.html").write_text(FERRY_HTML, encoding="utf-8")
+    (folder / "remote-work-policy.md").write_text(REMOTE_WORK_MD, encoding="utf-8")
+    (folder / "brewmaster-quickstart.md").write_text(BREWMASTER_MD, encoding="utf-8")
+    write_docx(
+        folder / "it-contacts.docx",
+        ("Call the IT desk first for any problem with a laptop, a phone or an account.",
+         "The security office handles lost devices and suspicious emails."),
+        heading="IT Security Contacts", table=IT_CONTACTS_TABLE,
+    )
+    write_docx(
+        folder / "branch-offices.docx",
+        ("Northwind Logistics runs three branch offices in the North Sea ports.",),
+        heading="Branch Offices", table=BRANCHES_TABLE,
+    )
+    return sorted(folder.iterdir())

@@ -24,10 +24,12 @@ def test_index_info_ask_round_trip(tmp_path: Path) -> None:
     docs.mkdir()
     (docs / "harbour.md").write_text("# Harbour news\nThe new harbour opens in May 2027. It will host cruise ships.\n", encoding="utf-8")
     (docs / "bad.txt").write_bytes(b"\xff\xfe\x00\x00garbage")
+    (docs / "table.csv").write_text("a,b\n", encoding="utf-8")  # a folder's unsupported file is reported too
     index = tmp_path / "idx"
     built = run_cli("index", str(docs), "--index", str(index))
     assert built.returncode == 0, built.stderr
-    assert "indexed 1 document(s)" in built.stdout and "skipped 1 file(s)" in built.stdout and "bad.txt" in built.stdout
+    assert "indexed 1 document(s)" in built.stdout and "skipped 2 file(s)" in built.stdout and "bad.txt" in built.stdout
+    assert "table.csv: unsupported file type '.csv'" in built.stdout
     info = run_cli("info", "--index", str(index))
     assert info.returncode == 0 and "harbour.md: Harbour news" in info.stdout and "type:      flat" in info.stdout
     asked = run_cli("ask", "When does the new harbour open?", "--index", str(index), "--json")
@@ -35,7 +37,9 @@ def test_index_info_ask_round_trip(tmp_path: Path) -> None:
     answer = json.loads(asked.stdout)
     assert not answer["abstained"] and "May 2027" in answer["text"]
     c = answer["citations"][0]
-    assert (docs / "harbour.md").read_text(encoding="utf-8")[c["start"] : c["end"]] == c["quote"]
+    import qa
+
+    assert qa.load(index).document("harbour.md").text[c["start"] : c["end"]] == c["quote"]  # offsets into the stored text
 
 
 def test_ask_prints_citations_and_abstains(tmp_path: Path) -> None:
@@ -44,6 +48,11 @@ def test_ask_prints_citations_and_abstains(tmp_path: Path) -> None:
     assert "joint military drills" in out.stdout and "[1]" in out.stdout and "characters 371-588" in out.stdout
     out = run_cli("ask", "What is the capital of France?", env_dir=tmp_path / "default")
     assert out.returncode == 0 and "do not answer" in out.stdout and "related, not an answer" in out.stdout
+    asked = run_cli("ask", "What is the capital of France?", "--json", env_dir=tmp_path / "default")
+    assert json.loads(asked.stdout)["status"] == "declined"
+    out = run_cli("ask", "Who is Japan's defense minister?", env_dir=tmp_path / "default")  # below t_answer
+    assert out.returncode == 0 and out.stdout.startswith("Not confirmed — the closest sentence in the documents")
+    assert "Not confirmed: “" in out.stdout and "Minister Iwaya" in out.stdout and "do not answer" not in out.stdout
 
 
 def test_errors_exit_nonzero_without_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -68,6 +77,7 @@ def test_ask_prints_the_phrase_first_and_in_json(tmp_path: Path) -> None:
     first = out.stdout.splitlines()[0]
     assert first.startswith("Answer: ") and "Nov. 1" in first
     asked = run_cli("ask", "When was the pact signed?", "--json", env_dir=tmp_path / "default")
+    assert json.loads(asked.stdout)["status"] == "answered" and json.loads(asked.stdout)["candidate"] is None
     phrase = json.loads(asked.stdout)["phrase"]
     assert "Nov. 1" in phrase["text"] and phrase["end"] - phrase["start"] == len(phrase["text"])
     plain = run_cli("ask", "When was the pact signed?", "--json", "--no-reader", env_dir=tmp_path / "default")
@@ -104,7 +114,7 @@ def test_add_list_ask_with_page_and_remove(tmp_path: Path, sample_pdfs: dict[str
     assert "no index in" in capsys.readouterr().err
 
 
-def test_declined_answer_with_a_candidate_prints_not_confirmed(capsys: pytest.CaptureFixture[str]) -> None:
+def test_unconfirmed_answer_prints_not_confirmed(capsys: pytest.CaptureFixture[str]) -> None:
     from qa.cli import _print_answer
     from qa.types import Answer, Candidate, Citation, Span
 
@@ -112,10 +122,11 @@ def test_declined_answer_with_a_candidate_prints_not_confirmed(capsys: pytest.Ca
     c = Citation(1, "pact.txt", "Pact", quote, 10, 10 + len(quote), 0.7, 0, page=2)
     ans = Answer("What does the pact cover?", "", True, 0.31, [], [], None,
                  Candidate(quote, c, Span("pact.txt", 26, 47, "joint military drills"), 0.31))
+    assert ans.status == "unconfirmed"
     _print_answer(ans)
     out = capsys.readouterr().out
-    assert out.startswith("No answer could be confirmed in the documents.") and "do not answer" not in out
-    assert "unconfirmed, confidence 0.31" in out and "Unconfirmed: joint military drills" in out
-    assert quote in out and "[1] Pact — pact.txt, p. 2, characters 10-48" in out
+    assert out.startswith("Not confirmed — the closest sentence in the documents") and "do not answer" not in out
+    assert f"Not confirmed: “{quote}” [1]" in out and "(the closest phrase: joint military drills)" in out
+    assert "[1] Pact — pact.txt, p. 2, characters 10-48" in out and "confidence" not in out
     _print_answer(Answer("q", "", True, 0.05, [], []))
     assert capsys.readouterr().out.startswith("The documents do not answer this question.")

@@ -206,3 +206,12 @@ def test_first_question_of_every_new_user_is_answered(article_bot: qa.QA) -> Non
     ans = article_bot.ask("What does the pact cover?")
     assert not ans.abstained and "joint military drills" in ans.text
     assert ans.phrase is not None and ans.phrase.text in ans.citations[0].quote
+
+
+def test_an_unknown_document_id_is_a_qa_error_naming_it(fake_index: Path, fake_embedder: object) -> None:
+    bot = qa.load(fake_index, model=fake_embedder, reader=False)  # type: ignore[arg-type]
+    with pytest.raises(qa.DocumentNotFoundError, match=r"no document with doc_id 'nope' in index .*its documents are 'cats.txt', 'ships.txt'"):
+        bot.document("nope")
+    with pytest.raises(qa.QAError):
+        bot.document(["not", "hashable"])  # type: ignore[arg-type]
+    assert bot.document("cats.txt").title == "Cats"

@@ -31,7 +31,7 @@ LAYERS = {
 PUBLIC = {
     "QA", "AddReport", "AddedDocument", "Answer", "BuildReport", "Candidate", "Citation", "CorruptIndexError", "Document",
     "DocumentNotFoundError", "IndexLockedError", "IndexNotFoundError", "IndexUnavailableError", "IndexVersionError",
-    "IndexedDocument", "IngestError", "ModelLoadError", "ModelMismatchError", "Passage", "QAError", "RemoveReport", "Span",
+    "IndexedDocument", "IngestError", "ModelLoadError", "ModelMismatchError", "PageView", "Passage", "QAError", "RemoveReport", "Span",
     "StaleIndexError", "__version__", "add_documents", "build_index", "default_index_dir", "list_documents", "load",
     "remove_documents",
 }

@@ -7,12 +7,9 @@ Used by ``eval/bench/run.py``, ``eval/bench/http_api.py``, ``eval/bench/scale.py
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
 
 import json  # noqa: E402
 import os  # noqa: E402

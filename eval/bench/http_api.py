@@ -36,8 +36,6 @@ from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
 
 from eval.bench.common import article_questions, free_port, percentile, python_env  # noqa: E402
 from eval.bench.serving import http_ready, serve  # noqa: E402

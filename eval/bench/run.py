@@ -79,8 +79,6 @@ import sys
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
 
 import argparse  # noqa: E402
 import json  # noqa: E402
@@ -162,6 +160,10 @@ def format_table(result: dict) -> str:
         from eval.bench.ingest import format_ingest
 
         lines += format_ingest(result["ingest"])
+    if "pages" in result:
+        from eval.bench.pages import format_pages
+
+        lines += format_pages(result["pages"])
     records = result.get("records") or {}
     if records:
         lines.append(
@@ -402,7 +404,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--build-passages", type=int, default=None, help="passages of the build benchmark")
     parser.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "qa-bench-cache"),
                         help="folder caching the real-text vectors of the scale test ('' for none)")
-    parser.add_argument("--skip", default="", help="comma-separated sections to skip: build, encoders, ask, followup, cold, http, ingest, records, scale")
+    parser.add_argument("--skip", default="", help="comma-separated sections to skip: build, encoders, ask, followup, cold, http, ingest, pages, records, scale")
     return parser.parse_args(argv)
 
 
@@ -461,6 +463,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             logger.info("ingest throughput of PDF and DOCX files")
             result["ingest"] = bench_ingest(squad_paragraphs(), work, quick=args.quick)
+        if "pages" not in skip:
+            from eval.bench.pages import bench_pages
+
+            logger.info("page views of a text PDF")
+            result["pages"] = bench_pages(squad_paragraphs(), work)
         if "records" not in skip and scales:
             n = max(scales)
             logger.info("records of a %d-passage index", n)

@@ -1,4 +1,4 @@
-"""Fit the answer decision (:mod:`qa.answering.decision`): the choice of sentence, the confidence, the threshold, the depth.
+"""Fit the answer decision (:mod:`qa.answering.decision`): the choice of sentence, the confidence, its tiers, the depth.
 
 Usage::
 
@@ -16,18 +16,23 @@ reading depth through the engine's own code.  Per depth:
 1. the choice model (a logistic regression of "this option is right" on
    :data:`qa.answering.decision.OPTION_FEATURES`, over the answerable questions, each set weighing the same);
 2. the answer model (a logistic regression of "the chosen option is right" on
-   :data:`qa.answering.decision.DECISION_FEATURES`, over all questions);
-3. the threshold: **answers first** — on every set, the answerable questions answered right
-   must stay at least ``FLOOR_MARGIN`` above what ``reader=False`` answers right, and declining may
-   cost at most ``MAX_ANSWER_LOSS`` of them against never declining; among the
-   thresholds that keep that, the one of the best mean utility for a mix of mostly answerable
-   questions (``ANSWERABLE_SHARE`` answerable: utility = share x answerable right + (1 - share) x
-   unanswerable declined).
+   :data:`qa.answering.decision.DECISION_FEATURES`, over all questions of all tune sets together, each set
+   weighing the same; every weight keeps its expected sign, :data:`SIGNS`);
+3. the two thresholds of the tiers (:func:`tier_thresholds`):
+
+   * ``t_answer`` (answered at or above it): the lowest confidence at which at least
+     ``ANSWERED_PRECISION`` of the answered replies (answerable or not) hold a right sentence, on
+     every tune set;
+   * ``t_decline`` (declined below it; unconfirmed in between): **answers first** — the highest
+     confidence that keeps every question ``reader=False`` answers right shown, as answered or
+     unconfirmed, on every tune set.
 
 The depth: up to ``--max-depth`` (each passage read costs ~10 ms), a deeper read only when its
 5-fold cross-validated utility gains more than ``DEPTH_GAIN`` and more than twice the standard
 error of the per-fold gains (the folds' noise).
 The result is written into the reader folder's ``reader.json`` (``"decision"``) and its card.
+``--report`` also collects the held-out sets (never fitted on) and ``--tables`` writes, for every set,
+the risk-coverage table and the tiers of the new fit and of ``--before`` (an earlier ``reader.json``).
 """
 
 from __future__ import annotations
@@ -35,14 +40,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
 
 import qa  # noqa: E402
 import qa.index.embedding  # noqa: E402
@@ -51,6 +54,7 @@ from eval.calibration.decision_data import DEPTHS, collect  # noqa: E402
 from eval.training.train_reader import CALIBRATION_ARTICLES, auc  # noqa: E402
 from eval.calibration.tune import fit_logistic  # noqa: E402
 from qa.answering.decision import DECISION_FEATURES, OPTION_FEATURES, DecisionModel, Linear, decision_vector  # noqa: E402
+from qa.answering.evidence import EVIDENCE_FEATURES  # noqa: E402
 from qa.answering.sentences import DEFAULT_PARAMS  # noqa: E402
 from qa.documents.ingest import default_documents  # noqa: E402
 from qa.answering.reader import default_reader_path, write_card  # noqa: E402
@@ -60,14 +64,14 @@ DEPTH_GAIN = 0.005
 """A deeper read is chosen only when it raises the cross-validated utility by more than this (and than the folds' noise)."""
 MAX_DEPTH = 2
 """The deepest read the choice may take (``eval/bench/run.py``: each passage read costs ~10 ms on 2 cores)."""
-FLOOR_MARGIN = 0.0
-"""On every set, answerable questions answered right must stay this far above ``reader=False``'s share."""
-MAX_ANSWER_LOSS = 0.01
-"""On every set, declining may cost at most this share of the answerable questions answered right when never
-declining: the floor over ``reader=False`` alone did not carry from the tune articles to other articles."""
 ANSWERABLE_SHARE = 0.9
-"""The mix fitted for: most questions users ask are answerable."""
-THRESHOLDS = np.round(np.linspace(0.0, 0.9, 91), 3)
+"""The mix the depth is chosen for (cross-validated utility = share x answerable answered right + (1 - share) x
+unanswerable kept out of answered): most questions users ask are answerable."""
+ANSWERED_PRECISION = 0.60
+"""``t_answer`` is the lowest confidence at which at least this share of the answered replies is right on every
+tune set (see :func:`tier_thresholds`)."""
+TIER_GRID = np.round(np.arange(0.0, 1.0, 0.005), 3)
+COVERAGES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 
 
 def calibration_sets(data: Path, work: Path) -> dict[str, qasets.EvalSet]:
@@ -80,6 +84,15 @@ def calibration_sets(data: Path, work: Path) -> dict[str, qasets.EvalSet]:
     article = qasets.load_article_set(ROOT / "eval" / "qa_article.jsonl", doc.text, doc.doc_id, doc.title)
     article = qasets.EvalSet(article.name, article.documents, tuple(i for i in article.items if i.split == qasets.TUNE))
     return {"squad2_calibration": qasets.load_squad(path), "article_tune": article}
+
+
+def report_sets(data: Path) -> dict[str, qasets.EvalSet]:
+    """The held-out sets, collected with ``--report`` for the risk-coverage tables only (never fitted on):
+    the SQuAD sample and the article set's held-out split."""
+    doc = default_documents()[0]
+    article = qasets.load_article_set(ROOT / "eval" / "qa_article.jsonl", doc.text, doc.doc_id, doc.title)
+    article = qasets.EvalSet(article.name, article.documents, tuple(i for i in article.items if i.split == qasets.HELDOUT))
+    return {"squad2_sample": qasets.load_squad(data / "squad2_dev_sample.json"), "article_heldout": article}
 
 
 def collect_sets(sets: dict[str, qasets.EvalSet], reader: Path, top_k: int = 5) -> dict[str, list[dict]]:
@@ -137,7 +150,8 @@ def decide_rows(choice: Linear, rows: list[dict], depth: int) -> tuple[np.ndarra
             logits = [choice.logit(f) for f in d["options"]]
             i = int(np.argmax(logits))
             verified = [f[OPTION_FEATURES.index("verified")] for f in d["options"]]
-            feats.append(decision_vector(logits[i], d["reader_best"][i], verified[i], max(verified), d["stats"]))
+            found = d["evidence"][i] if "evidence" in d else [0.0] * len(EVIDENCE_FEATURES)
+            feats.append(decision_vector(logits[i], d["reader_best"][i], verified[i], max(verified), d["stats"], found))
             right.append(bool(r["answerable"] and d["right"][i] and not veto))
         answerable.append(bool(r["answerable"]))
         vetoed.append(veto)
@@ -145,29 +159,103 @@ def decide_rows(choice: Linear, rows: list[dict], depth: int) -> tuple[np.ndarra
 
 
 def fit_model(sets: list[list[dict]], depth: int) -> DecisionModel:
-    """Choice, answer model and threshold for one depth (see the module docstring)."""
+    """Choice, answer model and thresholds for one depth (see the module docstring)."""
     choice = fit_choice(sets, depth)
     decided = [decide_rows(choice, rows, depth) for rows in sets]
     x = np.vstack([f[~v] for f, _, _, v in decided])  # the vetoed questions are declined by rule, not by the model
     y = np.concatenate([r[~v] for _, r, _, v in decided]).astype(float)
-    coef = fit_logistic(x, y, _weights([int((~v).sum()) for _, _, _, v in decided]))
-    answer = Linear(float(coef[0]), tuple(float(c) for c in coef[1:]))
-    floors = [plain_right(rows) + FLOOR_MARGIN for rows in sets]
-    never = [rates_at(answer, f, r, a, 0.0, v)[0] for f, r, a, v in decided]
-    if any(n < floor for n, floor in zip(never, floors)):
-        logger.warning("depth %d: answerable right %s is below reader=False's even when never declining (floors %s); "
-                       "the decision declines nothing", depth, [round(n, 3) for n in never], [round(f, 3) for f in floors])
-    best_t, best_u = 0.0, -1.0
-    for t in THRESHOLDS:
-        rates = [rates_at(answer, f, r, a, t, v) for f, r, a, v in decided]
-        if any(ar < floor for (ar, _), floor in zip(rates, floors)):
-            continue
-        if any(ar < n - MAX_ANSWER_LOSS - 1e-9 for (ar, _), n in zip(rates, never)):
-            continue
-        u = float(np.mean([utility(ar, dr) for ar, dr in rates]))
-        if u > best_u + 1e-9:
-            best_t, best_u = float(t), u
-    return DecisionModel(depth, choice, answer, best_t)
+    answer = fit_signed(x, y, _weights([int((~v).sum()) for _, _, _, v in decided]))
+    model = DecisionModel(depth, choice, answer, 0.0)
+    t_answer, t_decline = tier_thresholds(model, sets)
+    return DecisionModel(depth, choice, answer, t_answer, t_decline)
+
+
+SIGNS = {"choice_logit": 1, "max_answerable": 1, "best_read_score": 1, "chose_reader_best": 1, "scorer_logit": 1,
+         "top_answerable": 1, "top_margin": 1, "chosen_verified": 1, "max_verified": 1, "sentence_cover": 1,
+         "passage_cover": 1, "other_doc_margin": 1, "numbers_missing": -1, "names_missing": -1, "type_agree": 1}
+"""The sign each confidence feature may take: more evidence for the answer never lowers the confidence.  Without it,
+collinear features take opposite weights (the scorer's logit took -0.29 beside the choice logit that holds it), and
+the SQuAD 2.0 tune articles, whose unanswerable questions were written to share the paragraph's words, gave the
+passage's coverage of the question a negative weight: artefacts that would not carry to other documents."""
+
+
+def fit_signed(x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> Linear:
+    """Logistic regression of ``y`` on the :data:`qa.answering.decision.DECISION_FEATURES` ``x`` whose weights
+    keep their :data:`SIGNS`: refitted without the feature of the most wrongly signed weight until none is
+    (dropped features weigh 0; the verifier's, all zeros without one, are left out)."""
+    active = [i for i, name in enumerate(DECISION_FEATURES) if x[:, i].std() > 0]
+    while True:
+        coef = fit_logistic(x[:, active], y, weights)
+        wrong = [(c * SIGNS[DECISION_FEATURES[i]], i) for i, c in zip(active, coef[1:]) if c * SIGNS[DECISION_FEATURES[i]] < 0]
+        if not wrong:
+            break
+        active.remove(min(wrong)[1])
+    full = [0.0] * len(DECISION_FEATURES)
+    for i, c in zip(active, coef[1:]):
+        full[i] = float(c)
+    return Linear(float(coef[0]), tuple(full))
+
+
+def confidences(model: DecisionModel, rows: list[dict]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per question: the confidence (0 when both keys say no), the chosen sentence right, answerable, and
+    whether ``reader=False`` answers it right."""
+    feats, right, answerable, vetoed = decide_rows(model.choice, rows, model.depth)
+    conf = np.where(vetoed, 0.0, probabilities(model.answer, feats)) if len(rows) else np.zeros(0)
+    plain = np.array([bool(r["answerable"] and r["plain"]["right"]) for r in rows])
+    return conf, right, answerable, plain
+
+
+def answered_precision(conf: np.ndarray, right: np.ndarray, t: float) -> float:
+    """Share of the questions answered at ``t`` (answerable or not) whose sentence is right (1 when none is)."""
+    answered = conf >= t
+    return float((right & answered).sum() / answered.sum()) if answered.any() else 1.0
+
+
+def tier_thresholds(model: DecisionModel, sets: list[list[dict]]) -> tuple[float, float]:
+    """``t_answer``: the lowest confidence at which the answered replies reach :data:`ANSWERED_PRECISION`
+    on every set; ``t_decline``: the highest that keeps every question ``reader=False`` answers right
+    shown (answered or unconfirmed) on every set (answers first), rounded down."""
+    decided = [confidences(model, rows) for rows in sets]
+    t_answer = next((float(t) for t in TIER_GRID
+                     if all(answered_precision(c, r, t) >= ANSWERED_PRECISION for c, r, _, _ in decided)), float(TIER_GRID[-1]))
+    floor = min((float(c[p].min()) for c, _, _, p in decided if p.any()), default=0.0)
+    t_decline = float(np.floor(floor * 1000) / 1000)
+    return t_answer, min(t_decline, t_answer)
+
+
+def tiers(model: DecisionModel, rows: list[dict]) -> dict:
+    """The per-tier figures of ``model`` on ``rows`` beside ``reader=False``'s (see docs/evaluation.md)."""
+    conf, right, answerable, plain = confidences(model, rows)
+    answered, shown = conf >= model.threshold, (conf >= model.decline) & (conf > 0)  # 0: both keys said no
+    n_ans, n_un = max(int(answerable.sum()), 1), max(int((~answerable).sum()), 1)
+    plain_answered = np.array([not r["plain"]["abstained"] for r in rows], dtype=bool)
+    return {
+        "questions": len(rows), "answerable": int(answerable.sum()),
+        "answered_precision": round(answered_precision(conf, right, model.threshold), 4),
+        "right_answered": round(float((right & answered).sum()) / n_ans, 4),
+        "right_shown": round(float((right & shown).sum()) / n_ans, 4),
+        "unanswerable_kept_out": round(float((~answerable & ~answered).sum()) / n_un, 4),
+        "answered": round(float(answered.mean()), 4) if len(rows) else 0.0,
+        "unconfirmed": round(float((shown & ~answered).mean()), 4) if len(rows) else 0.0,
+        "declined": round(float((~shown).mean()), 4) if len(rows) else 0.0,
+        "plain_answered_precision": round(float(plain.sum() / plain_answered.sum()) if plain_answered.any() else 1.0, 4),
+        "plain_right": round(float(plain.sum()) / n_ans, 4),
+        "plain_unanswerable_kept_out": round(float((~answerable & ~plain_answered).sum()) / n_un, 4),
+        "right_shown_count": int((right & shown).sum()), "plain_right_count": int(plain.sum()),
+    }
+
+
+def risk_coverage(model: DecisionModel, rows: list[dict], coverages: tuple[float, ...] = COVERAGES) -> dict:
+    """Precision of the most confident share of the questions (answerable or not), at each coverage, and the
+    AUC of the confidence for "the chosen sentence is right"."""
+    conf, right, _, _ = confidences(model, rows)
+    order = np.argsort(-conf, kind="stable")
+    out = {}
+    for c in coverages:
+        top = order[: max(1, int(round(c * len(rows))))]
+        out[f"{c:.1f}"] = round(float(right[top].mean()), 4)
+    out["auc"] = round(auc(conf, right), 4) if right.any() and not right.all() else None
+    return out
 
 
 def plain_right(rows: list[dict]) -> float:
@@ -252,6 +340,23 @@ def choose_model(collected: dict[str, list[dict]], max_depth: int) -> tuple[Deci
     return fit_model(sets, best), scores
 
 
+FIT_SETS = ("squad2_calibration", "article_tune")
+"""The sets fitted on (the others collected, with ``--report``, are only reported)."""
+
+
+def tables(model: DecisionModel, collected: dict[str, list[dict]], before: Path | None) -> dict:
+    """Per set: risk-coverage and tiers of ``model``, and of the decision in ``before`` (a ``reader.json``)."""
+    old = DecisionModel.from_config(json.loads(before.read_text())["decision"]) if before is not None else None
+    out = {}
+    for name, rows in collected.items():
+        entry = {"fitted_on": name in FIT_SETS, "after": {"risk_coverage": risk_coverage(model, rows), "tiers": tiers(model, rows)}}
+        if old is not None:
+            entry["before"] = {"risk_coverage": risk_coverage(old, rows), "tiers": tiers(old, rows)}
+        out[name] = entry
+        logger.info("%s: %s", name, json.dumps(entry))
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
@@ -261,6 +366,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--save", type=Path, default=ROOT / "eval" / "out" / "decision-rows.json",
                         help="write the collected rows here")
     parser.add_argument("--reuse", type=Path, default=None, help="fit on rows saved by an earlier run (no reading)")
+    parser.add_argument("--report", action="store_true",
+                        help="also collect the held-out sets (SQuAD sample, article held-out) for the risk-coverage tables")
+    parser.add_argument("--before", type=Path, default=None,
+                        help="a reader.json whose decision is compared with the new fit in the risk-coverage tables")
+    parser.add_argument("--tables", type=Path, default=None,
+                        help="write the risk-coverage and tier tables of every collected set (before and after) here (JSON)")
     parser.add_argument("--max-depth", type=int, default=MAX_DEPTH, choices=DEPTHS,
                         help="deepest read to choose (every depth is still cross-validated and reported)")
     args = parser.parse_args(argv)
@@ -270,14 +381,20 @@ def main(argv: list[str] | None = None) -> int:
     else:
         with tempfile.TemporaryDirectory() as tmp:
             sets = calibration_sets(args.data, Path(tmp))
+            if args.report:
+                sets.update(report_sets(args.data))
             if args.limit:
                 sets = {n: qasets.EvalSet(s.name, s.documents, s.items[: args.limit]) for n, s in sets.items()}
             collected = collect_sets(sets, args.reader, args.top_k)
         if args.save:
             args.save.parent.mkdir(parents=True, exist_ok=True)
             args.save.write_text(json.dumps(collected))
-    collected = {n: rows for n, rows in collected.items() if n in ("squad2_calibration", "article_tune")}
+    everything = collected
+    collected = {n: rows for n, rows in collected.items() if n in FIT_SETS}
     model, scores = choose_model(collected, args.max_depth)
+    if args.tables:
+        args.tables.parent.mkdir(parents=True, exist_ok=True)
+        args.tables.write_text(json.dumps(tables(model, everything, args.before), indent=1) + "\n")
     fitted = {name: evaluate(model, rows) for name, rows in collected.items()}
     config_path = args.reader / "reader.json"
     config = json.loads(config_path.read_text(encoding="utf-8"))
@@ -286,14 +403,17 @@ def main(argv: list[str] | None = None) -> int:
     config["decision"] = model.to_config()
     config["decision"]["fit"] = {
         "sets": {name: len(rows) for name, rows in collected.items()},
-        "floor_margin": FLOOR_MARGIN, "max_answer_loss": MAX_ANSWER_LOSS, "answerable_share": ANSWERABLE_SHARE,
+        "answerable_share": ANSWERABLE_SHARE,
         "max_depth": args.max_depth,
+        "answered_precision": ANSWERED_PRECISION,
+        "tiers_on_the_fit_sets": {name: tiers(model, rows) for name, rows in collected.items()},
         "cross_validated_by_depth": {str(d): s for d, s in scores.items()},
         "on_the_fit_sets": fitted,
     }
     config_path.write_text(json.dumps(config, indent=1) + "\n", encoding="utf-8")
     write_card(args.reader, {}, {"decision_fit": config["decision"]["fit"]})
-    logger.info("wrote %s: depth %d, threshold %.2f; on the fit sets %s", config_path, model.depth, model.threshold, fitted)
+    logger.info("wrote %s: depth %d, t_answer %.3f, t_decline %.3f; on the fit sets %s", config_path, model.depth,
+                model.threshold, model.decline, fitted)
     return 0
 
 

@@ -5,7 +5,8 @@ models (as :meth:`qa.QA.ask` runs them):
 
 * ``plain``: what ``reader=False`` answers (its first citation right, abstained);
 * per reading depth (:data:`DEPTHS`): the answer options of :func:`qa.answering.decision.options`
-  with their features and whether each is right, and :func:`qa.answering.decision.question_stats`.
+  with their features, their evidence features (:mod:`qa.answering.evidence`) and whether each is right,
+  and :func:`qa.answering.decision.question_stats`.
 
 Reading a passage does not depend on the others read with it, so every depth
 is simulated from one read of the top ``top_k``, with the engine's own feature code.  The rows are plain
@@ -20,7 +21,7 @@ import qa
 import qa.engine
 from eval.scoring import metrics, qasets
 from qa.answering.sentences import confidence_of, make_query, score_sentences, select
-from qa.answering.decision import backs_a_span, hits_to_read, options, question_stats, verified
+from qa.answering.decision import backs_a_span, evidence_for, hits_to_read, options, question_stats, site, verified
 from qa.answering.reading import verifier_for
 from qa.answering.reading import read_passages
 
@@ -53,12 +54,14 @@ def collect_item(bot: qa.QA, item: qasets.EvalItem, text_judge: bool, top_k: int
     reads = read_passages(bot.store, bot.reader, text, hits, best.sentence if best else -1)
     verify = verifier_for(bot.reader, bot.store, text)
     by_passage = {r.passage: r for r in reads}
+    found = evidence_for(bot.store, text, scored)
     per_depth = {}
     for depth in DEPTHS:
         subset = [by_passage[h.passage] for h in hits_to_read(hits, scored, depth)]
         opts = verified(options(scored, subset), verify)
         per_depth[str(depth)] = {
             "options": [o.features() for o in opts],
+            "evidence": [found(o.sentence, where[1], where[0]) for o in opts for where in [site(o, scored, subset)]],
             "right": [sentence_right(item, bot, o.sentence, text_judge) for o in opts],
             "reader_best": [o.reader_best for o in opts],
             "stats": question_stats(scored, subset),

@@ -22,12 +22,9 @@ Both write JSON to ``--out`` (default: print only).  Needs chromium and poppler-
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
 
 import argparse  # noqa: E402
 import html  # noqa: E402

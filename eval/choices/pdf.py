@@ -19,16 +19,18 @@ pdfplumber, pdfminer.six, and qa's own reader built on pypdf) it reports:
   by its first four words) comes before one printed earlier (reading order);
 * ``furniture_pages``: pages whose text still holds chromium's header or footer;
 * ``hyphen_breaks_left``: words still split by a line-end hyphen ("inter‐ ability").
+
+``--one-page N`` prints N one-page PDFs instead (the same layouts, chromium's header and footer
+on; repetition cannot tell furniture on one page) and reports, for pypdf and for qa's reader, the
+files whose text still holds the header or footer, and the share of sentences found verbatim
+(nothing else dropped).
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
 
 import argparse  # noqa: E402
 import html  # noqa: E402
@@ -126,15 +128,44 @@ def measure(name: str, fn: Callable[[Path], list[str]], path: Path, printed: lis
     }
 
 
+def one_page_files(html_pages: Sequence[str], printed: Sequence[str], folder: Path) -> dict:
+    """Header and footer left, and sentences found verbatim, over one-page chromium PDFs (see the module docstring)."""
+    from tests import sample_documents as documents
+
+    runs = {name: fn for name, fn in extractors().items() if name == "pypdf" or name.startswith("qa.")}
+    left = dict.fromkeys(runs, 0)
+    texts: dict[str, list[str]] = {name: [] for name in runs}
+    for n, body in enumerate(html_pages):
+        pdf = documents.print_pdf(documents.pages_html(f"Survey {n + 1}", (body,)), folder / f"one-{n}.pdf", header_footer=True)
+        for name, fn in runs.items():
+            text = " ".join(fn(pdf))
+            left[name] += bool(re.search(r"le:///|\d+/\d+/\d+, \d+:\d+|\b1/1\b", text))
+            texts[name].append(" ".join(text.split()))
+    joined = {name: " ".join(t) for name, t in texts.items()}
+    return {
+        name: {"files": len(html_pages), "furniture_files": left[name],
+               "sentences_verbatim": round(sum(" ".join(s.split()) in joined[name] for s in printed) / len(printed), 3)}
+        for name in runs
+    }
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pages", type=int, default=30)
+    parser.add_argument("--one-page", type=int, default=0, help="print this many one-page PDFs instead (furniture by pattern)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     from eval.bench.common import squad_paragraphs
     from tests import sample_documents as documents
 
-    html_pages, printed, columns = build_pages(squad_paragraphs(), args.pages)
+    html_pages, printed, columns = build_pages(squad_paragraphs(), args.one_page or args.pages)
+    if args.one_page:
+        with tempfile.TemporaryDirectory() as tmp:
+            result = one_page_files(html_pages, printed, Path(tmp))
+        print(json.dumps(result, indent=1))
+        if args.json is not None:
+            args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
         path = documents.print_pdf(documents.pages_html("Extractor comparison", tuple(html_pages)), Path(tmp) / "c.pdf", header_footer=True)
         rows = [measure(name, fn, path, printed, columns) for name, fn in extractors().items()]

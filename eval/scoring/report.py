@@ -27,6 +27,15 @@ TABLE_COLUMNS = (
 )
 
 
+TIER_COLUMNS = (
+    ("system", None), ("n", None), ("answered prec", "tier_precision"), ("right as answered", "right_answered"),
+    ("right as answered or unconfirmed", "right_shown"), ("unanswerable kept out of answered", "unanswerable_kept_out"),
+    ("answered", "answered_share"), ("unconfirmed", "unconfirmed_share"), ("declined", "declined_share"),
+)
+"""The tiers table (docs/evaluation.md, "Answered, not confirmed, declined")."""
+TIERS = (("answered, right", "#2e7d32"), ("answered, wrong", "#c62828"), ("unconfirmed", "#9e9e9e"), ("declined", "#e0e0e0"))
+
+
 def fmt(value: Any, digits: int = 3) -> str:
     if value is None:
         return "-"
@@ -35,11 +44,13 @@ def fmt(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
-def system_rows(systems: dict) -> list[list[str]]:
+def system_rows(systems: dict, columns: Sequence[tuple[str, str | None]] = TABLE_COLUMNS) -> list[list[str]]:
     rows = []
     for name, row in systems.items():
+        if columns is TIER_COLUMNS and row.get("right_shown") is None:
+            continue  # the abstention-only baseline has no tiers
         cells = [name, str(row["n"])]
-        for _, key in TABLE_COLUMNS[2:]:
+        for _, key in columns[2:]:
             cells.append(fmt(row.get(key), 1 if key.endswith("_ms") else 3))
         rows.append(cells)
     return rows
@@ -95,6 +106,7 @@ def format_report(result: dict, table: Any = text_table, width: int | None = 60)
     sections = []
     for split in split_order(result):
         sections.append((f"split: {split}", table(header, system_rows(result["by_split"][split]))))
+        sections.append((f"tiers: {split}", table([c for c, _ in TIER_COLUMNS], system_rows(result["by_split"][split], TIER_COLUMNS))))
     cal = result["calibration"]
     for name, summary in cal["systems"].items():
         body = table(["confidence", "n", "mean conf", "accuracy"], calibration_rows(summary["table"]))
@@ -141,7 +153,8 @@ def write_chart(result: dict, path: Path) -> None:
 
     systems = result["systems"]
     names = list(systems)
-    fig, (ax, ax_lat) = plt.subplots(1, 2, figsize=(13, 4.5), gridspec_kw={"width_ratios": [4, 1]})
+    fig, (ax, ax_tiers, ax_lat) = plt.subplots(1, 3, figsize=(16, 4.5), gridspec_kw={"width_ratios": [4, 1.6, 1]})
+    tier_chart(ax_tiers, systems)
     width = 0.8 / len(names)
     for i, name in enumerate(names):
         xs = [j + (i - (len(names) - 1) / 2) * width for j, key in enumerate(CHART_METRICS) if systems[name].get(key) is not None]
@@ -159,6 +172,27 @@ def write_chart(result: dict, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def tier_shares(row: dict) -> list[float]:
+    """Shares of all questions: answered right, answered wrong, unconfirmed, declined (see :data:`TIERS`)."""
+    answered = row.get("answered_share") or 0.0
+    right = answered * (row.get("tier_precision") or 0.0)
+    return [right, answered - right, row.get("unconfirmed_share") or 0.0, row.get("declined_share") or 0.0]
+
+
+def tier_chart(ax: Any, systems: dict) -> None:
+    """Stacked bars of the three tiers (answered split into right and wrong), one bar per system."""
+    names = [n for n in systems if systems[n].get("answered_share") is not None]
+    bottoms = [0.0] * len(names)
+    for k, (label, colour) in enumerate(TIERS):
+        heights = [tier_shares(systems[n])[k] for n in names]
+        ax.bar(range(len(names)), heights, 0.6, bottom=bottoms, label=label, color=colour)
+        bottoms = [b + h for b, h in zip(bottoms, heights)]
+    ax.set_xticks(range(len(names)), names, rotation=20)
+    ax.set_ylim(0, 1.05)
+    ax.set_title("replies by tier (share of questions)")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
 
 
 def write_outputs(result: dict, json_path: str | Path) -> list[Path]:

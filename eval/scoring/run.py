@@ -42,6 +42,12 @@ Definitions:
 * ``phrase_em`` / ``phrase_f1``: the answer phrase (``ans.phrase``) against the gold answers
   (SQuAD normalisation, best over answers), over answerable questions, 0 when abstained;
   null for a system without a reader.
+* Tiers (docs/evaluation.md): a reply is *answered* (confidence >= ``t_answer``), *unconfirmed* (the closest
+  sentence shown as not confirmed, confidence >= ``t_decline``) or *declined*; ``right_answered``: answerable
+  questions answered right; ``right_shown``: answerable questions whose answered or unconfirmed sentence is
+  right; ``tier_precision``: answered replies (answerable or not) that are right (all judged on the first
+  citation, as ``answerable_accuracy``); ``unanswerable_kept_out``: unanswerable questions not answered; ``*_share``: each tier's share of all
+  questions. ``reader=False`` has no unconfirmed tier.
 * Risk-coverage: every question is also asked with abstention off, ranked by confidence, and
   the accuracy of the most confident share answered is reported at each coverage.
 * Latency: wall time of ``QA.ask`` only (p50/p95, ms), asked with abstention off.
@@ -56,8 +62,6 @@ import sys
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
 
 import argparse  # noqa: E402
 import copy  # noqa: E402
@@ -96,6 +100,8 @@ METRIC_KEYS = (
     "recall@1", "recall@3", "recall@5", "mrr", "decision_accuracy", "answerable_accuracy", "answered_precision",
     "phrase_em", "phrase_f1", "answer_accuracy", "citation_exact",
     "abstention_precision", "abstention_recall", "abstention_f1", "answered_rate", "ece", "p50_ms", "p95_ms",
+    *("tier_precision", "right_answered", "right_shown", "unanswerable_kept_out", "answered_share", "unconfirmed_share",
+      "declined_share"),
 )
 
 
@@ -116,6 +122,8 @@ class Record:
     first_right: bool = False
     phrase: str | None = None
     phrase_ok: bool = True
+    shown: bool = False
+    first_right_if_answered: bool = False
 
     @property
     def decision_correct(self) -> bool:
@@ -203,18 +211,21 @@ def retrieval_rank(bot: qa.QA, item: qasets.EvalItem, system: str) -> int | None
     return metrics.first_relevant_rank([(p.doc_id, p.start, p.end) for p in passages], item.gold_spans)
 
 
-def never_abstaining(bot: qa.QA) -> tuple[qa.QA, float]:
-    """A copy of ``bot`` that answers every question, and the threshold ``bot`` abstains below."""
+def never_abstaining(bot: qa.QA) -> tuple[qa.QA, float, float]:
+    """A copy of ``bot`` that answers every question it finds something relevant for, and the thresholds ``bot``
+    answers at (``t_answer``) and declines below (``t_decline``; ``reader=False`` has one threshold for both)."""
     open_bot = copy.copy(bot)
     if bot.decision is not None:
-        open_bot.decision = dataclasses.replace(bot.decision, threshold=0.0)
-        return open_bot, bot.decision.threshold
+        open_bot.decision = dataclasses.replace(bot.decision, threshold=0.0, decline=0.0)
+        return open_bot, bot.decision.threshold, bot.decision.decline
     open_bot.params = dataclasses.replace(bot.params, threshold=0.0)
-    return open_bot, bot.params.threshold
+    return open_bot, bot.params.threshold, bot.params.threshold
 
 
-def ask_item(bot: qa.QA, item: qasets.EvalItem, retrieval: str, top_k: int, judge: str, threshold: float) -> Record:
-    """Ask one question (with abstention off) and record everything measured at ``threshold``."""
+def ask_item(bot: qa.QA, item: qasets.EvalItem, retrieval: str, top_k: int, judge: str, threshold: float,
+             decline: float | None = None) -> Record:
+    """Ask one question (with abstention off) and record everything measured at ``threshold`` (``t_answer``);
+    ``shown``: answered or unconfirmed (at or above ``decline``, ``t_decline``)."""
     start = time.perf_counter()
     answer = bot.ask(item.question, top_k=top_k, retrieval=retrieval)
     latency_ms = (time.perf_counter() - start) * 1000.0
@@ -234,14 +245,16 @@ def ask_item(bot: qa.QA, item: qasets.EvalItem, retrieval: str, top_k: int, judg
         first_right=is_correct(item, answer, judge, first_only=True) and not abstained,
         phrase=None if abstained or answer.phrase is None else answer.phrase.text,
         phrase_ok=phrase_exact(bot, answer),
+        shown=not answer.abstained and answer.confidence >= (threshold if decline is None else decline),
+        first_right_if_answered=is_correct(item, answer, judge, first_only=True),
     )
 
 
 def run_system(bot: qa.QA, items: Sequence[qasets.EvalItem], system: str, top_k: int, judge: str) -> list[Record]:
     """The per-question loop shared by every system (``system`` names its retrieval method)."""
     started = time.perf_counter()
-    open_bot, threshold = never_abstaining(bot)
-    records = [ask_item(open_bot, item, RETRIEVAL_OF.get(system, system), top_k, judge, threshold) for item in items]
+    open_bot, threshold, decline = never_abstaining(bot)
+    records = [ask_item(open_bot, item, RETRIEVAL_OF.get(system, system), top_k, judge, threshold, decline) for item in items]
     logger.info("%s: %d questions in %.1f s", system, len(records), time.perf_counter() - started)
     return records
 
@@ -312,6 +325,25 @@ def decision_summary(records: Sequence[Record], has_reader: bool) -> dict:
     }
 
 
+def tier_summary(records: Sequence[Record]) -> dict:
+    """The three tiers (docs/evaluation.md), judged on the first sentence shown (the reader shows one; ``reader=False``
+    may add more): the answered replies' precision, answerable questions with a right sentence as answered and as
+    answered or unconfirmed, unanswerable ones kept out of answered, and the share of each tier."""
+    answerable = [r for r in records if r.item.answerable]
+    unanswerable = [r for r in records if not r.item.answerable]
+    answered = [r for r in records if not r.abstained]
+    n = len(records)
+    return {
+        "tier_precision": sum(r.first_right for r in answered) / len(answered) if answered else 0.0,
+        "right_answered": sum(r.first_right for r in answerable) / len(answerable) if answerable else 0.0,
+        "right_shown": sum(r.shown and r.first_right_if_answered for r in answerable) / len(answerable) if answerable else 0.0,
+        "unanswerable_kept_out": sum(r.abstained for r in unanswerable) / len(unanswerable) if unanswerable else 0.0,
+        "answered_share": sum(not r.abstained for r in records) / n if n else 0.0,
+        "unconfirmed_share": sum(r.abstained and r.shown for r in records) / n if n else 0.0,
+        "declined_share": sum(not r.shown for r in records) / n if n else 0.0,
+    }
+
+
 def risk_coverage(records: Sequence[Record]) -> list[dict]:
     """Accuracy of the most confident share of questions answered (abstention off), per coverage."""
     ranked = sorted(records, key=lambda r: -r.confidence)
@@ -348,6 +380,7 @@ def summarize(records: Sequence[Record], has_reader: bool = False) -> dict:
         **decision_summary(records, has_reader),
         **answer_summary(records),
         **abstention_summary([r.abstained for r in records], [r.item.answerable for r in records]),
+        **tier_summary(records),
         "ece": calibration_summary(records)["ece"],
         "p50_ms": _percentile(latencies, 50),
         "p95_ms": _percentile(latencies, 95),

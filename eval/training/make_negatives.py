@@ -36,14 +36,12 @@ import json
 import logging
 import random
 import re
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
 
 from eval.training.negative_words import (  # noqa: E402
     ANTONYMS, AUX_DO, COPULA, DETERMINERS, IRREGULAR, NEGATIONS, PLACE_PREPOSITIONS, PREPOSITIONS, PROPER,

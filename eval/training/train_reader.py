@@ -36,14 +36,12 @@ import os
 import platform
 import random
 import shutil
-import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
 
 from eval.training.reader_batches import batch_order, group_order, shared_loss  # noqa: E402
 from eval.training.reader_data import Example, examples_from, made_negatives, negatives_record, read_examples, read_squad, write_examples  # noqa: E402

@@ -39,14 +39,12 @@ import os
 import platform
 import random
 import shutil
-import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
 
 from eval.training.reader_data import _swap, _vocabulary, _Question, overlap, read_squad, words  # noqa: E402
 from eval.training.train_reader import CALIBRATION_ARTICLES, RETRAIN_COMMAND, TRAIN_FILES, auc, base_model_path, fuse, split_tune  # noqa: E402

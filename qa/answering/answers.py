@@ -73,12 +73,12 @@ def from_verdict(store: IndexStore, question: str, verdict: Verdict, passages: l
         if verdict.candidate is not None:
             cited = make_citations(store, [verdict.candidate])[0]
             candidate = Candidate(cited.quote, cited, verdict.candidate_phrase, verdict.confidence)
-        return Answer(question, "", True, verdict.confidence, [], passages, None, candidate, follow_up)
+        return Answer(question, "", True, verdict.confidence, [], passages, None, candidate, follow_up, status=verdict.status)
     citations = make_citations(store, verdict.chosen)
     used = {c.passage_id for c in citations}
     evidence = [p for p in passages if p.passage_id in used] + [p for p in passages if p.passage_id not in used]
     return Answer(question, " ".join(c.quote for c in citations), False, verdict.confidence, citations, evidence, verdict.phrase,
-                  follow_up=follow_up)
+                  follow_up=follow_up, status=verdict.status)
 
 
 def make_citations(store: IndexStore, chosen: Sequence[ScoredSentence]) -> list[Citation]:

@@ -45,6 +45,7 @@ from dataclasses import dataclass
 
 from qa.answering.sentences import idf_weights, sentence_terms
 from qa.documents.lexical import content_words, stem
+from qa.errors import a_or_an, counted
 from qa.index.store import Hit, IndexStore
 from qa.types import Answer, FollowUp, Span
 
@@ -132,7 +133,7 @@ def turns_of(history: Sequence[object] | None) -> list[Turn]:
     if isinstance(history, (str, bytes)) or not isinstance(history, (list, tuple)):
         raise ValueError(
             f"history must be a list of earlier turns (qa.Answer objects or (question, answer_text) pairs), "
-            f"oldest first. Currently, history is a {type(history).__name__}."
+            f"oldest first. Currently, history is {a_or_an(type(history).__name__)}."
         )
     turns = []
     for i, item in enumerate(history):
@@ -157,8 +158,8 @@ def turns_of(history: Sequence[object] | None) -> list[Turn]:
 
 def _describe(item: object) -> str:
     if isinstance(item, (tuple, list)):
-        return f"a {type(item).__name__} of {len(item)} items ({', '.join(type(x).__name__ for x in item[:3])})"
-    return f"a {type(item).__name__} ({item!r:.40})"
+        return f"{a_or_an(type(item).__name__)} of {counted(len(item), 'item')} ({', '.join(type(x).__name__ for x in item[:3])})"
+    return f"{a_or_an(type(item).__name__)} ({item!r:.40})"
 
 
 def refers_back(question: str) -> bool:

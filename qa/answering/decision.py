@@ -13,13 +13,13 @@ strongly the reader picked it, whether it is the reader's overall best, and
 whether it lies in the top passage); the highest wins.  **Decision.** A second
 logistic model over :data:`DECISION_FEATURES` (the winner's logit, the
 reader's answerable and span scores, agreement of the two readers, the
-scorer's probability, the verifier's logits) gives the confidence; below the
-threshold the engine declines.  It also declines, with nothing to propose, when
-both keys say no (:func:`nothing_relevant`).  Both are fitted by ``eval/calibration/calibrate_reader.py`` on data neither the
-reader nor anything else was trained on, the threshold chosen so that on every
-tune set at least as many answerable questions are answered right as
-``reader=False`` answers (answers first), and as many unanswerable ones as
-possible are declined on top of that.
+scorer's probability, the verifier's logits) gives the confidence.  **Tiers.** At or above
+the answer threshold (``t_answer``) the reply is *answered*; between the decline threshold
+(``t_decline``) and ``t_answer`` it is *unconfirmed*: the chosen sentence is shown as the
+closest sentence, not as the answer; below ``t_decline``, or when both keys say no
+(:func:`nothing_relevant`), it is *declined* with nothing to propose.  Models and thresholds are
+fitted by ``eval/calibration/calibrate_reader.py`` on data neither the reader nor anything else was trained
+on (see its docstring for how each threshold is chosen).
 
 The answer phrase is the reader's span inside the chosen sentence: its best
 span there when it picked that sentence, else its best span restricted to the
@@ -33,6 +33,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from qa.answering.evidence import EVIDENCE_FEATURES, evidence, question_of
 from qa.answering.reading import PassageRead, read_passages, verifier_for
 from qa.answering.sentences import AnswerParams, ScoredSentence, confidence_of, probability, select
 from qa.errors import ModelLoadError
@@ -46,8 +47,8 @@ OPTION_FEATURES = ("scorer_logit", "scorer_best", "reader_pick", "reader_score",
 """Features of one answer option (see the module docstring); ``reader_score`` is 0 when the reader did not pick it,
 ``verified`` the verifier's logit for the sentence (0 without a verifier)."""
 DECISION_FEATURES = ("choice_logit", "max_answerable", "best_read_score", "chose_reader_best", "scorer_logit",
-                     "top_answerable", "top_margin", "chosen_verified", "max_verified")
-"""Features of the chosen option for the answer/decline decision."""
+                     "top_answerable", "top_margin", "chosen_verified", "max_verified", *EVIDENCE_FEATURES)
+"""Features of the chosen option for the confidence (the last ones: :mod:`qa.answering.evidence`)."""
 NO_READ = -30.0
 """The reader score of a question with no usable read."""
 
@@ -81,32 +82,43 @@ class DecisionModel:
         depth: Retrieved passages the reader reads (the scorer's best sentence's passage is read too).
         choice: Logistic model over :data:`OPTION_FEATURES`.
         answer: Logistic model over :data:`DECISION_FEATURES`.
-        threshold: Confidence below which the engine declines.
+        threshold: ``t_answer``: the confidence at or above which the reply is answered.
+        decline: ``t_decline``: the confidence below which it is declined (between the two: unconfirmed).
     """
 
     depth: int
     choice: Linear
     answer: Linear
     threshold: float
+    decline: float = 0.0
 
     @classmethod
     def from_config(cls, config: dict) -> DecisionModel:
         """Read the ``"decision"`` entry of ``reader.json``.
 
+        ``"t_answer"`` and ``"t_decline"`` are the thresholds (a folder fitted before the tiers has one
+        ``"threshold"``: it is ``t_answer``, and ``t_decline`` is 0: every reply with a sentence below it is unconfirmed).
+        A decision fitted before the evidence features (:mod:`qa.answering.evidence`) gives them weight 0.
+
         Raises:
-            ValueError: A weight list has the wrong length, or the depth or threshold is out of range.
+            ValueError: A weight list has the wrong length, or the depth or a threshold is out of range.
         """
         choice = Linear(float(config["choice"]["bias"]), tuple(float(w) for w in config["choice"]["weights"]))
         answer = Linear(float(config["answer"]["bias"]), tuple(float(w) for w in config["answer"]["weights"]))
+        if len(answer.weights) == len(DECISION_FEATURES) - len(EVIDENCE_FEATURES):  # fitted before the evidence features
+            answer = Linear(answer.bias, answer.weights + (0.0,) * len(EVIDENCE_FEATURES))
         if len(choice.weights) != len(OPTION_FEATURES) or len(answer.weights) != len(DECISION_FEATURES):
             raise ValueError(
                 f"reader.json's decision has {len(choice.weights)} choice and {len(answer.weights)} answer weights; "
                 f"expected {len(OPTION_FEATURES)} and {len(DECISION_FEATURES)}: refit with eval/calibration/calibrate_reader.py"
             )
-        depth, threshold = int(config["depth"]), float(config["threshold"])
-        if depth < 1 or not 0.0 <= threshold <= 1.0:
-            raise ValueError(f"reader.json's decision has depth {depth} and threshold {threshold}: refit with eval/calibration/calibrate_reader.py")
-        return cls(depth, choice, answer, threshold)
+        depth = int(config["depth"])
+        threshold = float(config["t_answer"] if "t_answer" in config else config["threshold"])
+        decline = float(config.get("t_decline", 0.0))
+        if depth < 1 or not 0.0 <= decline <= threshold <= 1.0:
+            raise ValueError(f"reader.json's decision has depth {depth}, t_answer {threshold} and t_decline {decline} "
+                             "(0 <= t_decline <= t_answer <= 1 expected): refit with eval/calibration/calibrate_reader.py")
+        return cls(depth, choice, answer, threshold, decline)
 
     def to_config(self) -> dict:
         """The ``"decision"`` entry of ``reader.json``."""
@@ -114,12 +126,14 @@ class DecisionModel:
             "depth": self.depth,
             "choice": {"features": list(OPTION_FEATURES), "bias": self.choice.bias, "weights": list(self.choice.weights)},
             "answer": {"features": list(DECISION_FEATURES), "bias": self.answer.bias, "weights": list(self.answer.weights)},
-            "threshold": self.threshold,
+            "t_answer": self.threshold,
+            "t_decline": self.decline,
         }
 
 
 DEFAULT_DECISION = DecisionModel(
-    1, Linear(-3.0, (0.0, 3.5, 0.5, 0.2, 0.5, 0.5, 0.0)), Linear(-1.5, (0.9, 0.2, 0.1, -1.0, 0.2, 0.2, 0.0, 0.0, 0.0)), 0.1
+    1, Linear(-3.0, (0.0, 3.5, 0.5, 0.2, 0.5, 0.5, 0.0)),
+    Linear(-1.5, (0.9, 0.2, 0.1, -1.0, 0.2, 0.2, 0.0, 0.0, 0.0) + (0.0,) * len(EVIDENCE_FEATURES)), 0.1
 )
 """Used for a reader folder whose ``reader.json`` has no fitted decision (round figures of a fit)."""
 
@@ -191,17 +205,35 @@ def question_stats(scored: Sequence[ScoredSentence], reads: Sequence[PassageRead
     ]
 
 
-def decision_features(choice_logit: float, chosen: Option, stats: Sequence[float], opts: Sequence[Option]) -> list[float]:
-    """The :data:`DECISION_FEATURES` of a chosen option among ``opts``, given :func:`question_stats`."""
-    return decision_vector(choice_logit, chosen.reader_best, chosen.verified, max(o.verified for o in opts), stats)
+def decision_features(choice_logit: float, chosen: Option, stats: Sequence[float], opts: Sequence[Option],
+                      found: Sequence[float]) -> list[float]:
+    """The :data:`DECISION_FEATURES` of a chosen option among ``opts``, given :func:`question_stats` and its
+    :func:`qa.answering.evidence.evidence`."""
+    return decision_vector(choice_logit, chosen.reader_best, chosen.verified, max(o.verified for o in opts), stats, found)
 
 
 def decision_vector(choice_logit: float, reader_best: bool, chosen_verified: float, max_verified: float,
-                    stats: Sequence[float]) -> list[float]:
+                    stats: Sequence[float], found: Sequence[float]) -> list[float]:
     """:data:`DECISION_FEATURES` from plain values (what :func:`decision_features` and the fitting share)."""
     max_answerable, best_read, top_answerable, top_margin, scorer_logit = stats
     return [choice_logit, max_answerable, best_read, float(reader_best), scorer_logit, top_answerable, top_margin,
-            chosen_verified, max_verified]
+            chosen_verified, max_verified, *found]
+
+
+def site(option: Option, scored: Sequence[ScoredSentence], reads: Sequence[PassageRead]) -> tuple[Span | None, int, int]:
+    """An option's phrase, passage and that passage's rank: the reader's pick in it, else (the scorer's best
+    sentence) the reader's best span inside it, in the scorer's passage."""
+    if option.read is not None:
+        return option.read.phrase, option.read.passage, option.read.rank
+    inside = next((r for r in reads if r.focus is not None), None)
+    best = next((s for s in scored if s.sentence == option.sentence), scored[0])
+    return (inside.focus if inside is not None else None), best.passage, best.rank
+
+
+def evidence_for(store: IndexStore, question: str, scored: Sequence[ScoredSentence]) -> Callable[[int, int, Span | None], list[float]]:
+    """Maps (sentence, passage, phrase) to the :data:`qa.answering.evidence.EVIDENCE_FEATURES` for ``question``."""
+    asked = question_of(store, question)
+    return lambda sentence, passage, phrase: evidence(store, asked, sentence, passage, scored, phrase)
 
 
 def verified(opts: Sequence[Option], verify: Callable[[Sequence[int]], Sequence[float]] | None) -> list[Option]:
@@ -245,7 +277,8 @@ class Choice:
 
 
 def choose(model: DecisionModel, scored: Sequence[ScoredSentence], reads: Sequence[PassageRead],
-           verify: Callable[[Sequence[int]], Sequence[float]] | None = None) -> Choice | None:
+           verify: Callable[[Sequence[int]], Sequence[float]] | None = None,
+           found: Callable[[int, int, Span | None], list[float]] | None = None) -> Choice | None:
     """The best option and its confidence (None when there is no option at all).
 
     Args:
@@ -253,6 +286,8 @@ def choose(model: DecisionModel, scored: Sequence[ScoredSentence], reads: Sequen
         scored: The sentence scorer's ranking.
         reads: The reader's candidates (see :func:`hits_to_read`).
         verify: Maps sentence indices to the verifier's logits; None without a verifier.
+        found: Maps the chosen (sentence, passage, phrase) to its evidence features (:func:`evidence_for`);
+            None: zeros.
     """
     opts = verified(options(scored, reads), verify)
     if not opts:
@@ -260,12 +295,10 @@ def choose(model: DecisionModel, scored: Sequence[ScoredSentence], reads: Sequen
     logits = [model.choice.logit(o.features()) for o in opts]
     i = max(range(len(opts)), key=lambda j: logits[j])
     chosen = opts[i]
-    confidence = _sigmoid(model.answer.logit(decision_features(logits[i], chosen, question_stats(scored, reads), opts)))
-    if chosen.read is not None:
-        return Choice(chosen.sentence, chosen.read.phrase, confidence, chosen.read.passage, chosen.read.rank)
-    inside = next((r for r in reads if r.focus is not None), None)
-    best = scored[0]
-    return Choice(chosen.sentence, inside.focus if inside is not None else None, confidence, best.passage, best.rank)
+    phrase, passage, rank = site(chosen, scored, reads)
+    checks = found(chosen.sentence, passage, phrase) if found is not None else [0.0] * len(EVIDENCE_FEATURES)
+    confidence = _sigmoid(model.answer.logit(decision_features(logits[i], chosen, question_stats(scored, reads), opts, checks)))
+    return Choice(chosen.sentence, phrase, confidence, passage, rank)
 
 
 def decision_of(reader: Reader) -> DecisionModel:
@@ -285,13 +318,13 @@ def decision_of(reader: Reader) -> DecisionModel:
 
 @dataclass(frozen=True)
 class Verdict:
-    """What to reply: the sentences that answer, or a decline with perhaps an unconfirmed candidate.
+    """What to reply: the sentences that answer (answered), the closest sentence (unconfirmed), or nothing (declined).
 
     Attributes:
-        chosen: The answering sentences, in the order to cite them; empty when declined.
+        chosen: The answering sentences, in the order to cite them; empty unless answered.
         confidence: Probability that the reply answers the question (0 when nothing relevant was found).
         phrase: The reader's answer span inside the first chosen sentence, or None.
-        candidate: When declined below the threshold with a reader-backed span: the best sentence, shown unconfirmed.
+        candidate: When unconfirmed (confidence between ``t_decline`` and ``t_answer``): the chosen sentence.
         candidate_phrase: The span inside ``candidate``.
     """
 
@@ -300,6 +333,11 @@ class Verdict:
     phrase: Span | None = None
     candidate: ScoredSentence | None = None
     candidate_phrase: Span | None = None
+
+    @property
+    def status(self) -> str:
+        """``"answered"``, ``"unconfirmed"`` or ``"declined"`` (see :attr:`qa.types.Answer.status`)."""
+        return "answered" if self.chosen else "unconfirmed" if self.candidate is not None else "declined"
 
 
 def decide(
@@ -316,8 +354,9 @@ def decide(
 
     Without a reader, the sentence scorer alone answers above ``params.threshold``. With one, the reader
     reads the top ``read_depth`` passages (and the scorer's best sentence's), :func:`choose` picks the
-    sentence, and below the model's threshold the reply is declined, keeping the choice as an
-    unconfirmed candidate when the reader backs a span.
+    sentence, and its confidence sets the tier: answered at or above the model's ``t_answer``,
+    unconfirmed (the choice kept as the candidate) down to ``t_decline``, declined below it or when
+    both keys say no.
 
     Args:
         store: The index the hits come from.
@@ -339,14 +378,14 @@ def decide(
     reads = read_passages(store, reader, question, hits_to_read(hits, scored, read_depth), scored[0].sentence if scored else -1)
     if nothing_relevant(scored, reads, params.threshold):
         return Verdict((), 0.0)
-    choice = choose(model, scored, reads, verifier_for(reader, store, question))
+    choice = choose(model, scored, reads, verifier_for(reader, store, question), evidence_for(store, question, scored))
     if choice is None:
         return Verdict((), 0.0)
     confidence = round(choice.confidence, 4)
     by_id = {s.sentence: s for s in scored}
     picked = by_id.get(choice.sentence, ScoredSentence(choice.sentence, choice.passage, choice.rank, 0.0, 0.0, -10.0))
-    if confidence < model.threshold:
-        if choice.phrase is not None and backs_a_span(reads):
-            return Verdict((), confidence, candidate=picked, candidate_phrase=choice.phrase)
-        return Verdict((), confidence)
-    return Verdict((picked,), confidence, choice.phrase)
+    if confidence >= model.threshold:
+        return Verdict((picked,), confidence, choice.phrase)
+    if confidence >= model.decline:
+        return Verdict((), confidence, candidate=picked, candidate_phrase=choice.phrase)
+    return Verdict((), confidence)

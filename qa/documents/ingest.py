@@ -9,8 +9,14 @@ from its bytes (:mod:`qa.documents.filetype`), not its name: a ``.docx`` that is
 image is skipped with that reason.  Every document's ``text`` is the cleaned text
 that all offsets in the package refer to.
 
+Markdown (:mod:`qa.documents.markdown_reader`), HTML (:mod:`qa.documents.html_reader`) and Word
+files are read as the text they show, laid out by :mod:`qa.documents.layout` (headings on lines
+of their own, tables with their header in each row).  Files of a folder that are not read (another
+type, hidden) are reported as skipped, like the files named.
+
 Titles come from the document's own metadata (a PDF's title, a Word file's core
-properties, an HTML ``<title>``), else its first heading, else the file name.
+properties, an HTML ``<title>``, a Markdown front matter's ``title``), else its first heading,
+else the file name.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from qa.types import Document
 logger = logging.getLogger(__name__)
 
 TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown"})
+MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
 HTML_SUFFIXES = frozenset({".html", ".htm"})
 PDF_SUFFIXES = frozenset({".pdf"})
 DOCX_SUFFIXES = frozenset({".docx"})
@@ -42,6 +49,9 @@ MAX_FILE_BYTES = 64 * 1024 * 1024
 # A line with at least this many words that does not end a sentence is a
 # truncated teaser ("... as concerns mount over the West fa") and is dropped.
 TEASER_MIN_WORDS = 12
+TEASER_MAX_WORDS = 80
+"""... unless it has more words than this: then it is a paragraph (a teaser is a headline and a lede, 24-30 words
+in the bundled article), kept whole."""
 _SENTENCE_END = re.compile(r"""[.!?…:;]["'”’»)\]]*\s*$|["”’»]\s*$""")
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.*?)\s*#*\s*$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -111,11 +121,11 @@ def is_truncated_line(line: str) -> bool:
         line: One line of text.
 
     Returns:
-        True for a line of at least ``TEASER_MIN_WORDS`` words that ends without
-        sentence-final punctuation (headings and short lines are kept).
+        True for a line of ``TEASER_MIN_WORDS`` to ``TEASER_MAX_WORDS`` words that ends without
+        sentence-final punctuation (headings, short lines and long paragraphs are kept).
     """
     stripped = line.strip()
-    if _HEADING.match(stripped) or len(stripped.split()) < TEASER_MIN_WORDS:
+    if _HEADING.match(stripped) or not TEASER_MIN_WORDS <= len(stripped.split()) <= TEASER_MAX_WORDS:
         return False
     return _SENTENCE_END.search(stripped) is None
 
@@ -165,7 +175,7 @@ def read_file(
     """
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
-        raise IngestError(f"unsupported file type {suffix!r}: use one of {sorted(SUFFIXES)}")
+        raise IngestError(unsupported_reason(suffix))
     size = path.stat().st_size
     max_bytes = MAX_FILE_BYTES if max_bytes is None else max_bytes
     if size > max_bytes:
@@ -184,7 +194,7 @@ def read_file(
 
         pdf = read_pdf(path, max_pages, ocr)
         title = "" if pdf.title == path.stem else pdf.title  # Pillow and others record the file name as the title
-        return Document(doc_id, title or title_of(pdf.text, path.stem), pdf.text, str(path), pdf.page_starts)
+        return Document(doc_id, title or title_of(pdf.text, path.stem), pdf.text, str(path), pdf.page_starts, pdf.layout)
     if kind in IMAGE_KINDS and suffix in IMAGE_SUFFIXES:
         return read_image_document(path, doc_id, max_pages, ocr)
     if kind == DOCX:
@@ -204,8 +214,17 @@ def read_file(
         raise IngestError(f"file is not UTF-8 ({exc.reason} at byte {exc.start}); re-save it as UTF-8") from None
     title = ""
     if suffix in HTML_SUFFIXES:
-        raw, title = extract_html(raw)
-    text = clean_text(raw)
+        from qa.documents.html_reader import read_html
+
+        page = read_html(raw, drop_line=is_truncated_line)
+        text, title = clean_text(page.text, drop_teasers=False), page.title
+    elif suffix in MARKDOWN_SUFFIXES:
+        from qa.documents.markdown_reader import read_markdown
+
+        markdown = read_markdown(raw)
+        text, title = clean_text(markdown.text, drop_teasers=False), markdown.title
+    else:
+        text = clean_text(raw)
     if not text.strip():
         raise IngestError("file has no text")
     return Document(doc_id=doc_id, title=title or title_of(text, path.stem), text=text, source=str(path))
@@ -230,29 +249,17 @@ def read_image_document(path: Path, doc_id: str, max_pages: int | None = None, o
     from qa.documents.ocr import read_image
     from qa.documents.pdf import join_pages, ocr_lines
 
-    texts = read_image(path, ocr or OcrRun(), max_pages)
+    from qa.documents.page_map import build
+
+    run = ocr or OcrRun()
+    texts = read_image(path, run, max_pages)
     pages = [ocr_lines(raw) for raw in texts]
     if sum(c.isalpha() for lines in pages for line in lines for c in line) < MIN_IMAGE_LETTERS:
         raise IngestError("no text found: OCR read no words in the image (a photo, or a blank page?)")
     text, starts = join_pages(pages)
-    return Document(doc_id, title_of(text, path.stem), text, str(path), starts)
-
-
-def extract_html(html: str) -> tuple[str, str]:
-    """Extract the main text and title of an HTML page with trafilatura.
-
-    Args:
-        html: The page source.
-
-    Returns:
-        ``(text, title)``; the title is ``""`` when the page has none.
-    """
-    import trafilatura
-
-    text = trafilatura.extract(html, include_comments=False, include_tables=True, favor_recall=True) or ""
-    meta = trafilatura.extract_metadata(html)
-    title = (meta.title or "") if meta is not None else ""
-    return text, title.strip()
+    reads = {n - 1: read for n, read in run.page_reads(path).items() if read.page is not None}
+    layout = build(text, starts, {i: r.text for i, r in reads.items()}, {i: r.page for i, r in reads.items() if r.page is not None})
+    return Document(doc_id, title_of(text, path.stem), text, str(path), starts, layout)
 
 
 def iter_files(
@@ -260,10 +267,15 @@ def iter_files(
 ) -> Iterable[tuple[Path, str]]:
     """List the files to read, with their document ids, in deterministic order.
 
+    In a folder, the files of a type qa does not read (``.csv``, ``.rtf`` ...) and hidden
+    files and folders (names starting with ``.``: not searched) are recorded as skipped, with
+    a logged warning, as a named file of such a type is when it is read: one entry per file, or
+    one per folder given for the files of one type when there are more than ``SKIPPED_LISTED``.
+
     Args:
         paths: Files and folders.
-        skipped: Where folders that cannot be listed are recorded (with a
-            logged warning); None ignores them silently.
+        skipped: Where folders that cannot be listed and the files passed over are
+            recorded (with a logged warning); None ignores them silently.
 
     Yields:
         ``(path, doc_id)``: for a file given directly its name; for files under a
@@ -284,14 +296,55 @@ def iter_files(
                 if skipped is not None:
                     skipped.append(Skipped(str(exc.filename), reason))
 
+            passed: dict[str, list[Path]] = {}  # the files passed over, by kind: a suffix, or HIDDEN
             for root, dirs, files in os.walk(path, onerror=unreadable):
+                passed.setdefault(HIDDEN, []).extend(Path(root) / d for d in sorted(dirs) if d.startswith("."))
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for name in sorted(files):
                     child = Path(root) / name
-                    if child.suffix.lower() in SUFFIXES and not name.startswith("."):
+                    suffix = child.suffix.lower()
+                    if name.startswith("."):
+                        passed.setdefault(HIDDEN, []).append(child)
+                    elif suffix not in SUFFIXES:
+                        passed.setdefault(suffix, []).append(child)
+                    else:
                         yield child, child.relative_to(path).as_posix()
+            if skipped is not None:
+                skipped.extend(_passed_over(path, passed))
         else:
             yield path, path.name
+
+
+HIDDEN = "hidden"
+SKIPPED_LISTED = 10
+"""In a folder, up to this many files of one type that is not read are reported one by one; more, as one entry."""
+
+
+def unsupported_reason(suffix: str) -> str:
+    """Why a file with this suffix is not read."""
+    return f"unsupported file type {suffix!r}: use one of {sorted(SUFFIXES)}"
+
+
+def _passed_over(folder: Path, passed: dict[str, list[Path]]) -> list[Skipped]:
+    """The skipped-file entries of a folder's files passed over (by kind), logged."""
+    entries = []
+    for kind in sorted(passed):
+        paths = passed[kind]
+        if not paths:
+            continue
+        if kind == HIDDEN:
+            reason = "hidden (its name starts with '.'): not searched in a folder; pass it by name to index it"
+        else:
+            reason = unsupported_reason(kind) if kind else f"no file type (no extension): use one of {sorted(SUFFIXES)}"
+        if len(paths) <= SKIPPED_LISTED:
+            entries.extend(Skipped(str(p), reason) for p in paths)
+            continue
+        names = ", ".join(p.relative_to(folder).as_posix() for p in paths[:3])
+        what = "hidden files and folders" if kind == HIDDEN else f"{kind or 'extensionless'} files"
+        entries.append(Skipped(str(folder), f"{len(paths):,} {what} ({names}, ...): {reason}"))
+    for entry in entries:
+        logger.warning("skipping %s: %s", entry.path, entry.reason)
+    return entries
 
 
 def load_documents(

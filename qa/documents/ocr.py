@@ -35,15 +35,17 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from qa.documents.page_map import OcrPage
 from qa.documents.scan_images import (
     PageImage,
-    deskew,
     flatten,
     image_frames,
     image_page,
+    straighten,
 )
-from qa.errors import IngestError
+from qa.errors import IngestError, counted
 from qa.files import file_sha256
 
 logger = logging.getLogger(__name__)
@@ -62,6 +64,33 @@ PROGRESS_EVERY = 5
 """A logging line every this many pages (and on the first and last)."""
 CACHE_VERSION = 1
 _ENGINES: dict[tuple[str, str], tuple[str, str]] = {}
+_WORD_ROW = 5
+BOXES = "boxes"
+"""Key of the cache's word boxes: page number → the image's size, the angle it was straightened by, the words' boxes."""
+"""Level of a word in tesseract's TSV output."""
+
+
+@dataclass(frozen=True)
+class PageRead:
+    """One page as tesseract read it.
+
+    Attributes:
+        text: The raw OCR text.
+        page: Its words' boxes on the image that was read (None for a page cached before qa kept them).
+    """
+
+    text: str
+    page: OcrPage | None = None
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A page image written for tesseract: the file, its resolution, the angle it was straightened by, its size."""
+
+    image: Path
+    dpi: float | None
+    deskew: float
+    size: tuple[int, int]
 """Engines checked in this process: (executable, language) → (executable, version)."""
 
 
@@ -151,6 +180,11 @@ class OcrRun:
         self.pages_read = 0
         self._command = tesseract or "tesseract"
         self._engine: tuple[str, str] | None = None
+        self._reads: dict[str, dict[int, PageRead]] = {}
+
+    def page_reads(self, path: Path) -> dict[int, PageRead]:
+        """The pages of ``path`` read (or found in the cache) by the last :meth:`read_pages` of it: number → text and word boxes."""
+        return dict(self._reads.get(str(path), {}))
 
     # ------------------------------------------------------------------ engine
 
@@ -185,7 +219,7 @@ class OcrRun:
 
     def _spent(self, path: Path) -> str:
         return (
-            f"the OCR time budget of this call is spent (ocr_budget_s={self.budget_s:g} s; {self.pages_read} pages read "
+            f"the OCR time budget of this call is spent (ocr_budget_s={self.budget_s:g} s; {counted(self.pages_read, 'page')} read "
             f"with OCR); add {path.name} in another call (pages already read are cached), or raise ocr_budget_s"
         )
 
@@ -221,24 +255,47 @@ class OcrRun:
         finally:
             self.spent_s += time.perf_counter() - start
 
-    def _run(self, prepared: tuple[Path, float | None], path: Path) -> str:
-        image, dpi = prepared
+    def _run(self, prepared: Prepared, path: Path) -> str:
+        return self._read(prepared, path).text
+
+    def _read(self, prepared: Prepared, path: Path) -> PageRead:
+        """Read one prepared page: its text, and its words' boxes (tesseract's ``txt`` and ``tsv`` outputs of one run)."""
+        image, dpi = prepared.image, prepared.dpi
         resolution = ["--dpi", str(round(dpi))] if dpi else []
+        turn = 0
         try:
-            done = self._tesseract([str(image), "stdout", "-l", self.language, "--psm", "3", *resolution], path)
-            if done.returncode != 0:
-                raise IngestError(f"the OCR engine failed on a page ({done.stderr.decode(errors='replace').strip()[-200:]})")
-            text = done.stdout.decode("utf-8", errors="replace").replace("\f", "")
+            text, words = self._text_and_words(image, resolution, path)
             if upright_share(text) < UPRIGHT_SHARE:  # garbage: the page may lie sideways or upside down
                 turned = self._turned(image, resolution, path)
-                if turned is not None and upright_share(turned) > upright_share(text):
-                    text = turned
+                if turned is not None and upright_share(turned[0]) > upright_share(text):
+                    text, words, turn = turned
         finally:
             image.unlink(missing_ok=True)
         self.pages_read += 1
-        return text
+        width, height = prepared.size if turn in (0, 180) else prepared.size[::-1]
+        return PageRead(text, OcrPage(width, height, prepared.deskew, turn, words))
 
-    def _turned(self, image: Path, resolution: list[str], path: Path) -> str | None:
+    def _text_and_words(self, image: Path, resolution: list[str], path: Path) -> tuple[str, Any]:
+        """The raw text of a page image and its words as ``(raw start, raw end, x0, y0, x1, y1)`` rows.
+
+        Raises:
+            IngestError: tesseract failed.
+        """
+        base = image.with_suffix("")
+        done = self._tesseract([str(image), str(base), "-l", self.language, "--psm", "3", *resolution, "txt", "tsv"], path)
+        try:
+            if done.returncode != 0:
+                raise IngestError(f"the OCR engine failed on a page ({done.stderr.decode(errors='replace').strip()[-200:]})")
+            text = base.with_suffix(".txt").read_bytes().decode("utf-8", errors="replace").replace("\f", "")
+            tsv = base.with_suffix(".tsv").read_bytes().decode("utf-8", errors="replace")
+        except OSError as exc:
+            raise IngestError(f"the OCR engine wrote no output for a page ({exc})") from None
+        finally:
+            base.with_suffix(".txt").unlink(missing_ok=True)
+            base.with_suffix(".tsv").unlink(missing_ok=True)
+        return text, word_boxes(text, tsv)
+
+    def _turned(self, image: Path, resolution: list[str], path: Path) -> tuple[str, Any, int] | None:
         """The page's text read again after turning it upright, when tesseract's orientation detection
         (``--psm 0``) is confident it lies sideways or upside down; else None."""
         from PIL import Image
@@ -254,8 +311,11 @@ class OcrRun:
         logger.info("%s: a page is turned by %d degrees; reading it upright", path, degrees)
         with Image.open(image) as page:
             page.rotate(-degrees, expand=True).save(image, format="PPM")
-        done = self._tesseract([str(image), "stdout", "-l", self.language, "--psm", "3", *resolution], path)
-        return done.stdout.decode("utf-8", errors="replace").replace("\f", "") if done.returncode == 0 else None
+        try:
+            text, words = self._text_and_words(image, resolution, path)
+        except IngestError:
+            return None
+        return text, words, degrees
 
     # ------------------------------------------------------------------ pages of a file
 
@@ -279,20 +339,23 @@ class OcrRun:
         """
         numbers = sorted(pages)
         cached, key = self._cached(path)
-        todo = [n for n in numbers if str(n) not in cached]
+        boxes = cached.pop(BOXES, {})
+        todo = [n for n in numbers if str(n) not in cached]  # a page cached before qa kept word boxes is not read again: it has none
         texts: dict[int, str] = {}
+        reads = self._reads.setdefault(str(path), {})
         if todo:
             self.engine()
         with tempfile.TemporaryDirectory(prefix="qa-ocr-") as folder, ThreadPoolExecutor(1, thread_name_prefix="qa-ocr") as pool:
-            ahead: dict[int, Future[tuple[Path, float | None]]] = {}
+            ahead: dict[int, Future[Prepared]] = {}
             try:
                 for done, number in enumerate(numbers):
                     report = OcrProgress(str(path), number, done, len(numbers))
                     listener = self.progress or _LISTENER.get()
                     if listener is not None:
                         listener(report)
-                    if str(number) in cached:
+                    if number not in todo:
                         texts[number] = cached[str(number)]
+                        reads[number] = PageRead(texts[number], _page_of(boxes.get(str(number))))
                         continue
                     if done % PROGRESS_EVERY == 0 or done + 1 == len(numbers):
                         logger.info("%s: %s (page %d of the file; %.0f s of OCR in this call)", path, report.message, number, self.spent_s)
@@ -301,12 +364,14 @@ class OcrRun:
                     for upcoming in todo[position : position + 2]:  # this page and the next
                         if upcoming not in ahead:
                             ahead[upcoming] = pool.submit(lambda n=upcoming: prepare(pages[n](), Path(folder) / f"page-{n}.pgm"))
-                    texts[number] = self._run(ahead.pop(number).result(), path)
-                    cached[str(number)] = texts[number]
+                    read = self._read(ahead.pop(number).result(), path)
+                    texts[number] = cached[str(number)] = read.text
+                    reads[number] = read
+                    boxes[str(number)] = _boxes_entry(read.page)
             finally:
                 for future in ahead.values():
                     future.cancel()
-                self._store(key, cached)
+                self._store(key, {**cached, BOXES: boxes})
         return texts
 
     # ------------------------------------------------------------------ cache
@@ -324,12 +389,15 @@ class OcrRun:
         pages = data.get("pages")
         if not isinstance(pages, dict) or not all(isinstance(v, str) for v in pages.values()):
             return {}, key
-        return dict(pages), key
+        boxes = data.get(BOXES)
+        good = {k: v for k, v in boxes.items() if _page_of(v) is not None} if isinstance(boxes, dict) else {}
+        return {**pages, BOXES: good}, key  # type: ignore[dict-item]
 
-    def _store(self, key: Path | None, pages: dict[str, str]) -> None:
+    def _store(self, key: Path | None, pages: dict) -> None:
+        boxes = pages.pop(BOXES, {})
         if key is None or not pages:
             return
-        data = {"version": CACHE_VERSION, "language": self.language, "engine": self._engine[1] if self._engine else "", "pages": pages}
+        data = {"version": CACHE_VERSION, "language": self.language, "engine": self._engine[1] if self._engine else "", "pages": pages, BOXES: boxes}
         try:
             key.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=".ocr-", suffix=".json", dir=key.parent)
@@ -355,11 +423,50 @@ def upright_share(text: str) -> float:
     return sum(bool(_CASED.fullmatch(w)) for w in words) / len(words)
 
 
-def prepare(page: PageImage, out: Path) -> tuple[Path, float | None]:
+def prepare(page: PageImage, out: Path) -> Prepared:
     """Write a page image as tesseract's input: straightened, lighting evened out, grey, an uncompressed PGM file (quick to write
     and to read; tesseract reads a file a little faster than the same image on its standard input)."""
-    flatten(deskew(page.image)).save(out, format="PPM")
-    return out, page.dpi
+    straight, angle = straighten(page.image)
+    flatten(straight).save(out, format="PPM")
+    return Prepared(out, page.dpi, angle, straight.size)
+
+
+def word_boxes(text: str, tsv: str) -> Any:
+    """The words of tesseract's TSV output found in its text, in order: ``(n, 6)`` int32 rows
+    ``raw start, raw end, x0, y0, x1, y1`` (a word not found in the text is left out)."""
+    import numpy as np
+
+    rows = []
+    position = 0
+    for line in tsv.splitlines()[1:]:
+        cells = line.split("\t")
+        if len(cells) < 12 or cells[0] != str(_WORD_ROW) or not cells[11].strip():
+            continue
+        word = cells[11].strip()
+        at = text.find(word, position)
+        if at < 0:
+            continue
+        left, top, width, height = (int(c) for c in cells[6:10])
+        rows.append((at, at + len(word), left, top, left + width, top + height))
+        position = at + len(word)
+    return np.asarray(rows, dtype=np.int32).reshape(-1, 6)
+
+
+def _boxes_entry(page: OcrPage | None) -> dict:
+    if page is None:
+        return {}
+    return {"width": page.width, "height": page.height, "deskew": page.deskew, "turn": page.turn, "words": page.words.tolist()}
+
+
+def _page_of(entry: object) -> OcrPage | None:
+    """The cached word boxes of a page; None when absent or malformed."""
+    import numpy as np
+
+    try:
+        words = np.asarray(entry["words"], dtype=np.int32).reshape(-1, 6)  # type: ignore[index]
+        return OcrPage(int(entry["width"]), int(entry["height"]), float(entry["deskew"]), int(entry["turn"]), words)  # type: ignore[index]
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def engine_env() -> dict[str, str]:

@@ -15,7 +15,11 @@ words, nor honours the ``/ActualText`` of marked content, so this module does:
 
 * **Headers and footers**: a line at the same place (one of the first or last
   three lines) of at least half the pages, with its digits ignored ("Page 3 of
-  9", a date, a URL), is dropped.
+  9", a date, a URL), is dropped.  Where repetition cannot tell (a one-page PDF),
+  a browser's print header and footer are dropped by their pattern, on any page:
+  a line that starts with a date and a time ("12/7/26, 8:45 PM Lakeside Bird
+  Survey 2024"), one that is only an address (``file:///…``, ``https://…``,
+  with a page counter "1/1" or not), and a lone page counter ("1/1", "Page 2 of 5").
 * **Hyphenation**: a word broken at a line end by a soft hyphen is rejoined; one
   broken by a plain hyphen is rejoined without it when the next line starts in
   lower case and the joined word occurs elsewhere in the document
@@ -88,6 +92,8 @@ class PdfText:
         title: The document information's title when it is a real title, else ``""``.
         pages: Number of pages.
         ocr_pages: The 1-based numbers of the pages read by OCR (pages without a text layer).
+        layout: Where each character of ``text`` is on its page (:mod:`qa.documents.page_map`); ``""``
+            when PDFium cannot read the file.
     """
 
     text: str
@@ -95,6 +101,7 @@ class PdfText:
     title: str
     pages: int
     ocr_pages: tuple[int, ...] = ()
+    layout: str = ""
 
 
 def _open(path: Path) -> object:
@@ -165,6 +172,25 @@ def _clean_line(line: str) -> str:
     return re.sub("\u00ad(?!$)", "", line)  # an invisible soft hyphen inside a line
 
 
+_PRINT_STAMP = re.compile(
+    r"^(?:\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}|\d{4}-\d{2}-\d{2}),?\s+\d{1,2}[:.]\d{2}(?:[:.]\d{2})?(?:\s*[AaPp]\.?\s?[Mm]\.?)?(?=\s|$)"
+)
+_ADDRESS_LINE = re.compile(r"^(?:file|https?)\s?:\s?/{2,3}\S*(?:\s\S+){0,2}?(?:\s+\d{1,4}\s?/\s?\d{1,4})?$", re.IGNORECASE)
+_PAGE_COUNTER = re.compile(r"^(?:(?:page|p\.)\s*\d{1,4}(?:\s*(?:/|of)\s*\d{1,4})?|\d{1,4}\s?/\s?\d{1,4})$", re.IGNORECASE)
+_PAGE_NUMBER = re.compile(r"^\d{1,3}$")
+
+
+def is_print_furniture(line: str, edge: bool = False) -> bool:
+    """Whether a line near a page's top or bottom is a browser's print header or footer (see the module's docstring):
+    a date-and-time stamp (with the page's title after it), an address alone, or a page counter ("1/1", "Page 2
+    of 5"; a bare number of at most three digits only as the very first or last line, ``edge``)."""
+    text = line.replace("\ufb01", "fi").strip()
+    if _ADDRESS_LINE.match(text) or _PAGE_COUNTER.match(text) or (edge and _PAGE_NUMBER.match(text)):
+        return True
+    stamp = _PRINT_STAMP.match(text)
+    return stamp is not None and not _SENTENCE_END.search(text[stamp.end() :].strip() or "x")
+
+
 def _furniture_key(line: str) -> str:
     return re.sub(r"\d+", "#", line.casefold())
 
@@ -178,6 +204,7 @@ def drop_furniture(pages: list[list[str]]) -> list[list[str]]:
     Returns:
         The pages without those lines.
     """
+    pages = [_drop_print_furniture(lines) for lines in pages]
     filled = [lines for lines in pages if lines]
     if len(filled) < 2:
         return pages
@@ -194,6 +221,13 @@ def drop_furniture(pages: list[list[str]]) -> list[list[str]]:
         drop |= {len(lines) - i for i in range(1, min(FURNITURE_ZONE, len(lines)) + 1) if (-i, _furniture_key(lines[-i])) in repeated}
         out.append([line for i, line in enumerate(lines) if i not in drop])
     return out
+
+
+def _drop_print_furniture(lines: list[str]) -> list[str]:
+    """A page's lines without the browser print headers and footers among its first and last ``FURNITURE_ZONE`` lines."""
+    zone = set(range(min(FURNITURE_ZONE, len(lines)))) | set(range(max(0, len(lines) - FURNITURE_ZONE), len(lines)))
+    edges = {0, len(lines) - 1}
+    return [line for i, line in enumerate(lines) if i not in zone or not is_print_furniture(line, i in edges)]
 
 
 def _typical_length(lines: list[str], fallback: float) -> float:
@@ -358,7 +392,44 @@ def read_pdf(path: Path, max_pages: int | None = None, ocr: OcrRun | None = None
     if ocr_pages:
         logger.info("%s: %d of %d pages read by OCR", path, len(ocr_pages), count)
     text, starts = reflow(kept)
-    return PdfText(text=text, page_starts=starts, title=_title(reader), pages=count, ocr_pages=ocr_pages)
+    layout = page_layout(path, text, starts, set(ocr_pages), run.page_reads(path) if ocr_pages else {})
+    return PdfText(text=text, page_starts=starts, title=_title(reader), pages=count, ocr_pages=ocr_pages, layout=layout)
+
+
+def pdfium_chars(path: Path, skip: set[int]) -> dict[int, str]:
+    """Each page's characters as PDFium reads them (0-based page index → text; one character per PDFium
+    character index), for the pages not in ``skip`` (1-based)."""
+    import pypdfium2 as pdfium
+
+    raws: dict[int, str] = {}
+    pdf = pdfium.PdfDocument(path)
+    try:
+        for index in range(len(pdf)):
+            if index + 1 not in skip:
+                textpage = pdf[index].get_textpage()
+                count = textpage.count_chars()
+                raws[index] = textpage.get_text_range(0, count) if count > 0 else ""
+    finally:
+        pdf.close()
+    return raws
+
+
+def page_layout(path: Path, text: str, starts: tuple[int, ...], ocr_pages: set[int], reads: dict) -> str:
+    """The layout string of a PDF's text (:func:`qa.documents.page_map.build`); ``""`` when PDFium cannot read the file
+    (the document is indexed all the same; only its pages cannot be shown)."""
+    from qa.documents.page_map import build
+
+    try:
+        raws = pdfium_chars(path, ocr_pages)
+    except Exception as exc:  # noqa: BLE001 - pdfium raises its own error types for a damaged file
+        logger.warning("%s: its pages cannot be shown (PDFium cannot read it: %s)", path, exc)
+        return ""
+    ocr = {}
+    for number, read in reads.items():
+        if number in ocr_pages and read.page is not None:
+            raws[number - 1] = read.text
+            ocr[number - 1] = read.page
+    return build(text, starts, raws, ocr)
 
 
 def _is_scanned(page: object, letters: int) -> bool:

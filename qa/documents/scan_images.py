@@ -113,14 +113,19 @@ def flatten(image: Any) -> Any:
 def deskew(image: Any) -> Any:
     """The page image in grey, straightened (:func:`skew_angle`) when it is tilted by ``MIN_SKEW_DEGREES`` or more
     (tesseract reads smaller tilts as well without it)."""
+    return straighten(image)[0]
+
+
+def straighten(image: Any) -> tuple[Any, float]:
+    """:func:`deskew`, and the degrees the image was turned by (0.0 when it was left as it was)."""
     from PIL import Image
 
     grey = image.convert("L")
     angle = skew_angle(grey)
     if abs(angle) < MIN_SKEW_DEGREES:
-        return grey
+        return grey, 0.0
     logger.debug("straightening a page tilted by %.1f degrees", angle)
-    return grey.rotate(-angle, resample=Image.BILINEAR, expand=True, fillcolor=255)
+    return grey.rotate(-angle, resample=Image.BILINEAR, expand=True, fillcolor=255), angle
 
 
 def _open_image(path: Path) -> Any:

@@ -39,8 +39,10 @@ def open_store(location: str | os.PathLike[str] | Location | None, model: str | 
         from qa.index.milvus.store import load_milvus_store
 
         return load_milvus_store(where, model)
+    from qa.index.local.build import clean_leftovers
     from qa.index.local.store import load_store
 
+    clean_leftovers(where.path)
     return load_store(where.path, model)
 
 
@@ -109,8 +111,10 @@ def open_default(where: Location, requested: str | None, model: str | Embedder |
         The store, and the embedder it was just built with (None when nothing was built).
     """
     if not where.is_milvus:
+        from qa.index.local.build import clean_leftovers
         from qa.index.local.default_index import open_default as open_default_folder
 
+        clean_leftovers(where.path)
         return open_default_folder(where.path, requested, model, backend)
     from qa.errors import IndexNotFoundError
 
@@ -155,6 +159,55 @@ def read_inputs(
     return load_documents(list(inputs), ocr_cache=where.ocr_cache, ocr_budget_s=ocr_budget_s), None
 
 
+def check_build(where: Location, replace: bool, prune: bool = True) -> list[str]:
+    """Before a build reads anything: refuse it when it would remove documents added to the index at ``where``
+    (unless ``replace``) or write over a folder that is not an index.  The write checks again (under the lock).
+
+    Args:
+        where: The index location.
+        replace: Remove the added documents.
+        prune: The build replaces the whole index (False: a shard of a Milvus build, checked by the write).
+
+    Returns:
+        The added documents the build will remove (empty unless ``replace``).
+
+    Raises:
+        ReplaceRefusedError: See :func:`qa.index.local.folder.check_replace`.
+    """
+    if not where.is_milvus:
+        from qa.index.local.folder import check_replace
+
+        lost = check_replace(where.path, (), replace)
+    elif not prune or (where.kind == "lite" and not where.path.exists()):
+        lost = []
+    else:
+        lost = _milvus_added(where, replace)
+    if lost:
+        logger.warning("replacing index %s: removing %d added document(s) and their kept copies: %s", where, len(lost), ", ".join(lost))
+    return lost
+
+
+def _milvus_added(where: Location, replace: bool) -> list[str]:
+    """:func:`check_build` of a Milvus index."""
+    from qa.errors import QAError
+    from qa.index.local.folder import refuse_losing
+    from qa.index.milvus.build import added_ids, read_heads
+    from qa.index.milvus.client import Connection
+    from qa.index.milvus.store import read_manifest_row
+
+    try:
+        conn = Connection(where)
+        try:
+            read_manifest_row(conn)
+            added = added_ids(conn, read_heads(conn))
+        finally:
+            conn.close()
+    except QAError as exc:  # no index yet, or one the write will report on
+        logger.info("no added documents found in %s (%s)", where, exc)
+        return []
+    return refuse_losing(str(where), sorted(added), replace)
+
+
 @dataclass(frozen=True)
 class Written:
     """What a build wrote.
@@ -183,18 +236,99 @@ def write(
     dense_index: str = "HNSW",
     orders: list | None = None,
     prune: bool = True,
+    replace: bool = False,
 ) -> Written:
-    """Write documents into the index at ``where``: a local folder atomically, Milvus document by document."""
+    """Write documents into the index at ``where``: a local folder atomically, Milvus document by document.
+
+    Raises:
+        ReplaceRefusedError: The write would remove documents added to the index, without ``replace``.
+    """
     if where.is_milvus:
         from qa.index.milvus.build import write_documents
 
-        written = write_documents(documents, where, embedder, max_words, overlap, orders=orders, prune=prune, dense_index=dense_index)
+        written = write_documents(
+            documents, where, embedder, max_words, overlap, orders=orders, prune=prune, dense_index=dense_index, replace=replace
+        )
         return Written(str(where), written.passages, written.embedded_passages, len(written.unchanged))
     from qa.index.local.build import write_index
     from qa.index.local.manifest import read_manifest
 
-    write_index(documents, where.path, embedder, max_words, overlap, exact_max, reuse=incremental)
+    write_index(documents, where.path, embedder, max_words, overlap, exact_max, reuse=incremental, replace=replace)
     manifest = read_manifest(where.path)
     build = manifest.get("build", {})
     passages = manifest["counts"]["passages"]
     return Written(where.path, passages, int(build.get("embedded", {}).get("passages", passages)), int(build.get("reused_documents", 0)))
+
+
+_VERIFIED: dict[tuple[str, int, int], str] = {}
+"""Files whose SHA-256 was checked: (path, size, mtime_ns) → the digest found (so a page view hashes a file once)."""
+
+
+def original_file(store: IndexStore, doc: Document) -> Path | bytes:
+    """The file a document was read from, checked against the SHA-256 recorded when it was indexed.
+
+    For a file added with :func:`qa.add_documents`, its copy kept with the index (``files/NAME`` of a
+    folder, or its rows in Milvus); otherwise :attr:`Document.source`.  Only paths recorded in the
+    index are opened, never one given by a caller.
+
+    Returns:
+        The file's path (a local file), or its bytes (a copy kept in Milvus).
+
+    Raises:
+        QAError: No file was recorded (a document given as text), or it is gone or changed.
+    """
+    from qa.errors import QAError
+    from qa.files import file_sha256
+    from qa.index.local.manifest import stored_files
+
+    kept = {info.get("doc_id"): (name, info) for name, info in stored_files(store.manifest).items() if isinstance(info, dict)}
+    where = parse_location(store.location)
+    if doc.doc_id in kept:
+        name, info = kept[doc.doc_id]
+        expected = str(info.get("sha256", ""))
+        if where.is_milvus:
+            data = _milvus_kept_file(store, doc.doc_id)
+            import hashlib
+
+            if data is None or hashlib.sha256(data).hexdigest() != expected:
+                raise QAError(f"the copy of {name!r} kept in index {str(where)!r} is missing or damaged; add the file again")
+            return data
+        path = where.path / "files" / name
+        label = f"the copy of {name!r} kept in index {str(where)!r}"
+    else:
+        info = next((d for d in store.manifest.get("documents", []) if isinstance(d, dict) and d.get("doc_id") == doc.doc_id), {})
+        expected = str(info.get("file_sha256", ""))
+        if not expected or doc.source.startswith("<"):
+            raise QAError(f"{doc.doc_id!r} was not read from a file the index recorded, so its pages cannot be shown; add the file with `qa add`")
+        path = Path(doc.source)
+        label = f"the file {doc.source!r} that {doc.doc_id!r} was read from"
+    try:
+        stat = path.stat()
+        key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+        digest = _VERIFIED.get(key) or file_sha256(path)
+    except OSError:
+        raise QAError(f"{label} is gone, so its page cannot be shown; put it back, or add the document again") from None
+    if digest != expected:
+        raise QAError(f"{label} has changed since it was indexed, so its page is not shown (it would not be the page quoted); add it again")
+    if len(_VERIFIED) > 256:
+        _VERIFIED.clear()
+    _VERIFIED[key] = digest
+    return path
+
+
+def _milvus_kept_file(store: IndexStore, doc_id: str) -> bytes | None:
+    """The bytes of a document's copy kept in Milvus (None when its rows are incomplete)."""
+    from qa.index.milvus.build import read_heads, read_kept_file
+    from qa.index.milvus.client import quote
+
+    conn = getattr(store, "conn", None)
+    if conn is None:
+        return None
+    head = read_heads(conn).get(doc_id)
+    if head is None:
+        return None
+    rows = conn.call("query", conn.names["documents"], filter=f'doc_id == {quote(doc_id)} and version == {quote(head["version"])} and kind == "file"', output_fields=["chunk"])
+    try:
+        return read_kept_file(conn, doc_id, head["version"], len(rows))  # type: ignore[arg-type]
+    except (KeyError, ValueError):
+        return None

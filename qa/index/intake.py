@@ -208,7 +208,9 @@ def vet_files(
         skipped: Where the files not added are recorded, with the reason.
 
     Returns:
-        ``(added, unchanged, documents by id afterwards)``.
+        ``(added, unchanged, documents by id afterwards)``.  A file whose content the index already holds (the
+        same bytes as a kept copy, or the same text as any document, whether added or built by ``qa index``) is
+        ``unchanged`` under the id of the document that holds it, whatever its own name.
     """
     by_sha = {info["sha256"]: name for name, info in kept.items()}
     by_id = {doc.doc_id: doc for doc in documents}
@@ -237,12 +239,11 @@ def vet_files(
                 copy = staging / name
                 shutil.copyfile(path, copy)  # what is read is what is kept
                 digest = file_sha256(copy)
-                if kept.get(name, {}).get("sha256") == digest:
-                    unchanged.append(name)
+                same = name if kept.get(name, {}).get("sha256") == digest else by_sha.get(digest)
+                if same is not None:  # the same bytes are indexed (under this name or another): nothing to do
+                    _unchanged(unchanged, same, path)
                     continue
-                if digest in by_sha and by_sha[digest] != name:
-                    reason = f"same content as {by_sha[digest]!r}, already in the index"
-                elif sniff(copy) == PDF:
+                if sniff(copy) == PDF:
                     from qa.documents.pdf import page_count
 
                     count = page_count(copy)
@@ -253,10 +254,12 @@ def vet_files(
                         )
             if reason is None:
                 doc = read_file(copy, name, max_bytes=max_bytes, max_pages=pages_left, ocr=ocr)
-                doc = Document(doc.doc_id, doc.title, doc.text, f"{STORED_FILES}/{name}", doc.page_starts)
+                doc = Document(doc.doc_id, doc.title, doc.text, f"{STORED_FILES}/{name}", doc.page_starts, doc.layout)
                 same_text = by_text.get(doc.sha256)
-                if same_text is not None and same_text != name:
-                    reason = f"same text as {same_text!r}, already in the index"
+                if same_text is not None and (same_text != name or name not in kept):
+                    # the same text is indexed: under another name, or under this one by `qa index` (no kept copy)
+                    _unchanged(unchanged, same_text, path)
+                    continue
         except IngestError as exc:
             reason = str(exc)
         except OSError as exc:
@@ -273,3 +276,11 @@ def vet_files(
         stored[name] = staging / name
         added.append(AddedDocument(name, doc.title, len(doc.page_starts) or None, replaced))
     return added, unchanged, by_id
+
+
+def _unchanged(unchanged: list[str], doc_id: str, path: Path) -> None:
+    """Record that the file at ``path`` is already indexed as ``doc_id`` with the same content."""
+    if doc_id != safe_name(path.name):
+        logger.info("%s has the same content as %r, already in the index: left as it is", path, doc_id)
+    if doc_id not in unchanged:
+        unchanged.append(doc_id)

@@ -8,6 +8,7 @@
     GET    /v1/documents          the indexed documents
     POST   /v1/documents          multipart "files" -> what was added, unchanged and skipped (with reasons)
     DELETE /v1/documents/{doc_id} remove one document
+    GET    /v1/documents/{doc_id}/pages/{page}?start=&end=[&format=json]  the page as PNG with the quote boxed (or the boxes)
     GET    /healthz               {"status": "ok"} (no key needed)
 
 The schema is at ``/openapi.json`` and the docs at ``/docs``.  Every error is a JSON object
@@ -22,20 +23,22 @@ import hmac
 import json
 import logging
 import shutil
-import tempfile
 import threading
 from collections.abc import Awaitable, Callable, MutableMapping
-from pathlib import Path, PurePosixPath
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
-from fastapi import FastAPI, File, Request, Security, UploadFile
+from fastapi import FastAPI, File, Query, Request, Security, UploadFile
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.routing import Match
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import qa
 from qa.answering.conversation import Turn
+from qa.engine import MAX_QUESTION_CHARS
 from qa.errors import DocumentNotFoundError, IndexLockedError, QAError
 from qa.types import Span
 from qa.web.api_models import (
@@ -47,15 +50,19 @@ from qa.web.api_models import (
     ErrorOut,
     HealthOut,
     InfoOut,
+    PageOut,
     RemoveReportOut,
     RetrieveOut,
 )
+from qa.web.leftovers import upload_folder
+from qa.web.names import renamed_clashes, upload_name, without_paths
 from qa.web.settings import ServerSettings
 from qa.serialize import answer_to_json, passages_to_json
 
 logger = logging.getLogger(__name__)
 
 API_PREFIX = "/v1"
+ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 MAX_UPLOAD_FILES = 100
 """Most files one upload request may carry (``qa.add_documents``' ``max_files``)."""
 
@@ -213,6 +220,9 @@ class Guard:
             await self._respond(send, 401, "a valid API key is required: send 'Authorization: Bearer <key>' (QA_API_KEY)",
                                 "Authorization", {"www-authenticate": "Bearer"})
             return
+        if scope.get("method") == "POST" and path in JSON_PATHS and not _is_json(headers):
+            await self._respond(send, 415, UNSUPPORTED_MEDIA_TYPE, "Content-Type")
+            return
         upload = path == f"{API_PREFIX}/documents" and scope.get("method") == "POST"
         limit = self.max_upload_bytes if upload else self.max_json_bytes
         what = f"{limit // (1024 * 1024)} MiB" if upload else f"{limit // 1024} KiB"
@@ -250,6 +260,20 @@ class Guard:
                 raise
 
 
+JSON_PATHS = (f"{API_PREFIX}/ask", f"{API_PREFIX}/retrieve")
+"""The endpoints whose body is JSON."""
+UNSUPPORTED_MEDIA_TYPE = "the body must be sent as JSON: set the header 'Content-Type: application/json'"
+
+
+def _is_json(headers: dict[bytes, bytes]) -> bool:
+    """Whether a request's body is declared JSON, or it has no body (then 422 says the body is required)."""
+    kind = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+    if not kind:
+        declared = headers.get(b"content-length", b"0").strip()
+        return b"transfer-encoding" not in headers and (not declared.isdigit() or int(declared) == 0)
+    return kind == b"application/json" or (kind.startswith(b"application/") and kind.endswith(b"+json"))
+
+
 def _documented_key(credentials: HTTPAuthorizationCredentials | None = Security(HTTPBearer(auto_error=False))) -> None:
     """Shows the bearer key in the schema; :class:`Guard` checks it before the body is read."""
 
@@ -266,12 +290,11 @@ def _refresh(bot: qa.QA) -> None:
 
 
 def _upload_name(upload: UploadFile) -> str:
-    """The plain file name of an uploaded file (no folders); ApiError when it has none."""
-    raw = (upload.filename or "").replace("\\", "/")
-    name = PurePosixPath(raw).name.strip()
-    if name in ("", ".", ".."):
-        raise ApiError(422, f"every uploaded file needs a file name, not {upload.filename!r}", "files")
-    return name
+    """The plain file name of an uploaded file (no folders); ApiError (422) for none, a NUL or over 255 bytes."""
+    try:
+        return upload_name(upload.filename or "")
+    except ValueError as exc:
+        raise ApiError(422, str(exc), "files") from None
 
 
 def create_api(bot: qa.QA, settings: ServerSettings) -> FastAPI:
@@ -298,17 +321,19 @@ def create_api(bot: qa.QA, settings: ServerSettings) -> FastAPI:
 
     def ask_engine(request: ConversationRequest) -> qa.Answer:
         history = [
-            Turn(t.question, t.text, tuple(Span(c.doc_id, c.start, c.end, c.quote) for c in t.citations)) for t in request.history
+            Turn(t.question, t.text, tuple(Span(c.doc_id, c.start, c.end, c.quote)
+                                           for c in (t.citations or ([t.candidate.citation] if t.candidate else []))))
+            for t in request.history
         ]
         try:
             if history:
                 return bot.ask(request.question, top_k=request.top_k, history=history)
             return bot.ask(request.question, top_k=request.top_k)
         except ValueError as exc:
-            raise ApiError(422, str(exc), "history" if str(exc).startswith("history") else "question") from None
+            raise ApiError(422, without_paths(str(exc)), "history" if str(exc).startswith("history") else "question") from None
         except QAError as exc:
             logger.warning("cannot answer: %s", exc)
-            raise ApiError(503, f"the index cannot answer now: {exc}") from None
+            raise ApiError(503, f"the index cannot answer now: {without_paths(str(exc))}") from None
 
     @app.get("/healthz", response_model=HealthOut, tags=["server"])
     def healthz() -> dict[str, str]:
@@ -319,7 +344,8 @@ def create_api(bot: qa.QA, settings: ServerSettings) -> FastAPI:
     def ask(request: ConversationRequest) -> JSONResponse:
         """Answer a question with sentences quoted verbatim from the documents, or abstain.
 
-        The fields are those of `qa ask --json`: `text` (the cited sentences, "" when abstained),
+        The fields are those of `qa ask --json`: `status` (`answered`, `unconfirmed` with the closest
+        sentence in `candidate`, or `declined`), `text` (the cited sentences, "" unless answered),
         `abstained`, `confidence`, `phrase` (the exact answer inside a cited sentence, or null),
         `citations` (each quote with its document, character offsets and PDF page), `passages`
         (the evidence, or the related passages when abstained) and `follow_up` (for a question read
@@ -328,7 +354,10 @@ def create_api(bot: qa.QA, settings: ServerSettings) -> FastAPI:
         A follow-up ("and who is building it?") sends the earlier answers of the conversation as
         `history`, oldest first: the server keeps no conversation state.
         """
-        return JSONResponse(answer_to_json(ask_engine(request)))
+        answered = answer_to_json(ask_engine(request))
+        if len(" ".join(request.question.split())) > MAX_QUESTION_CHARS:  # `question` holds what was read
+            answered["question_cut"] = f"the question was cut to its first {MAX_QUESTION_CHARS:,} characters; only they were read"
+        return JSONResponse(answered)
 
     @app.post(f"{API_PREFIX}/retrieve", response_model=RetrieveOut, responses={**common, **_errors(503)}, dependencies=secured, tags=["answers"])
     def retrieve(request: AskRequest) -> JSONResponse:
@@ -336,10 +365,11 @@ def create_api(bot: qa.QA, settings: ServerSettings) -> FastAPI:
         try:
             passages = bot.retrieve(request.question, top_k=request.top_k)
         except ValueError as exc:
-            raise ApiError(422, str(exc), "question") from None
+            raise ApiError(422, without_paths(str(exc)), "question") from None
         except QAError as exc:
-            raise ApiError(503, f"the index cannot answer now: {exc}") from None
-        return JSONResponse({"question": request.question, "passages": passages_to_json(passages)})
+            raise ApiError(503, f"the index cannot answer now: {without_paths(str(exc))}") from None
+        read = request.question if len(request.question) <= MAX_QUESTION_CHARS else " ".join(request.question.split())[:MAX_QUESTION_CHARS]
+        return JSONResponse({"question": read, "passages": passages_to_json(passages)})
 
     @app.get(f"{API_PREFIX}/info", response_model=InfoOut, responses=common, dependencies=secured, tags=["index"])
     def info() -> dict[str, Any]:
@@ -355,7 +385,7 @@ def create_api(bot: qa.QA, settings: ServerSettings) -> FastAPI:
         try:
             docs = qa.list_documents(settings.index)
         except QAError as exc:
-            raise ApiError(503, f"cannot read the index: {exc}") from None
+            raise ApiError(503, f"cannot read the index: {without_paths(str(exc))}") from None
         return {"documents": [{"doc_id": d.doc_id, "title": d.title, "pages": d.pages, "added": d.added} for d in docs]}
 
     def check_writes() -> None:
@@ -382,30 +412,85 @@ def create_api(bot: qa.QA, settings: ServerSettings) -> FastAPI:
         if len(files) > MAX_UPLOAD_FILES:
             raise ApiError(422, f"{len(files)} files in one request; at most {MAX_UPLOAD_FILES}", "files")
         names = [_upload_name(f) for f in files]
-        with tempfile.TemporaryDirectory(prefix="qa-upload-") as folder:
+        try:
+            indexed = [d.doc_id for d in qa.list_documents(settings.index)]
+        except QAError:
+            indexed = []  # a new or unreadable index: qa.add_documents says what is wrong
+        clashes = renamed_clashes(names, indexed)
+        refused = [{"file": name, "reason": clashes[name]} for name in names if name in clashes]
+        with upload_folder() as folder:
             paths = []
             for number, (upload, name) in enumerate(zip(files, names)):
-                path = Path(folder) / str(number) / name
+                if name in clashes:
+                    continue
+                path = folder / str(number) / name
                 path.parent.mkdir()
                 with path.open("wb") as out:
                     shutil.copyfileobj(upload.file, out, 1024 * 1024)
                 paths.append(path)
-            by_path = {str(p): n for p, n in zip(paths, names)}
+            by_path = {str(p): p.name for p in paths}
+            if not paths:
+                return {"added": [], "unchanged": [], "skipped": refused, "documents": len(indexed)}
             try:
                 with builds:
                     report = qa.add_documents(paths, settings.index, model=bot.embedder, max_files=MAX_UPLOAD_FILES)
             except IndexLockedError as exc:
-                raise ApiError(409, str(exc)) from None
+                raise ApiError(409, without_paths(str(exc))) from None
             except (QAError, ValueError) as exc:
-                raise ApiError(422, str(exc), "files") from None
+                raise ApiError(422, without_paths(str(exc)), "files") from None
         logger.info("API upload of %d file(s): %s", len(paths), report)
         reload_engine()
         return {
             "added": [{"doc_id": d.doc_id, "title": d.title, "pages": d.pages, "replaced": d.replaced} for d in report.added],
             "unchanged": list(report.unchanged),
-            "skipped": [{"file": by_path.get(str(s.path), Path(s.path).name), "reason": s.reason} for s in report.skipped],
+            "skipped": refused + [
+                {"file": by_path.get(str(s.path), Path(s.path).name), "reason": without_paths(s.reason)} for s in report.skipped
+            ],
             "documents": report.documents,
         }
+
+    @app.get(
+        f"{API_PREFIX}/documents/{{doc_id:path}}/pages/{{page}}", response_model=PageOut,
+        responses={**common, **_errors(404, 409), 200: {"content": {"image/png": {}}, "description": "The page as PNG (format=png), or its boxes (format=json)."}},
+        dependencies=secured, tags=["documents"],
+    )
+    def show_page(
+        doc_id: str,
+        page: int,
+        start: int | None = Query(None, ge=0, description="Offset of the quote's first character (a citation's start)."),
+        end: int | None = Query(None, ge=1, description="Offset one past its last character (a citation's end)."),
+        phrase_start: int | None = Query(None, ge=0, description="The answer phrase's start, marked more strongly."),
+        phrase_end: int | None = Query(None, ge=1, description="The answer phrase's end."),
+        dpi: int = Query(150, ge=72, le=300, description="Resolution of the image."),
+        format: Literal["png", "json"] = Query("png", description="png: the image with the quote boxed; json: the boxes and the page size."),  # noqa: A002
+    ) -> Response:
+        """A page of a PDF, scan or image of the index, rendered with the quote (start-end, as a citation gives
+        them) boxed line by line. Only documents of the index are shown, from the file it was built from; 404 for
+        a document or page that is not there, 422 for a bad range, 409 when the file is gone or changed."""
+        _refresh(bot)
+        doc = bot.store.documents.get(doc_id)
+        if doc is None:
+            raise ApiError(404, f"no document {doc_id!r} in the index (see GET /v1/documents)", "doc_id")
+        if not 1 <= page <= len(doc.page_starts):
+            what = f"{doc_id!r} has no pages" if not doc.page_starts else f"{doc_id!r} has {len(doc.page_starts)} page(s)"
+            raise ApiError(404, f"no page {page}: {what}", "page")
+        if (start is None) != (end is None) or (phrase_start is None) != (phrase_end is None):
+            raise ApiError(422, "give both start and end (and both phrase_start and phrase_end), or neither", "start" if (start is None) != (end is None) else "phrase_start")
+        phrase = None if phrase_start is None or phrase_end is None else (phrase_start, phrase_end)
+        try:
+            view = bot.page(doc_id, page, start=start, end=end, phrase=phrase, dpi=dpi)
+        except ValueError as exc:
+            raise ApiError(422, str(exc), "phrase_start" if str(exc).startswith("phrase") else "start") from None
+        except QAError as exc:
+            message = str(exc).replace(doc.source, Path(doc.source).name) if doc.source else str(exc)
+            raise ApiError(409, message, "doc_id") from None
+        if format == "json":
+            return JSONResponse({
+                "doc_id": view.doc_id, "page": view.page, "width": view.width, "height": view.height, "dpi": view.dpi,
+                "boxes": [list(b) for b in view.boxes], "phrase_boxes": [list(b) for b in view.phrase_boxes],
+                "read_by": view.read_by, "deskew": view.deskew,
+            })
+        return Response(view.png, media_type="image/png", headers={"cache-control": "private, max-age=300"})
 
     @app.delete(
         f"{API_PREFIX}/documents/{{doc_id:path}}", response_model=RemoveReportOut,
@@ -420,12 +505,25 @@ def create_api(bot: qa.QA, settings: ServerSettings) -> FastAPI:
         except DocumentNotFoundError:
             raise ApiError(404, f"no document {doc_id!r} in the index (see GET /v1/documents)", "doc_id") from None
         except IndexLockedError as exc:
-            raise ApiError(409, str(exc)) from None
+            raise ApiError(409, without_paths(str(exc))) from None
         except (QAError, ValueError) as exc:
-            raise ApiError(409, str(exc), "doc_id") from None
+            raise ApiError(409, without_paths(str(exc)), "doc_id") from None
         logger.info("API removed %r: %s", doc_id, report)
         reload_engine()
         return {"removed": list(report.removed), "documents": report.documents}
+
+    known = list(app.routes)  # the API's own routes, before the catch-all below
+
+    @app.api_route(API_PREFIX, methods=ALL_METHODS, include_in_schema=False)
+    @app.api_route(f"{API_PREFIX}/{{rest:path}}", methods=ALL_METHODS, include_in_schema=False)
+    def unknown(request: Request) -> JSONResponse:
+        """Every other /v1 request: 405 (with Allow) for a known path, else 404, in the API's error format
+        (without this route the chat mounted at / would answer them in its own)."""
+        allowed = sorted({m for r in known if isinstance(r, APIRoute) and r.matches(request.scope)[0] != Match.NONE for m in r.methods})
+        if allowed:
+            return _json_error(405, f"{request.method} is not allowed on {request.url.path}; use {', '.join(allowed)}",
+                               None, {"Allow": ", ".join(allowed)})
+        return _json_error(404, f"no endpoint {request.url.path}; the endpoints are listed at /docs")
 
     app.add_middleware(
         Guard, api_key=settings.api_key, max_json_bytes=settings.max_json_kb * 1024, max_upload_bytes=settings.max_upload_mb * 1024 * 1024,

@@ -6,6 +6,8 @@ Response objects that mirror :mod:`qa.types` allow extra fields, so a field adde
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from qa.web.settings import DEFAULT_TOP_K, MAX_TOP_K
@@ -48,18 +50,30 @@ class HistoryCitation(BaseModel):
         return self
 
 
+class HistoryCandidate(BaseModel):
+    """The closest sentence of an earlier unconfirmed answer: its citation is read (other fields are ignored)."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    citation: HistoryCitation
+
+
 class HistoryTurn(BaseModel):
     """An earlier turn of the conversation: an answer as ``POST /v1/ask`` returned it.
 
-    Only ``question``, ``text`` and ``citations`` are read; other fields of the answer (``passages``,
-    ``confidence`` ...) are accepted and ignored, but count in the body limit: send the three.
+    Only ``question``, ``text``, ``citations`` and (for an unconfirmed answer) ``candidate``'s citation are read;
+    other fields of the answer (``passages``, ``confidence`` ...) are accepted and ignored, but count in the body
+    limit: send those.
     """
 
     model_config = ConfigDict(extra="ignore", strict=True)
 
     question: str = Field(min_length=1, max_length=2000, description="The question asked.")
-    text: str = Field("", description='The answer\'s text ("" when it was declined).')
+    text: str = Field(description='The answer\'s text ("" when it was declined); required: a turn without it cannot be read.')
     citations: list[HistoryCitation] = Field(default_factory=list, max_length=20, description="The answer's citations, first first.")
+    candidate: HistoryCandidate | None = Field(
+        None, description="An unconfirmed answer's closest sentence: its citation gives the follow-up its document, like an answer's."
+    )
 
     @field_validator("question")
     @classmethod
@@ -133,6 +147,24 @@ class FollowUpOut(_Open):
     doc_ids: list[str]
 
 
+class CandidateOut(_Open):
+    """The closest sentence of an unconfirmed answer: the sentence, its citation (numbered 1), the reader's phrase
+    inside it and the confidence (below the answer threshold)."""
+
+    text: str
+    citation: CitationOut
+    phrase: SpanOut | None = None
+    confidence: float
+
+
+STATUS_DESCRIPTION = (
+    "How sure the engine is. `answered`: the cited sentences answer the question (confidence at or above the "
+    "answer threshold). `unconfirmed`: no answer could be confirmed; `candidate` holds the closest sentence in the "
+    "documents, with its citation, to be checked before relying on it (`text` is empty and `citations` too). "
+    "`declined`: nothing relevant in the documents (`candidate` is null). `abstained` is true unless `answered`."
+)
+
+
 class AnswerOut(_Open):
     """An answer: the same fields as ``qa ask --json`` (and any field :class:`qa.Answer` gains)."""
 
@@ -143,7 +175,12 @@ class AnswerOut(_Open):
     citations: list[CitationOut]
     passages: list[PassageOut]
     phrase: SpanOut | None = None
+    candidate: CandidateOut | None = Field(None, description="Set exactly when `status` is `unconfirmed`: the closest sentence.")
     follow_up: FollowUpOut | None = None
+    status: Literal["answered", "unconfirmed", "declined"] = Field(description=STATUS_DESCRIPTION)
+    question_cut: str | None = Field(
+        None, description="Only when the question was over 2,000 characters: says so; `question` then holds the part that was read."
+    )
 
 
 class RetrieveOut(BaseModel):
@@ -234,3 +271,17 @@ class ErrorOut(BaseModel):
     error: str
     message: str
     field: str | None = None
+
+
+class PageOut(BaseModel):
+    """A page of a PDF, scan or image with a quote boxed (``GET /v1/documents/{doc_id}/pages/{page}?format=json``)."""
+
+    doc_id: str
+    page: int = Field(description="The 1-based page number.")
+    width: int = Field(description="Width of the page image in pixels (GET without format=json returns it as PNG).")
+    height: int = Field(description="Its height in pixels.")
+    dpi: int
+    boxes: list[list[int]] = Field(description="[x0, y0, x1, y1] in the image's pixels, one per line of the quote (start-end).")
+    phrase_boxes: list[list[int]] = Field(description="The same for the answer phrase (phrase_start-phrase_end).")
+    read_by: str = Field(description='"text layer" (the PDF\'s characters) or "ocr" (the words tesseract read).')
+    deskew: float = Field(description="Degrees a scanned page was turned to straighten it before OCR (the image shown is straightened).")

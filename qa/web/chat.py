@@ -40,6 +40,7 @@ from qa.web.render import (
     format_question,
     format_uploads_off,
 )
+from qa.web.pages import EMPTY_CAPTION, open_page
 from qa.web.uploads import (
     UPLOAD_CACHE_SECONDS,
     UPLOAD_MAX_FILE_MB,
@@ -62,6 +63,35 @@ EXAMPLES = [
     "When was the pact signed?",
 ]
 """Example questions shown under the chat; each is answered by one sentence of the bundled article."""
+
+
+def example_questions(bot: qa.QA) -> list[str]:
+    """The example buttons for the served index: :data:`EXAMPLES` when it holds the bundled article, else none.
+
+    The examples are the bundled article's questions, so they are offered only where they are
+    answered: when a document of the index is that article (its doc_id, and its text's hash where
+    the index records it).  Another index gets no example buttons rather than questions it cannot
+    answer (questions made from titles would often be declined).
+
+    Args:
+        bot: The loaded engine.
+
+    Returns:
+        The example questions (empty for an index without the bundled article).
+    """
+    from qa.documents.ingest import default_documents
+
+    bundled = {doc.doc_id: doc.sha256 for doc in default_documents()}
+    manifest = getattr(getattr(bot, "store", None), "manifest", None)
+    recorded = manifest.get("documents") if isinstance(manifest, dict) else None
+    if isinstance(recorded, list):
+        held = any(
+            isinstance(d, dict) and d.get("doc_id") in bundled and d.get("text_sha256", bundled[d["doc_id"]]) == bundled[d["doc_id"]]
+            for d in recorded
+        )
+    else:
+        held = any(str(d.get("doc_id")) in bundled for d in bot.info.get("documents") or [])
+    return list(EXAMPLES) if held else []
 
 # Queue settings (chosen on purpose):
 # * One concurrency group ("answer") is shared by the chat events and the /chat
@@ -106,6 +136,12 @@ CSS = """
 #chat .qa-related .qa-passage { border-left-color: var(--border-color-primary); font-size: 0.95em; }
 #chat .qa-candidate .qa-passage { border-left-style: dashed; }
 #chat .qa-candidate mark.qa-unconfirmed-mark { background: transparent; border-bottom: 2px dashed var(--color-accent); }
+#chat .qa-unconfirmed { color: var(--body-text-color-subdued); }
+#chat .qa-unconfirmed .qa-unconfirmed-label { font-weight: 600; font-style: italic; }
+#chat .qa-unconfirmed blockquote.qa-passage { background: transparent; color: var(--body-text-color-subdued);
+    border-left: 3px dashed var(--border-color-primary); }
+#chat .qa-unconfirmed mark.qa-unconfirmed-mark { color: inherit; border-bottom-color: var(--body-text-color-subdued); }
+#chat .qa-unconfirmed .qa-marker { color: var(--body-text-color-subdued); }
 #chat .qa-notice, #chat .qa-question { margin: 0 !important; }
 #chat .qa-followup { margin: 0 0 0.3em 0 !important; font-style: italic; }
 #chat .qa-error { color: var(--error-text-color, #b91c1c); }
@@ -185,8 +221,10 @@ def format_follow_up(answer: qa.Answer) -> str:
 
 
 def turn_of(answer: qa.Answer) -> Turn:
-    """What the chat keeps of an answer for the next questions: the question, the text and the cited spans."""
-    return Turn(answer.question, answer.text, tuple(Span(c.doc_id, c.start, c.end, c.quote) for c in answer.citations))
+    """What the chat keeps of an answer for the next questions: the question, the text and the cited spans (an
+    unconfirmed answer's closest sentence gives its document like an answer's citations)."""
+    cited = answer.citations or ([answer.candidate.citation] if answer.candidate is not None else [])
+    return Turn(answer.question, answer.text, tuple(Span(c.doc_id, c.start, c.end, c.quote) for c in cited))
 
 
 def converse(bot: qa.QA, question: str, top_k: Any = DEFAULT_TOP_K, history: list[Turn] | None = None) -> tuple[str, list[Turn]]:
@@ -262,6 +300,8 @@ def build_demo(bot: qa.QA, *, uploads: bool = False, host: str = DEFAULT_HOST) -
     """
     import gradio as gr
 
+    shown = example_questions(bot)  # the bundled article's questions, only where they are answered
+
     def respond(
         question: str, history: list[dict[str, Any]] | None, top_k: float, turns: list[Turn] | None
     ) -> tuple[list[dict[str, Any]], str, list[Turn]]:
@@ -313,7 +353,7 @@ def build_demo(bot: qa.QA, *, uploads: bool = False, host: str = DEFAULT_HOST) -
                     feedback_options=None,
                     buttons=["copy"],
                     sanitize_html=True,
-                    placeholder="Ask a question below, or click an example.",
+                    placeholder="Ask a question below, or click an example." if shown else "Ask a question below.",
                 )
                 with gr.Row(equal_height=True):
                     question = gr.Textbox(
@@ -328,8 +368,8 @@ def build_demo(bot: qa.QA, *, uploads: bool = False, host: str = DEFAULT_HOST) -
                     )
                     ask = gr.Button("Ask", variant="primary", elem_id="ask", scale=1, min_width=80)
                 examples = gr.Examples(
-                    examples=[[q] for q in EXAMPLES], inputs=[question], label="Examples (click to ask)", elem_id="examples"
-                )
+                    examples=[[q] for q in shown], inputs=[question], label="Examples (click to ask)", elem_id="examples"
+                ) if shown else None
             with gr.Column(scale=1, min_width=260):
                 top_k = gr.Slider(
                     minimum=1, maximum=MAX_TOP_K, value=DEFAULT_TOP_K, step=1, precision=0,
@@ -378,6 +418,11 @@ def build_demo(bot: qa.QA, *, uploads: bool = False, host: str = DEFAULT_HOST) -
                     else:
                         gr.HTML(format_uploads_off(host), padding=False, elem_id="uploads-off")
                     doc_status = gr.HTML("", elem_id="doc-status", padding=False)
+        with gr.Column(elem_id="page-viewer"):  # the page of a citation, rendered when its "page" link is clicked
+            page_caption = gr.HTML(EMPTY_CAPTION, elem_id="page-caption", padding=False)
+            page_image = gr.Image(None, type="pil", interactive=False, show_label=False, elem_id="page-view", format="png")
+            page_request = gr.Textbox("", elem_id="page-request", container=False, show_label=False)
+            page_open = gr.Button("page", elem_id="page-open")
 
         def _remover(doc_id: str) -> Callable[[], Iterator[tuple[Any, Any, Any]]]:
             def remove_one() -> Iterator[tuple[Any, Any, Any]]:
@@ -438,8 +483,13 @@ def build_demo(bot: qa.QA, *, uploads: bool = False, host: str = DEFAULT_HOST) -
         }
         question.submit(**answer_event)
         ask.click(**answer_event)
-        examples.load_input_event.then(**answer_event)
+        if examples is not None:
+            examples.load_input_event.then(**answer_event)
         gr.api(chat, api_name="chat", concurrency_id="answer")
+        page_open.click(
+            lambda raw: open_page(bot, raw), inputs=[page_request], outputs=[page_image, page_caption],
+            api_visibility="private", concurrency_id="answer", show_progress="minimal",
+        )
 
     demo.queue(default_concurrency_limit=CONCURRENCY_LIMIT, max_size=QUEUE_MAX_SIZE)
     return demo
@@ -452,19 +502,20 @@ def make_theme() -> Any:
     return gr.themes.Default(font=SYSTEM_FONTS, font_mono=SYSTEM_MONO_FONTS)
 
 
-def warm_up(url: str) -> None:
+def warm_up(url: str, login: tuple[str, str] | None = None) -> None:
     """Send one question through the served ``/chat`` endpoint so the first reader does not pay Gradio's first-request cost.
 
     Failures are logged and ignored: the page works without it.
 
     Args:
         url: The served page's local address.
+        login: ``(user name, password)`` when the chat is behind its login (:func:`qa.web.settings.chat_login`).
     """
     started = time.perf_counter()
     try:
         from gradio_client import Client
 
-        Client(url, verbose=False).predict(EXAMPLES[0], api_name="/chat")
+        Client(url, verbose=False, auth=login).predict(EXAMPLES[0], api_name="/chat")
     except Exception as exc:  # noqa: BLE001 - a warm-up must never stop the server
         logger.warning("warm-up request failed (%s: %s); the first answer may be slower", type(exc).__name__, exc)
         return

@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from qa.types import Answer, Citation, Passage, Span
+from qa.web.pages import page_link
 
 if TYPE_CHECKING:
     from qa.documents.ingest import Skipped
@@ -30,10 +31,10 @@ if TYPE_CHECKING:
 
 NO_ANSWER = "The documents do not answer this question."
 """Shown instead of an answer when the engine abstains and found nothing it could propose."""
-NOT_CONFIRMED = "No answer could be confirmed in the documents."
-"""Shown instead of an answer when the engine declined but has an unconfirmed candidate."""
-CANDIDATE_HEADING = "Closest candidate (unconfirmed, not an answer)"
-"""Heading of the unconfirmed candidate sentence shown under :data:`NOT_CONFIRMED`."""
+NOT_CONFIRMED = "Not confirmed \u2014 the closest sentence in the documents:"
+"""Shown instead of an answer when the status is unconfirmed, above the closest sentence."""
+CANDIDATE_HEADING = "Closest sentence (not confirmed, not an answer: check it before relying on it)"
+"""Heading of the unconfirmed sentence's source shown under :data:`NOT_CONFIRMED`."""
 RELATED_HEADING = "Related passages (not an answer)"
 """Heading of the closest passages listed under an abstention."""
 EMPTY_QUESTION = "Please type a question first \u2014 the question box was empty."
@@ -191,7 +192,7 @@ def format_sources(answer: Answer) -> str:
         )
         items.append(
             '<div class="qa-source">'
-            f'<div class="qa-source-head"><span class="qa-marker">[{int(c.number)}]</span> {_source_title(c.title, c.doc_id)}{_page_label(c)}</div>'
+            f'<div class="qa-source-head"><span class="qa-marker">[{int(c.number)}]</span> {_source_title(c.title, c.doc_id)}{_page_label(c, answer.phrase)}</div>'
             f'<blockquote class="qa-passage">{body}</blockquote>'
             "</div>"
         )
@@ -222,10 +223,11 @@ def format_related(passages: Sequence[Passage], limit: int = MAX_RELATED) -> str
 
 
 def format_candidate(answer: Answer) -> str:
-    """Render the unconfirmed candidate of a declined answer: its sentence (phrase emphasised), source and confidence.
+    """Render the closest sentence of an unconfirmed answer: quoted (phrase emphasised) with its source, and no
+    confidence (a number would read like an answer's).
 
     Args:
-        answer: A declined answer with a candidate.
+        answer: An answer whose status is unconfirmed.
 
     Returns:
         A single-line HTML block headed :data:`CANDIDATE_HEADING` (empty string without a candidate).
@@ -237,9 +239,9 @@ def format_candidate(answer: Answer) -> str:
     quote = emphasise(c.quote, c.doc_id, c.start, cand.phrase)
     return (
         '<div class="qa-sources qa-candidate"><div class="qa-sources-head">'
-        f'<strong>{CANDIDATE_HEADING}</strong> <span class="qa-meta">confidence {cand.confidence:.2f}</span></div>'
+        f'<span class="qa-meta">{CANDIDATE_HEADING}</span></div>'
         f'<div class="qa-source"><div class="qa-source-head"><span class="qa-marker">[{int(c.number)}]</span> '
-        f'{_source_title(c.title, c.doc_id)}{_page_label(c)}</div>'
+        f'{_source_title(c.title, c.doc_id)}{_page_label(c, cand.phrase)}</div>'
         f'<blockquote class="qa-passage"><mark class="qa-unconfirmed-mark">{quote}</mark></blockquote></div></div>'
     )
 
@@ -253,13 +255,13 @@ def format_answer(answer: Answer, max_related: int = MAX_RELATED) -> str:
 
     Returns:
         Chat Markdown/HTML.  For an answer: the sentences with ``[n]`` markers,
-        then the sources block.  For an abstention with a candidate: :data:`NOT_CONFIRMED`,
-        the candidate (unconfirmed) and the related passages; without one: :data:`NO_ANSWER`,
+        then the sources block.  Unconfirmed (see :attr:`qa.Answer.status`): :data:`NOT_CONFIRMED`,
+        the closest sentence in a muted block and the related passages; declined: :data:`NO_ANSWER`,
         then the related passages (not an answer).
     """
     if answer.abstained and answer.candidate is not None:
-        blocks = [f'<p class="qa-abstain qa-unconfirmed">{NOT_CONFIRMED}</p>', format_candidate(answer),
-                  format_related(answer.passages, max_related)]
+        blocks = [f'<div class="qa-unconfirmed"><p class="qa-abstain qa-unconfirmed-label">{NOT_CONFIRMED}</p>'
+                  f'{format_candidate(answer)}</div>', format_related(answer.passages, max_related)]
     elif answer.abstained or not answer.citations:
         blocks = [f'<p class="qa-abstain">{NO_ANSWER}</p>', format_related(answer.passages, max_related)]
     else:
@@ -378,9 +380,9 @@ def format_page(page: int | None) -> str:
     return f"p. {page}"
 
 
-def _page_label(citation: Citation) -> str:
+def _page_label(citation: Citation, phrase: Span | None = None) -> str:
     label = format_page(citation.page)
-    return f' <span class="qa-page">{label}</span>' if label else ""
+    return f' <span class="qa-page">{label}</span>{page_link(citation, phrase)}' if label else ""
 
 
 def _doc_field(doc: Any, name: str) -> str:

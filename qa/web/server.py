@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 
 import qa
 from qa.web.settings import (
+    CHAT_LOGIN_MESSAGE,
     DEFAULT_HOST,
     DEFAULT_MAX_JSON_KB,
     DEFAULT_MAX_UPLOAD_MB,
@@ -162,9 +163,11 @@ def create_app(bot: qa.QA, settings: ServerSettings) -> FastAPI:
     import gradio as gr
 
     from qa.web.chat import CSS, build_demo, make_theme
+    from qa.web.pages import CSS as PAGE_CSS, PAGE_JS
     from qa.web.uploads import UPLOAD_MAX_FILE_MB
 
     demo = build_demo(bot, uploads=settings.uploads, host=settings.host)
+    login = settings.chat_login  # off loopback with uploads on: the API key is the chat's password
     return gr.mount_gradio_app(
         app,
         demo,
@@ -172,17 +175,33 @@ def create_app(bot: qa.QA, settings: ServerSettings) -> FastAPI:
         server_name=settings.host,
         server_port=settings.port,
         theme=make_theme(),
-        css=CSS,
+        css=CSS + PAGE_CSS,
+        js=PAGE_JS,
         ssr_mode=False,
         footer_links=["api"],
         show_error=False,
         max_file_size=f"{UPLOAD_MAX_FILE_MB}mb" if settings.uploads else 0,  # 0: the upload route refuses every file
+        auth=login,
+        auth_message=CHAT_LOGIN_MESSAGE if login else None,
     )
 
 
 def _configure_logging() -> None:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("qa").setLevel(logging.INFO)
+    from qa.logs import configure_logging
+
+    configure_logging(logging.WARNING, {"qa": logging.INFO})
+
+
+def _remove_leftovers(settings: ServerSettings) -> None:
+    """Remove the upload folders a killed server left (see :mod:`qa.web.leftovers`); a failure is only logged."""
+    from qa.index.location import parse_location
+    from qa.web.leftovers import remove_upload_leftovers
+
+    try:
+        where = parse_location(settings.index)
+        remove_upload_leftovers(None if where.is_milvus else where.path)
+    except Exception as exc:  # noqa: BLE001 - leftovers never stop a server
+        logger.warning("could not look for leftover upload folders (%s: %s)", type(exc).__name__, exc)
 
 
 def _warm_up(bot: qa.QA) -> None:
@@ -269,7 +288,8 @@ def serve(settings: ServerSettings, bot: qa.QA | None, sock: socket.socket) -> i
     assert bot is not None
     server = uvicorn.Server(uvicorn.Config(create_app(bot, settings), **common))
     if settings.serves_chat:
-        threading.Thread(target=_warm_chat, args=(server, local_url(settings.host, settings.port)), daemon=True).start()
+        login = ("warm-up", settings.api_key) if settings.chat_login and settings.api_key else None
+        threading.Thread(target=_warm_chat, args=(server, local_url(settings.host, settings.port), login), daemon=True).start()
     server.run(sockets=[sock])
     return 0 if server.started else 1
 
@@ -289,7 +309,7 @@ def local_url(host: str, port: int) -> str:
     return f"http://[{name}]:{port}/" if ":" in name else f"http://{name}:{port}/"
 
 
-def _warm_chat(server: object, url: str, timeout: float = 60.0) -> None:
+def _warm_chat(server: object, url: str, login: tuple[str, str] | None = None, timeout: float = 60.0) -> None:
     """Once uvicorn serves, send one question through the chat's ``/chat`` endpoint (see :func:`qa.web.chat.warm_up`)."""
     from qa.web.chat import warm_up
 
@@ -297,7 +317,7 @@ def _warm_chat(server: object, url: str, timeout: float = 60.0) -> None:
     while not getattr(server, "started", False) and not getattr(server, "should_exit", False) and time.monotonic() < deadline:
         time.sleep(0.05)
     if getattr(server, "started", False):
-        warm_up(url)
+        warm_up(url, login)
 
 
 def main(argv: Sequence[str] | None, say: Callable[[str], None], prog: str = "app.py") -> int:
@@ -341,6 +361,7 @@ def run(args: argparse.Namespace, say: Callable[[str], None], prog: str = "app.p
         say(f"{prog}: error: cannot load the index {where}: {exc}")
         return 1
     info = bot.info
+    _remove_leftovers(settings)
     say(
         f"loaded index {info['path']}: {len(info['documents'])} document(s), {info['passages']} passages "
         f"in {time.perf_counter() - started:.1f} s"

@@ -5,15 +5,20 @@
 * ``QA_API_KEY`` (a secret, so an environment variable) guards every ``/v1`` request when set;
   bound to any other address than loopback the server refuses to start without it
   (:func:`check_exposure`).
+* Whoever may write through the API is the only one who may write through the chat: bound off
+  loopback with uploads on, the chat (its page, its ``/chat`` endpoint and Gradio's upload route)
+  is behind a login whose password is the API key (:func:`chat_login`).  On loopback the chat is
+  open, as the API is without a key; off loopback with uploads off it is open and read-only.
 """
 
 from __future__ import annotations
 
 import argparse
+import hmac
 import ipaddress
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 
 DEFAULT_HOST = "127.0.0.1"
@@ -94,6 +99,42 @@ def uploads_line(host: str, allow_uploads: bool = False) -> str:
     if allow_uploads:
         return "uploads: on (--allow-uploads)"
     return f"uploads: off (bound to {host}; start with --allow-uploads to enable them)"
+
+
+CHAT_LOGIN_MESSAGE = "This server accepts uploads: sign in with any user name and the server's API key (QA_API_KEY) as the password."
+"""Shown on the chat's login page (see :func:`chat_login`)."""
+
+
+def chat_login(host: str, uploads: bool, api_key: str | None) -> Callable[[str, str], bool] | None:
+    """The chat's login check: on a network bind with uploads on, the API key is the password.
+
+    The API asks every ``/v1`` request for the key off loopback; the chat, which can add and
+    remove documents too, asks for it once, at its login page (any user name).  Gradio then
+    refuses its upload route, its queue and its ``/chat`` endpoint to a browser that has not
+    signed in.
+
+    Args:
+        host: The address the server binds.
+        uploads: Whether documents may be added and removed (:func:`uploads_allowed`).
+        api_key: The API key (always set off loopback: :func:`check_exposure`).
+
+    Returns:
+        ``check(user_name, password)`` comparing the password with the key in constant time, or None
+        when the chat needs no login (loopback, or uploads off).
+
+    Raises:
+        ValueError: A login is needed and there is no key.
+    """
+    if is_loopback(host) or not uploads:
+        return None
+    if not api_key:
+        raise ValueError(f"the chat on {host} with uploads on needs {API_KEY_ENV}: it is the chat's password")
+    key = api_key.encode()
+
+    def check(user_name: str, password: str) -> bool:
+        return isinstance(password, str) and hmac.compare_digest(password.encode("utf-8", "replace"), key)
+
+    return check
 
 
 def resolve_address(args: argparse.Namespace, env: Mapping[str, str]) -> tuple[str, int]:
@@ -218,6 +259,11 @@ class ServerSettings:
     def uploads(self) -> bool:
         """Whether documents may be added and removed (:func:`uploads_allowed`)."""
         return uploads_allowed(self.host, self.allow_uploads)
+
+    @property
+    def chat_login(self) -> Callable[[str, str], bool] | None:
+        """The chat's login check (:func:`chat_login`); None when the chat is open."""
+        return chat_login(self.host, self.uploads, self.api_key)
 
     @property
     def serves_chat(self) -> bool:

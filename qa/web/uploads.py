@@ -14,11 +14,14 @@ import queue
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import qa
+from qa.documents.ingest import Skipped
 from qa.documents.ocr import OcrProgress, progress_to
+from qa.web.names import renamed_clashes, without_paths
 from qa.web.render import (
     NO_FILES,
     format_add_report,
@@ -116,8 +119,18 @@ def add_uploads(bot: qa.QA, files: Any) -> str:
     if not paths:
         return format_notice(NO_FILES)
     started = time.perf_counter()
+    indexed = [d["doc_id"] for d in documents_of(bot)]
+    clashes = renamed_clashes([p.name for p in paths], indexed)  # a"b.txt is not stored over a_b.txt
+    refused = tuple(Skipped(str(p), clashes[p.name]) for p in paths if p.name in clashes)
+    paths = [p for p in paths if p.name not in clashes]
+    if not paths:
+        from qa.index.intake import AddReport
+
+        return format_add_report(AddReport(str(bot.info["path"]), (), (), refused, len(indexed)))
     try:
         report = qa.add_documents(paths, index=bot.info["path"])
+        # reasons name files by their upload name, never by the server's staging folder
+        report = replace(report, skipped=refused + tuple(Skipped(s.path, without_paths(s.reason)) for s in report.skipped))
     except (qa.QAError, ValueError) as exc:
         logger.warning("upload of %d file(s) failed: %s", len(paths), exc)
         return format_build_error(exc)

@@ -29,7 +29,7 @@ ITALY = "Italy and Britain"
         ("When?", r"history must be a list .* Currently, history is a str"),
         ({"question": "q"}, r"history must be a list .* history is a dict"),
         ([("When?", "In May.", "extra")], r"history\[0\] must be a qa.Answer or a \(question, answer_text\) pair .* tuple of 3 items"),
-        ([("When?", "In May."), 42], r"history\[1\] must be a qa.Answer .* Currently, history\[1\] is a int"),
+        ([("When?", "In May."), 42], r"history\[1\] must be a qa.Answer .* Currently, history\[1\] is an int \(42\)"),
         ([("When?", None)], r"history\[0\] must be a qa.Answer .* \(str, NoneType\)"),
         ([("When?", "In May."), ("  ", "x")], r"history\[1\] has an empty question"),
         ([Turn("Who?", 3)], r"history\[0\] has an answer text of type int"),  # type: ignore[arg-type]
@@ -155,13 +155,14 @@ def test_who_is_building_it_follows_up_the_fighter_jet(article_bot: qa.QA) -> No
     first = article_bot.ask(JET)
     assert not first.abstained and "2035" in first.text
     follow = article_bot.ask(WHO, history=[first])
-    assert not follow.abstained and ITALY in follow.text
-    c = follow.citations[0]
-    assert article_bot.document(c.doc_id).text[c.start : c.end] == c.quote == follow.text
+    assert follow.status in ("answered", "unconfirmed")  # a follow-up uses the same tiers (0.33 < t_answer today)
+    c = follow.citations[0] if follow.status == "answered" else follow.candidate.citation  # type: ignore[union-attr]
+    assert ITALY in c.quote and article_bot.document(c.doc_id).text[c.start : c.end] == c.quote
     assert follow.follow_up is not None and follow.follow_up.turn == 0 and follow.follow_up.question == JET
     assert follow.follow_up.doc_ids == ("eu-japan-security-pact.txt",) and follow.follow_up.terms
     paired = article_bot.ask(WHO, history=[(JET, first.text)])  # a caller without Answer objects
-    assert ITALY in paired.text and paired.follow_up is not None and paired.follow_up.doc_ids == ()
+    shown = paired.text or (paired.candidate.text if paired.candidate is not None else "")
+    assert ITALY in shown and paired.follow_up is not None and paired.follow_up.doc_ids == ()
 
 
 def test_a_follow_up_to_an_off_topic_decline_declines(article_bot: qa.QA) -> None:

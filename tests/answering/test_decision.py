@@ -112,9 +112,21 @@ def test_config_round_trip() -> None:
 def test_config_with_wrong_weights_is_refused() -> None:
     config = DEFAULT_DECISION.to_config()
     config["choice"]["weights"] = config["choice"]["weights"][:-1]
-    with pytest.raises(ValueError, match="choice and .* answer weights; expected 7 and 9"):
+    with pytest.raises(ValueError, match="choice and .* answer weights; expected 7 and 15"):
         DecisionModel.from_config(config)
     config = DEFAULT_DECISION.to_config()
-    config["threshold"] = 1.5
-    with pytest.raises(ValueError, match="threshold 1.5"):
+    config["t_answer"] = 1.5
+    with pytest.raises(ValueError, match="t_answer 1.5 and t_decline"):
         DecisionModel.from_config(config)
+    config = DEFAULT_DECISION.to_config()
+    config["t_decline"] = config["t_answer"] + 0.1  # above t_answer: no reply could be unconfirmed
+    with pytest.raises(ValueError, match=r"0 <= t_decline <= t_answer <= 1 expected"):
+        DecisionModel.from_config(config)
+
+
+def test_a_config_fitted_before_the_tiers_reads_its_threshold_as_t_answer() -> None:
+    config = DEFAULT_DECISION.to_config()
+    config["threshold"] = config.pop("t_answer")
+    del config["t_decline"]
+    old = DecisionModel.from_config(config)
+    assert old.threshold == DEFAULT_DECISION.threshold and old.decline == 0.0

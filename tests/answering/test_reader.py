@@ -37,8 +37,10 @@ def test_shipped_model_matches_its_card() -> None:
     assert config["decision"]["choice"]["features"] == list(OPTION_FEATURES)
     fit = config["decision"]["fit"]
     assert set(fit["sets"]) == {"squad2_calibration", "article_tune"}  # never a held-out set
-    for name, figures in fit["on_the_fit_sets"].items():  # answers first: never below reader=False
-        assert figures["answerable_right"] >= figures["plain_right"], name
+    assert 0 < config["decision"]["t_decline"] <= config["decision"]["t_answer"] < 1  # both fitted, on the card
+    for name, tiers in fit["tiers_on_the_fit_sets"].items():  # answers first: never fewer right sentences shown
+        assert tiers["right_shown_count"] >= tiers["plain_right_count"], name
+        assert tiers["answered_precision"] >= fit["answered_precision"], name  # the stated precision of t_answer
 
 
 def test_shipped_folder_size() -> None:

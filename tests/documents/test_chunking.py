@@ -66,3 +66,50 @@ def test_passages_never_cross_a_blank_line() -> None:
     small = chunk_sentences(doc, sentences, max_words=6, overlap=1)
     assert all("\n\n" not in text[c.start : c.end] for c in small)
     assert [text[c.start : c.end] for c in small][:2] == ["First one here. Second one here.", "Third one here. Fourth one here."]
+
+
+@pytest.mark.parametrize(
+    ("text", "headings"),
+    [
+        ("Remote Work Policy\n\nEligibility\nStaff may work remotely.", ["Remote Work Policy", "Eligibility"]),  # title, then a section
+        ("Who can apply?\nEveryone can.", ["Who can apply?"]),  # a question heading answers nothing
+        ("Intro text here.\n\nPhone: 555 1234\nEmail: desk@example.org", []),  # "label: value" lines are sentences
+        ("Intro text here.\n\nOpening hours\n\nNine to five.", []),  # a one-line paragraph is no heading
+        ("Intro.\n\nPhone 555 1234\nEmail desk@example.org", []),  # values over values: no heading
+        ("Intro.\n\nEquipment\nLaptop\nHeadset", ["Equipment"]),  # a heading over a list
+        ("Intro.\nEquipment\nA laptop.", []),  # no blank line before: a line of the paragraph
+        ("Done. Then more\nText.", []),  # two sentences on the line
+        ("Intro.\n\nThe last line has no full stop", []),  # the last line is never a heading
+        ("Intro.\n\n" + " ".join(["word"] * 16) + "\nText.", []),  # too long for a heading
+    ],
+)
+def test_heading_lines(text: str, headings: list[str]) -> None:
+    from qa.documents.chunking import heading_lines
+
+    assert [text[a:b] for a, b in heading_lines(text)] == headings
+
+
+def test_a_text_without_sentence_breaks_is_cut_at_words_with_exact_offsets() -> None:
+    from qa.documents.chunking import MAX_PASSAGE_CHARS, MAX_SENTENCE_CHARS
+
+    words = [f"w{k % 9973}" for k in range(190_000)]
+    text = " ".join(words)  # 1 MB, not one sentence break
+    assert len(text) > 2**20 - 50_000
+    doc = qa.Document("d", "D", text)
+    sentences = split_sentences(doc)
+    assert 200 < len(sentences) < 400
+    assert max(s.end - s.start for s in sentences) <= MAX_SENTENCE_CHARS
+    for s in sentences:  # cut between words: each piece starts and ends a word
+        assert (s.start == 0 or text[s.start - 1] == " ") and (s.end == len(text) or text[s.end] == " ")
+    assert " ".join(text[s.start : s.end] for s in sentences) == text  # nothing lost, nothing doubled
+    chunks = chunk_sentences(doc, sentences)
+    assert max(c.end - c.start for c in chunks) <= MAX_PASSAGE_CHARS
+
+
+def test_a_run_without_spaces_is_cut_at_the_cap() -> None:
+    from qa.documents.chunking import MAX_SENTENCE_CHARS
+
+    text = "x" * (3 * MAX_SENTENCE_CHARS + 7)
+    sentences = split_sentences(qa.Document("d", "D", text))
+    assert [s.end - s.start for s in sentences] == [MAX_SENTENCE_CHARS] * 3 + [7]
+    assert sentences[-1].end == len(text)

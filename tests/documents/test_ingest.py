@@ -29,6 +29,7 @@ def test_truncated_line_rule() -> None:
     assert not is_truncated_line("He called it “historical and very timely.”")
     assert not is_truncated_line("Short heading without a full stop")
     assert not is_truncated_line("# A heading that is rather long but is a markdown heading so it stays here")
+    assert not is_truncated_line(" ".join(["word"] * 81))  # a paragraph without a full stop, not a teaser
 
 
 def test_clean_text_normalises_whitespace_and_controls() -> None:
@@ -156,3 +157,37 @@ def test_html_scripts_and_handlers_never_reach_the_text(tmp_path: Path) -> None:
     assert "modern sculpture" in doc.text
     for leaked in ("HEAD_SCRIPT", "BODY_SCRIPT", "HANDLER", "STYLE", "javascript:", "<"):
         assert leaked not in doc.text
+
+
+def test_a_folder_reports_every_file_it_skips(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("The harbour opens in May.", encoding="utf-8")
+    (tmp_path / "table.csv").write_text("a,b\n1,2\n", encoding="utf-8")
+    (tmp_path / "letter.rtf").write_text("{\\rtf1 Hello}", encoding="utf-8")
+    (tmp_path / "README").write_text("No extension.", encoding="utf-8")
+    (tmp_path / ".DS_Store").write_bytes(b"\x00\x01")
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "config").write_text("[core]", encoding="utf-8")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "sheet.xlsx").write_bytes(b"PK\x03\x04")
+    report = load_documents([tmp_path])
+    assert [d.doc_id for d in report.documents] == ["notes.txt"]
+    reasons = {Path(s.path).relative_to(tmp_path).as_posix(): s.reason for s in report.skipped}
+    assert sorted(reasons) == [".DS_Store", ".git", "README", "letter.rtf", "sub/sheet.xlsx", "table.csv"]
+    assert reasons["table.csv"].startswith("unsupported file type '.csv': use one of [")
+    assert reasons["letter.rtf"].startswith("unsupported file type '.rtf'")
+    assert reasons["README"].startswith("no file type (no extension)")
+    assert reasons[".git"].startswith("hidden (its name starts with '.')")
+
+
+def test_many_skipped_files_of_one_type_are_summarised(tmp_path: Path) -> None:
+    from qa.documents.ingest import SKIPPED_LISTED
+
+    (tmp_path / "notes.txt").write_text("The harbour opens in May.", encoding="utf-8")
+    for k in range(SKIPPED_LISTED + 2):
+        (tmp_path / f"row{k:02d}.csv").write_text("a,b", encoding="utf-8")
+    (tmp_path / "one.rtf").write_text("{\\rtf1 x}", encoding="utf-8")
+    skipped = load_documents([tmp_path]).skipped
+    assert [(Path(s.path).name, s.reason.split(":")[0]) for s in skipped] == [
+        (tmp_path.name, f"{SKIPPED_LISTED + 2} .csv files (row00.csv, row01.csv, row02.csv, ...)"),
+        ("one.rtf", "unsupported file type '.rtf'"),
+    ]

@@ -132,7 +132,7 @@ def test_tiff_frames_are_pages_and_the_budget_resumes_from_the_cache(scans: dict
             short.spent_s = short.budget_s
 
     short.progress = spend_all
-    with pytest.raises(IngestError, match=r"OCR time budget of this call is spent \(ocr_budget_s=30 s; 1 pages read .*raise ocr_budget_s"):
+    with pytest.raises(IngestError, match=r"OCR time budget of this call is spent \(ocr_budget_s=30 s; 1 page read .*raise ocr_budget_s"):
         read_file(scans["fax"], "fax.tif", ocr=short)
     resumed = OcrRun(cache=tmp_path)
     doc = read_file(scans["fax"], "fax.tif", ocr=resumed)

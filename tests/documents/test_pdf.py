@@ -98,7 +98,8 @@ def test_furniture_needs_the_same_place_on_half_the_pages() -> None:
     assert [p[0] for p in kept] == [f"Body text about {t}." for t in topics]  # header and page numbers gone
     assert [p[-1] for p in kept] == [f"End of {t}." for t in topics]
     assert kept[0][2] == "Annual report" and len(kept[0]) == 6
-    assert drop_furniture([["Only one page", "Page 1"]]) == [["Only one page", "Page 1"]]
+    assert drop_furniture([["Only one page", "Annual report"]]) == [["Only one page", "Annual report"]]  # one page: no repetition
+    assert drop_furniture([["Only one page", "Page 1"]]) == [["Only one page"]]  # but a page counter's pattern (issue 31)
 
 
 def test_reflow_joins_lines_and_rejoins_hyphenated_words() -> None:
@@ -111,3 +112,42 @@ def test_reflow_joins_lines_and_rejoins_hyphenated_words() -> None:
     assert text.startswith("Title of it\n" + line + " document and a well-known thing")
     assert "\n\nA heading\nSecond page text." in text
     assert starts[0] == 0 and starts[1] == starts[2] == text.index("A heading")
+
+
+def test_browser_print_header_and_footer_are_dropped_on_a_one_page_pdf(tmp_path: Path) -> None:
+    """Chromium's default print (no --no-pdf-header-footer) puts a date-time-and-title line and the file's address with
+    "1/1" on the page; with one page, repetition cannot tell them, so their pattern does (issue 31)."""
+    import pypdf
+
+    if documents.chromium() is None:
+        pytest.skip("chromium is not installed (`make chromium`)")
+    html = documents.pages_html("Lakeside Bird Survey 2024", ("<h1>Lakeside Bird Survey 2024</h1><p>The next bird survey is on 3 May 2025. "
+                                                            "Volunteers meet at the boathouse at six.</p>",))
+    pdf = documents.print_pdf(html, tmp_path / "survey.pdf", header_footer=True)
+    raw = pypdf.PdfReader(str(pdf)).pages[0].extract_text()
+    assert "le:///" in raw and "1/1" in raw and " PM " in raw or " AM " in raw  # chromium printed them
+    text = read_pdf(pdf).text
+    assert text == "Lakeside Bird Survey 2024\nThe next bird survey is on 3 May 2025. Volunteers meet at the boathouse at six."
+
+
+@pytest.mark.parametrize(
+    ("line", "edge", "furniture"),
+    [
+        ("12/7/26, 8:45 PM Lakeside Bird Survey 2024", False, True),
+        ("07.12.2026, 20:45 Lakeside Bird Survey", False, True),
+        ("\ufb01le:///home/ana/survey.html 1/1", False, True),
+        ("https://example.org/report 2/7", False, True),
+        ("Page 2 of 5", False, True),
+        ("1/1", False, True),
+        ("3", True, True),
+        ("3", False, False),  # a bare number only as the first or last line
+        ("2024", True, False),
+        ("12/7/26, 8:45 PM the survey started at dawn and ended late.", False, False),  # a sentence, not a stamp
+        ("https://example.org is our site and it lists every survey we ran.", False, False),
+        ("The next survey is in May.", False, False),
+    ],
+)
+def test_print_furniture_patterns(line: str, edge: bool, furniture: bool) -> None:
+    from qa.documents.pdf import is_print_furniture
+
+    assert is_print_furniture(line, edge) is furniture

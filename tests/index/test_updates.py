@@ -112,7 +112,7 @@ def test_same_file_twice_is_a_no_op_and_a_changed_file_replaces(
     assert (read_manifest(fake_index)["built_at"], (fake_index / MANIFEST).stat().st_ino) == built  # nothing rebuilt
     copy = shutil.copy(sample_pdfs["report"], tmp_path / "copy-of-report.pdf")
     renamed = qa.add_documents([copy], fake_index, model=fake_embedder)
-    assert renamed.added == () and renamed.skipped[0].reason == "same content as 'report.pdf', already in the index"
+    assert renamed.added == () and renamed.skipped == () and renamed.unchanged == ("report.pdf",)  # the same content: a no-op
     (tmp_path / "v2").mkdir()
     changed = shutil.copy(sample_pdfs["report_v2"], tmp_path / "v2" / "report.pdf")
     replaced = qa.add_documents([changed], fake_index, model=fake_embedder)
@@ -299,3 +299,45 @@ def test_question_in_flight_finishes_on_the_old_index(
     assert passages[0].doc_id == "ships.txt"
     for p in passages:  # hits and texts both come from the index the question started with
         assert p.text == old.documents[p.doc_id].text[p.start : p.end] and p.passage_id < len(old.passages)
+
+
+def test_adding_a_file_that_qa_index_built_from_unchanged_is_a_no_op(
+    tmp_path: Path, fake_embedder: HashingEmbedder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from qa.cli import main
+
+    docs = tmp_path / "docs"
+    (docs / "sub").mkdir(parents=True)
+    manual = docs / "brewmaster-manual.txt"
+    manual.write_text("Descale the espresso machine every month. Use filtered water.\n", encoding="utf-8")
+    (docs / "sub" / "policy.md").write_text("# Remote work\nStaff may work from home two days a week.\n", encoding="utf-8")
+    index = tmp_path / "idx"
+    qa.build_index([manual], index, model=fake_embedder)
+    built = read_manifest(index)["built_at"], (index / MANIFEST).stat().st_ino
+    report = qa.add_documents([manual], index, model=fake_embedder)
+    assert (report.added, report.unchanged, report.skipped) == ((), ("brewmaster-manual.txt",), ())
+    assert main(["add", str(manual), "--index", str(index)]) == 0
+    out = capsys.readouterr().out
+    assert "unchanged brewmaster-manual.txt (already indexed with the same content)" in out and "replaced" not in out
+    assert (read_manifest(index)["built_at"], (index / MANIFEST).stat().st_ino) == built  # nothing rebuilt
+    assert [(d.doc_id, d.added) for d in qa.list_documents(index)] == [("brewmaster-manual.txt", False)]
+    qa.build_index([docs], index, model=fake_embedder)  # a folder: ids relative to it
+    again = qa.add_documents([docs / "sub" / "policy.md", manual], index, model=fake_embedder)  # under another name
+    assert (again.added, again.unchanged, again.skipped) == ((), ("sub/policy.md", "brewmaster-manual.txt"), ())
+    assert main(["add", str(docs / "sub" / "policy.md"), "--index", str(index)]) == 0
+    manual.write_text("Descale the espresso machine every week.\n", encoding="utf-8")  # changed: it replaces
+    changed = qa.add_documents([manual], index, model=fake_embedder)
+    assert changed.added == (qa.AddedDocument("brewmaster-manual.txt", "brewmaster-manual", None, True),)
+
+
+def test_adding_a_folder_reports_the_files_it_skips(tmp_path: Path, fake_index: Path, fake_embedder: object) -> None:
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    (folder / "ferry.txt").write_text("The ferry to Texel leaves every hour.", encoding="utf-8")
+    (folder / "timetable.csv").write_text("route,time\n", encoding="utf-8")
+    (folder / "letter.rtf").write_text("{\\rtf1 x}", encoding="utf-8")
+    report = qa.add_documents([folder], fake_index, model=fake_embedder)  # type: ignore[arg-type]
+    assert [d.doc_id for d in report.added] == ["ferry.txt"]
+    assert sorted((Path(s.path).name, s.reason.split(":")[0]) for s in report.skipped) == [
+        ("letter.rtf", "unsupported file type '.rtf'"), ("timetable.csv", "unsupported file type '.csv'"),
+    ]

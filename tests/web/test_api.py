@@ -6,6 +6,7 @@ reader; tests that write use a private copy.  The schemathesis run is at the end
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 from collections.abc import Iterator
@@ -95,31 +96,69 @@ def test_an_abstention_keeps_its_related_passages(api_bot: qa.QA, api_index: Pat
     assert all(set(p) >= {"doc_id", "passage_id", "text", "start", "end", "score", "title"} for p in body["passages"])
 
 
+def test_each_status_is_served_with_its_candidate_and_an_unconfirmed_turn_is_history(api_bot: qa.QA, api_index: Path,
+                                                                                   capsys: pytest.CaptureFixture[str],
+                                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from qa.cli import main
+    from qa.web.api_models import AnswerOut
+
+    assert api_bot.decision is not None
+    strict = copy.copy(api_bot)  # the same engine with a t_answer nothing reaches: the reply is unconfirmed
+    strict.decision = dataclasses.replace(api_bot.decision, threshold=1.0, decline=0.0)
+    with client_for(strict, api_index) as c:
+        body = c.post("/v1/ask", json={"question": JET}, headers=AUTH).json()
+        assert body["status"] == "unconfirmed" and body["abstained"] is True and body["text"] == ""
+        cand = body["candidate"]
+        cited = cand["citation"]
+        assert "fighter jet" in cand["text"] and api_bot.document(cited["doc_id"]).text[cited["start"]:cited["end"]] == cand["text"]
+        AnswerOut.model_validate(body)  # as the schema documents it
+        later = c.post("/v1/ask", json={"question": "When will it fly?", "history": [body]}, headers=AUTH)
+        assert later.status_code == 200 and later.json()["status"] in ("answered", "unconfirmed", "declined")
+        assert later.json()["follow_up"]["doc_ids"] == [cited["doc_id"]]  # the unconfirmed sentence gave its document
+        schema = c.get("/openapi.json").json()["components"]["schemas"]["AnswerOut"]["properties"]
+    closed = copy.copy(api_bot)  # below t_decline: declined, nothing proposed
+    closed.decision = dataclasses.replace(api_bot.decision, threshold=1.0, decline=1.0)
+    with client_for(closed, api_index) as c:
+        declined = c.post("/v1/ask", json={"question": JET}, headers=AUTH).json()
+    assert declined["status"] == "declined" and declined["candidate"] is None and declined["abstained"] is True
+    assert schema["status"]["enum"] == ["answered", "unconfirmed", "declined"]
+    assert all(f"`{s}`" in schema["status"]["description"] for s in ("answered", "unconfirmed", "declined"))
+    with client_for(api_bot, api_index) as c:
+        answered = c.post("/v1/ask", json={"question": JET}, headers=AUTH).json()
+    assert answered["status"] == "answered" and answered["candidate"] is None and answered["abstained"] is False
+    monkeypatch.setattr(qa, "load", lambda *args, **kwargs: strict)
+    assert main(["ask", JET, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["status"] == "unconfirmed"
+    assert main(["ask", JET]) == 0
+    assert "Not confirmed: “The fighter jet will fly by 2035.” [1]" in capsys.readouterr().out
+
+
 def test_a_field_added_to_answer_appears_in_the_response(api_bot: qa.QA, api_index: Path) -> None:
     @dataclasses.dataclass(frozen=True)
-    class Candidate:
+    class Later:
         text: str
         confidence: float
 
     @dataclasses.dataclass(frozen=True)
     class NewAnswer(qa.Answer):
-        candidate: Candidate | None = None
+        later: Later | None = None
 
     class Bot:
         info = api_bot.info
 
         def ask(self, question: str, top_k: int | None = None) -> qa.Answer:
-            return NewAnswer(question, "", True, 0.2, [], [], None, Candidate("by 2035", 0.3))
+            return NewAnswer(question, "", True, 0.2, [], [], later=Later("by 2035", 0.3))
 
     with client_for(Bot(), api_index) as c:
         body = c.post("/v1/ask", json={"question": JET}, headers=AUTH).json()
-    assert body["candidate"] == {"text": "by 2035", "confidence": 0.3} and body["abstained"] is True
+    assert body["later"] == {"text": "by 2035", "confidence": 0.3} and body["abstained"] is True
+    assert body["status"] == "declined"
 
 
 def test_a_long_question_is_cut_as_the_engine_cuts_it(client: TestClient) -> None:
     question = "jet " * 1500  # 6,000 characters: within the body limit, cut to 2,000 by the engine
     response = client.post("/v1/ask", json={"question": question})
-    assert response.status_code == 200 and response.json()["question"] == question
+    assert response.status_code == 200 and response.json()["question"] == " ".join(question.split())[:2000]  # what was read
 
 
 def test_retrieve_returns_passages_best_first(client: TestClient) -> None:
@@ -199,7 +238,8 @@ def test_health_schema_and_docs_need_no_key(api_bot: qa.QA, api_index: Path) -> 
         assert c.get("/healthz").json() == {"status": "ok"}
         schema = c.get("/openapi.json").json()
         assert c.get("/docs").status_code == 200
-    assert set(schema["paths"]) == {"/healthz", "/v1/ask", "/v1/retrieve", "/v1/info", "/v1/documents", "/v1/documents/{doc_id}"}
+    assert set(schema["paths"]) == {"/healthz", "/v1/ask", "/v1/retrieve", "/v1/info", "/v1/documents", "/v1/documents/{doc_id}",
+                                   "/v1/documents/{doc_id}/pages/{page}"}
     assert set(schema["paths"]["/v1/documents"]) == {"get", "post"} and set(schema["paths"]["/v1/documents/{doc_id}"]) == {"delete"}
     assert "HTTPBearer" in schema["components"]["securitySchemes"]
     assert {"401", "422"} <= set(schema["paths"]["/v1/ask"]["post"]["responses"])
@@ -219,6 +259,7 @@ def test_every_v1_request_needs_the_key(api_bot: qa.QA, api_index: Path, headers
         for method, path, kwargs in [
             ("post", "/v1/ask", {"json": {"question": JET}}), ("post", "/v1/retrieve", {"json": {"question": JET}}),
             ("get", "/v1/info", {}), ("get", "/v1/documents", {}), ("delete", "/v1/documents/cats.txt", {}),
+            ("get", "/v1/documents/cats.txt/pages/1", {}),
             ("post", "/v1/documents", {"files": [("files", ("a.txt", b"Dogs bark.", "text/plain"))]}),
             ("post", "/v1/ask", {"content": b"{not json", "headers": {"Content-Type": "application/json"}}),  # 401 before the body is read
         ]:
@@ -370,7 +411,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(writable_api
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     wanted = [checks.not_a_server_error, checks.status_code_conformance, checks.content_type_conformance, checks.response_schema_conformance]
     operations = list(schema.get_all_operations())
-    assert len(operations) == 7
+    assert len(operations) == 8
     seen: dict[str, set[int]] = {}
     for result in operations:
         operation = result.ok()
@@ -383,5 +424,5 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(writable_api
             seen.setdefault(operation.label, set()).add(response.status_code)
 
         fuzz()
-    assert len(seen) == 7, seen
+    assert len(seen) == 8, seen
     assert any(code == 200 for codes in seen.values() for code in codes)

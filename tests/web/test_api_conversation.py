@@ -46,11 +46,12 @@ def test_no_history_is_todays_answer(client: TestClient) -> None:
     [
         ("When?", "history", "valid list"),
         ([{"text": "x"}], "history[0].question", "required"),
-        ([{"question": JET}, {"question": "   "}], "history[1].question", "question is empty"),
+        ([{"question": JET, "text": ""}, {"question": "   ", "text": ""}], "history[1].question", "question is empty"),
+        ([{"question": JET}], "history[0].text", "history[0].text is required"),
         ([{"question": JET, "text": 3}], "history[0].text", "string"),
-        ([{"question": JET, "citations": [{"doc_id": "jets.txt", "start": 9, "end": 2}]}], "history[0].citations[0]", "before start"),
-        ([{"question": JET, "citations": [{"doc_id": "jets.txt", "start": -1, "end": 2}]}], "history[0].citations[0].start", ""),
-        ([{"question": JET}] * 21, "history", "at most 20"),
+        ([{"question": JET, "text": "", "citations": [{"doc_id": "jets.txt", "start": 9, "end": 2}]}], "history[0].citations[0]", "before start"),
+        ([{"question": JET, "text": "", "citations": [{"doc_id": "jets.txt", "start": -1, "end": 2}]}], "history[0].citations[0].start", ""),
+        ([{"question": JET, "text": ""}] * 21, "history", "at most 20"),
     ],
 )
 def test_a_bad_history_item_is_a_422_naming_it(client: TestClient, history: object, field: str, message: str) -> None:
@@ -75,7 +76,7 @@ def test_the_schema_describes_history_and_follow_up(client: TestClient) -> None:
     request = components[body_ref.rsplit("/", 1)[1]]
     assert request["properties"]["history"]["maxItems"] == 20 and "stateless" not in request["properties"]["history"]["description"]
     assert "keeps no state" in request["properties"]["history"]["description"]
-    assert set(components["HistoryTurn"]["properties"]) == {"question", "text", "citations"}
+    assert set(components["HistoryTurn"]["properties"]) == {"question", "text", "citations", "candidate"}
     assert "follow_up" in components["AnswerOut"]["properties"]
     retrieve_ref = schema["paths"]["/v1/retrieve"]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
     assert "history" not in components[retrieve_ref.rsplit("/", 1)[1]]["properties"]

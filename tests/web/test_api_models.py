@@ -33,9 +33,9 @@ def test_bad_question_requests(body: dict[str, Any], message: str) -> None:
 def test_an_answer_may_carry_fields_added_later() -> None:
     answer = AnswerOut.model_validate(
         {"question": "q", "text": "", "abstained": True, "confidence": 0.1, "citations": [], "passages": [], "phrase": None,
-         "candidate": {"quote": "x"}}
+         "status": "declined", "later": {"quote": "x"}}
     )
-    assert answer.model_dump()["candidate"] == {"quote": "x"}
+    assert answer.model_dump()["later"] == {"quote": "x"}
     assert AnswerOut.model_json_schema()["additionalProperties"] is True
     with pytest.raises(ValidationError, match="abstained"):
         AnswerOut.model_validate({"question": "q", "text": "", "confidence": 0.1, "citations": [], "passages": []})

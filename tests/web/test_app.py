@@ -50,6 +50,8 @@ DRILLS = (
 )
 PHRASE = "joint military drills"
 UNANSWERABLE = "What is the capital of France?"  # nothing relevant: "not in the documents", no candidate
+BELOW_T_ANSWER = "Who is Japan's defense minister?"  # the article names its foreign minister: not confirmed
+OFF_TOPIC = "What is the population of Brazil?"  # declined
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 TIMINGS: dict[str, Any] = {}
 
@@ -131,7 +133,7 @@ def article_server(article_index: Path, tmp_path_factory: pytest.TempPathFactory
 def hostile_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     folder = tmp_path_factory.mktemp("app-hostile")
     (folder / "docs").mkdir()
-    (folder / "docs" / "zorblax<b>.md").write_text(HOSTILE_DOC, encoding="utf-8")
+    (folder / "docs" / "zorblax<b>.txt").write_text(HOSTILE_DOC, encoding="utf-8")
     qa.build_index([folder / "docs"], folder / "index")
     server = start_app(folder / "index", folder / "hostile.log")
     TIMINGS["startup_seconds_hostile"] = round(server.startup_s, 2)
@@ -292,6 +294,7 @@ def test_hostile_document_and_question_show_as_text(hostile_server: Server, watc
     page = watched.page
     page.goto(hostile_server.url)
     expect(page.locator("#info")).to_contain_text(HOSTILE_TITLE, timeout=30000)  # title with HTML, as text
+    expect(page.locator("#examples")).to_have_count(0)  # another index: none of the bundled article's example questions
 
     question = f"{HOSTILE_IMG} What does the zorblax reactor power?"
     ask(page, question)
@@ -630,38 +633,37 @@ def test_missing_index_fails_with_one_line(tmp_path: Path) -> None:
 
 
 @pytest.mark.browser
-def test_declined_answer_shows_its_unconfirmed_candidate(article_index: Path, tmp_path_factory: pytest.TempPathFactory,
-                                                         watched: Watched) -> None:
-    """A reader whose threshold nothing reaches declines every question: the chat says no answer could be
-    confirmed (not that the documents do not answer) and shows the best candidate, marked as unconfirmed."""
+def test_the_three_tiers_in_the_chat(article_server: Server, watched: Watched) -> None:
+    """With the shipped reader and its fitted thresholds: the pact question is answered, a question below
+    ``t_answer`` is shown as not confirmed (a muted block: the label, the closest sentence quoted with its citation
+    and highlight, no confidence), and a question about nothing in the article is declined."""
     from playwright.sync_api import expect
 
-    from qa.answering.reader import default_reader_path, write_card
-
-    folder = tmp_path_factory.mktemp("strict") / "reader"
-    shutil.copytree(default_reader_path(), folder)
-    config = json.loads((folder / "reader.json").read_text())
-    config["decision"]["threshold"] = 1.0
-    (folder / "reader.json").write_text(json.dumps(config))
-    write_card(folder, {}, {})
-    server = start_app(article_index, tmp_path_factory.mktemp("app-log") / "strict.log", "--reader", str(folder))
-    try:
-        page = watched.page
-        page.goto(server.url)
-        ask(page, "When was the pact signed?")
-        reply = bot_messages(page).nth(0)
-        expect(reply).to_contain_text(ui.NOT_CONFIRMED, timeout=30000)
-        expect(reply).not_to_contain_text(ui.NO_ANSWER)
-        expect(reply.locator(".qa-candidate")).to_contain_text(ui.CANDIDATE_HEADING)
-        expect(reply.locator(".qa-candidate .qa-phrase")).to_contain_text("Nov. 1")
-        expect(reply.locator(".qa-candidate .qa-marker")).to_have_text("[1]")
-        expect(reply.locator(".qa-answer")).to_have_count(0)
-        expect(reply.locator(".qa-related")).to_contain_text(ui.RELATED_HEADING)
-        ARTIFACTS.mkdir(exist_ok=True)
-        reply.screenshot(path=str(ARTIFACTS / "unconfirmed.png"))  # the reply itself: statement, candidate, related
-        ask(page, UNANSWERABLE)  # nothing relevant: the plain statement, no candidate
-        expect(bot_messages(page).nth(1)).to_contain_text(ui.NO_ANSWER, timeout=30000)
-        expect(bot_messages(page).nth(1).locator(".qa-candidate")).to_have_count(0)
-        assert watched.foreign() == [] and watched.errors == []
-    finally:
-        stop_app(server)
+    page = watched.page
+    page.goto(article_server.url)
+    ask(page, PACT)
+    answered = bot_messages(page).nth(0)
+    expect(answered.locator(".qa-answer")).to_contain_text(f"{DRILLS} [1]", timeout=30000)
+    expect(answered.locator(".qa-unconfirmed")).to_have_count(0)
+    ask(page, BELOW_T_ANSWER)
+    reply = bot_messages(page).nth(1)
+    expect(reply.locator(".qa-unconfirmed")).to_contain_text(ui.NOT_CONFIRMED, timeout=30000)
+    expect(reply).not_to_contain_text(ui.NO_ANSWER)
+    expect(reply).not_to_contain_text("confidence")  # nothing that reads like an answer's confidence
+    expect(reply.locator(".qa-unconfirmed .qa-candidate")).to_contain_text(ui.CANDIDATE_HEADING)
+    expect(reply.locator(".qa-unconfirmed blockquote mark.qa-unconfirmed-mark")).to_contain_text("Minister Iwaya")
+    expect(reply.locator(".qa-unconfirmed .qa-marker")).to_have_text("[1]")
+    expect(reply.locator(".qa-answer")).to_have_count(0)
+    expect(reply.locator(".qa-related")).to_contain_text(ui.RELATED_HEADING)
+    muted = reply.locator(".qa-unconfirmed blockquote").evaluate("e => getComputedStyle(e).color")
+    plain = answered.locator(".qa-answer").evaluate("e => getComputedStyle(e).color")
+    assert muted != plain  # visibly distinct from an answer
+    ARTIFACTS.mkdir(exist_ok=True)
+    block = reply.locator(".qa-unconfirmed")
+    block.evaluate("e => e.scrollIntoView({block: 'center'})")  # clear of the page's sticky header
+    block.screenshot(path=str(ARTIFACTS / "unconfirmed.png"))  # the label and the closest sentence (docs/unconfirmed.png)
+    ask(page, OFF_TOPIC)  # nothing relevant: declined, the plain statement, no closest sentence
+    declined = bot_messages(page).nth(2)
+    expect(declined).to_contain_text(ui.NO_ANSWER, timeout=30000)
+    expect(declined.locator(".qa-candidate")).to_have_count(0)
+    assert watched.foreign() == [] and watched.errors == []

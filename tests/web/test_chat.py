@@ -118,7 +118,7 @@ def test_build_demo_shares_one_bounded_queue_between_chat_and_api() -> None:
     fns = list(demo.fns.values())
     respond = [f for f in fns if f.name == "respond"]
     chat_api = [f for f in fns if f.name == "chat"]
-    assert len(respond) == 3  # Enter in the box, the Ask button, a click on an example
+    assert len(respond) == 2  # Enter in the box, the Ask button (no examples: INFO is not the bundled article)
     assert len(chat_api) == 1 and chat_api[0].api_name == "chat"
     assert {f.concurrency_id for f in respond + chat_api} == {"answer"}
     assert all(f.concurrency_limit == "default" for f in respond + chat_api)
@@ -132,6 +132,27 @@ def test_examples_are_four_questions_the_engine_answers(article_bot: object) -> 
     for question in chat.EXAMPLES:
         ans = article_bot.ask(question)  # type: ignore[attr-defined]
         assert not ans.abstained and ans.phrase is not None, question
+
+
+def test_examples_come_from_the_index(article_bot: qa.QA, api_bot: qa.QA) -> None:
+    assert chat.example_questions(article_bot) == chat.EXAMPLES  # the bundled article: its questions
+    assert chat.example_questions(api_bot) == []  # another index: none, never the pact's questions
+    assert chat.example_questions(InfoBot()) == []
+
+    def demo_examples(bot: Any) -> tuple[list[str], int]:
+        demo = chat.build_demo(bot)
+        found = [b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "examples"]
+        respond = [f for f in demo.fns.values() if f.name == "respond"]
+        return ([row[0] for row in found[0].samples] if found else []), len(respond)
+
+    assert demo_examples(article_bot) == (chat.EXAMPLES, 3)  # a click on an example asks it
+    assert demo_examples(api_bot) == ([], 2)
+
+    class Renamed(InfoBot):  # the article's doc_id over another text: not the article
+        info = {**INFO, "documents": [{"doc_id": "eu-japan-security-pact.txt", "title": "Other"}]}
+        store = type("Store", (), {"manifest": {"documents": [{"doc_id": "eu-japan-security-pact.txt", "text_sha256": "0" * 64}]}})()
+
+    assert chat.example_questions(Renamed()) == []
 
 
 def test_build_demo_has_upload_events_only_when_uploads_are_on() -> None:
@@ -159,3 +180,13 @@ def test_the_server_upload_limit_is_the_library_limit() -> None:
     assert chat.UPLOAD_MAX_FILE_MB == DEFAULT_MAX_FILE_MB
     assert chat.build_demo(InfoBot(), uploads=True).delete_cache == (chat.UPLOAD_CACHE_SECONDS,) * 2
     assert chat.build_demo(InfoBot()).delete_cache is None
+
+
+def test_an_unconfirmed_reply_keeps_its_closest_sentence_for_the_next_question() -> None:
+    from qa.types import Candidate, Citation
+
+    quote = "The pact covers joint military drills."
+    c = Citation(1, "pact.txt", "Pact", quote, 10, 10 + len(quote), 0.7, 0)
+    turn = chat.turn_of(Answer("What does the pact cover?", "", True, 0.3, [], [], None, Candidate(quote, c, None, 0.3)))
+    assert turn.text == "" and [(s.doc_id, s.start, s.end, s.text) for s in turn.cited] == [("pact.txt", 10, 48, quote)]
+    assert chat.turn_of(Answer("q", "", True, 0.0)).cited == ()  # declined: nothing to follow

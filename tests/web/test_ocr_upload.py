@@ -24,6 +24,7 @@ from qa.web import render as ui
 from qa.web.uploads import PROGRESS_POLL_S, add_uploads, add_uploads_steps
 from tests import sample_documents as documents
 from tests.web.test_app import (  # noqa: F401 - fixtures used by name
+    ARTIFACTS,
     Server,
     Watched,
     _record_status,
@@ -113,6 +114,18 @@ def test_scanned_pdf_upload_shows_ocr_progress_and_is_answered_with_its_page(
     source = reply.locator(".qa-source").first
     expect(source.locator(".qa-page")).to_have_text("p. 2")
     expect(source.locator("blockquote mark")).to_contain_text("cobalt blue")
+
+    # the "page" control: the scan's page 2, straightened, the sentence boxed (rendered on click)
+    source.locator("a.qa-open-page").click()
+    caption = page.locator("#page-caption")
+    expect(caption).to_contain_text("oskarby-scan.pdf, page 2: the quoted sentence is highlighted", timeout=60000)
+    expect(caption).to_contain_text("boxes from the words OCR read on the page straightened by")
+    image = page.locator("#page-view img")
+    expect(image).to_be_visible()
+    assert image.evaluate("img => img.naturalWidth") > 500
+    image.scroll_into_view_if_needed()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "page_view.png"), full_page=True)
     expect(page.locator("body")).not_to_contain_text("Traceback")
     assert "Traceback" not in scan_server.output()
     assert watched.foreign() == [], f"requests left the machine: {watched.foreign()}"

@@ -397,10 +397,10 @@ def test_sources_show_the_page_of_pdf_citations_only() -> None:
     c1, c2 = paged_citation(1, S1, 0, 2), paged_citation(2, S2, 1, None)
     out = ui.format_sources(Answer("q", f"{S1} {S2}", False, 0.8, [c1, c2], [P0, P1]))
     first, second = out.split('<div class="qa-source">')[1:]
-    assert '<span class="qa-page">p. 2</span></div>' in first
-    assert "qa-page" not in second and "p. " not in second
+    assert '<span class="qa-page">p. 2</span> <a class="qa-open-page" href="#qa-page=%7B%22doc_id%22' in first  # the page control
+    assert "qa-page" not in second and "p. " not in second and "qa-open-page" not in second
     tags, _, text = browser_view(out)
-    assert tags <= SAFE_TAGS and f"{TITLE} {DOC} p. 2" in text
+    assert tags <= SAFE_TAGS | {"a"} and f"{TITLE} {DOC} p. 2 page" in text
 
 
 def test_document_entry_escapes_title_and_doc_id_and_falls_back_to_doc_id() -> None:
@@ -545,14 +545,18 @@ def candidate_answer(quote: str = S1, doc_id: str = DOC, title: str = TITLE) -> 
     return Answer("What does the pact cover?", "", True, 0.31, [], [P0, P1], None, Candidate(quote, c, phrase, 0.31))
 
 
-def test_declined_with_a_candidate_says_not_confirmed_and_shows_it() -> None:
-    out = ui.format_answer(candidate_answer())
+def test_unconfirmed_says_not_confirmed_and_shows_the_closest_sentence() -> None:
+    answer = candidate_answer()
+    assert answer.status == "unconfirmed"
+    out = ui.format_answer(answer)
     tags, _, text = browser_view(out)
     assert text.startswith(ui.NOT_CONFIRMED) and ui.NO_ANSWER not in text
-    assert ui.NOT_CONFIRMED == "No answer could be confirmed in the documents."
-    assert ui.CANDIDATE_HEADING in text and "unconfirmed" in ui.CANDIDATE_HEADING
+    assert ui.NOT_CONFIRMED == "Not confirmed \u2014 the closest sentence in the documents:"
+    assert ui.CANDIDATE_HEADING in text and "not confirmed" in ui.CANDIDATE_HEADING
     assert out.index(ui.NOT_CONFIRMED) < out.index(ui.CANDIDATE_HEADING) < out.index(ui.RELATED_HEADING)
-    assert S1 in text and "confidence 0.31" in text and "[1]" in text and TITLE in text
+    assert S1 in text and "[1]" in text and TITLE in text
+    assert "confidence" not in text and "0.31" not in text  # nothing that reads like an answer's confidence
+    assert out.startswith('<div class="qa-unconfirmed">')  # the muted block (chat.CSS)
     marked = out[out.index('<mark class="qa-unconfirmed-mark">') :]
     assert '<strong class="qa-phrase">joint military drills</strong>' in marked
     assert "Sources" not in text  # never presented as an answer

@@ -29,6 +29,7 @@ from qa.index.embedding import Embedder, encoder_of
 from qa.onnx.session import normalize
 from qa.errors import CorruptIndexError, IndexLockedError, IndexNotFoundError, QAError
 from qa.documents.lexical import content_words, tokenize
+from qa.index.local.folder import check_replace, leftovers, remove_leftovers
 from qa.index.local.manifest import (
     BM25_DIR,
     DOCUMENTS,
@@ -44,7 +45,6 @@ from qa.index.local.manifest import (
     WORDS,
     chunking_settings,
     file_entry,
-    map_verified_npy,
     outdated,
     read_manifest,
     read_verified,
@@ -53,7 +53,7 @@ from qa.index.local.manifest import (
 )
 from qa.index.records import PASSAGE_FIELDS, SENTENCE_FIELDS, PassageRecord, RecordTable, parse_records, record_lines
 from qa.types import Document, Sentence
-from qa.index.local.vectors import DEFAULT_EXACT_MAX, make_vector_index
+from qa.index.local.vectors import DEFAULT_EXACT_MAX, VectorRows, make_vector_index
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +93,9 @@ class HeldLock:
 def build_lock(target: Path) -> Iterator[HeldLock]:
     """Hold an exclusive lock for building ``target`` (a lock file beside it).
 
+    Taking it removes what killed builds left beside ``target`` (see :func:`qa.index.local.folder.remove_leftovers`):
+    no live build can own them then.
+
     Yields:
         The held lock (see :class:`HeldLock`).
 
@@ -110,10 +113,28 @@ def build_lock(target: Path) -> Iterator[HeldLock]:
             ) from None
         held = HeldLock(target)
         try:
+            remove_leftovers(target)
             yield held
         finally:
             held.active = False
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def clean_leftovers(target: Path) -> list[Path]:
+    """Remove what killed builds left beside ``target`` when there is any and no build holds its lock (at start).
+
+    Returns:
+        The folders removed (none while a build runs, or when the folder cannot be written).
+    """
+    found = leftovers(target)
+    if not found:
+        return []
+    try:
+        with build_lock(target):
+            return found
+    except (IndexLockedError, OSError) as exc:
+        logger.info("leftovers beside %s left for now (%s)", target, exc)
+        return []
 
 
 def _swap_in(tmp: Path, target: Path) -> None:
@@ -140,10 +161,11 @@ class _Previous:
         sentence_rows: Rows ``(first, end)`` of each old document's sentences.
         passages: The old passage records (``passages.jsonl``).
         sentences: The old sentence records (``sentences.jsonl``).
-        passage_vectors: Memory map of the old float32 passage vectors.
-        sentence_vectors: Memory map of the old float16 sentence vectors.
+        passage_vectors: The old float32 passage vectors, read by row (never memory-mapped: a file cut short
+            meanwhile is an error, not a bus error).
+        sentence_vectors: The old float16 sentence vectors, read by row.
         words: Row of each old corpus word.
-        word_vectors: Memory map of the old float16 word vectors.
+        word_vectors: The old float16 word vectors, read by row.
     """
 
     by_hash: dict[str, str]
@@ -151,10 +173,10 @@ class _Previous:
     sentence_rows: dict[str, tuple[int, int]]
     passages: RecordTable[PassageRecord]
     sentences: RecordTable[Sentence]
-    passage_vectors: np.ndarray
-    sentence_vectors: np.ndarray
+    passage_vectors: VectorRows
+    sentence_vectors: VectorRows
     words: dict[str, int]
-    word_vectors: np.ndarray
+    word_vectors: VectorRows
 
 
 @dataclass
@@ -181,6 +203,7 @@ def write_index(
     reuse: bool = True,
     stored: Mapping[str, Path] | None = None,
     held: HeldLock | None = None,
+    replace: bool = False,
 ) -> Path:
     """Chunk, embed and index documents, and save the index atomically to ``target``.
 
@@ -204,6 +227,8 @@ def write_index(
         stored: Files to keep in the index's ``files/`` folder, by name (each the
             ``doc_id`` of the document read from it; see :mod:`qa.index.updates`).
         held: The caller's :func:`build_lock` of ``target``; None takes the lock for the write.
+        replace: Remove the documents added to the index in ``target`` that are not ``stored`` (with their kept
+            files); without it such a build is refused (see :func:`qa.index.local.folder.check_replace`).
 
     Returns:
         The index folder.
@@ -211,6 +236,8 @@ def write_index(
     Raises:
         QAError: No documents, or no text to index.
         IndexLockedError: Another build holds the folder.
+        ReplaceRefusedError: The build would remove added documents (without ``replace``), or ``target`` is a folder
+            that is not an index.
     """
     if not documents:
         raise QAError("no documents to index: pass files, folders or Document objects with text")
@@ -257,7 +284,7 @@ def write_index(
     }
     return save_index(
         target, documents, plan.passages, plan.sentences, passage_vectors, sentence_vectors, embedder,
-        chunking, exact_max, words, word_vectors, stats, stored, held,
+        chunking, exact_max, words, word_vectors, stats, stored, held, replace,
     )
 
 
@@ -365,10 +392,10 @@ def _previous_index(target: Path, embedder: Embedder, chunking: dict) -> _Previo
             sentence_rows=sentences.doc_ranges(),
             passages=passages,
             sentences=sentences,
-            passage_vectors=map_verified_npy(target / PASSAGE_VECTORS, files[PASSAGE_VECTORS]),
-            sentence_vectors=map_verified_npy(target / SENTENCE_VECTORS, files[SENTENCE_VECTORS]),
+            passage_vectors=_verified_rows(target / PASSAGE_VECTORS, files[PASSAGE_VECTORS], np.float32),
+            sentence_vectors=_verified_rows(target / SENTENCE_VECTORS, files[SENTENCE_VECTORS], np.float16),
             words={w: i for i, w in enumerate(words)},
-            word_vectors=map_verified_npy(target / WORD_VECTORS, files[WORD_VECTORS]),
+            word_vectors=_verified_rows(target / WORD_VECTORS, files[WORD_VECTORS], np.float16),
         )
         for info in manifest["documents"]:
             previous.by_hash.setdefault(info["text_sha256"], info["doc_id"])
@@ -383,6 +410,14 @@ def _previous_index(target: Path, embedder: Embedder, chunking: dict) -> _Previo
         logger.warning("embedding every document: cannot reuse the index in %s (%s: %s)", target, type(exc).__name__, exc)
         return None
     return previous
+
+
+def _verified_rows(path: Path, info: dict, dtype: type) -> VectorRows:
+    """The rows of a ``.npy`` matrix, after checking the file's SHA-256 through the descriptor they are read from."""
+    rows = VectorRows(path, dtype)
+    if rows.sha256() != (info["bytes"], info["sha256"]):
+        raise CorruptIndexError(f"{path.name} does not match its checksum")
+    return rows
 
 
 def corpus_words(texts: Sequence[str], limit: int = MAX_WORDS_EMBEDDED) -> list[str]:
@@ -412,15 +447,19 @@ def save_index(
     build_stats: dict | None = None,
     stored: Mapping[str, Path] | None = None,
     held: HeldLock | None = None,
+    replace: bool = False,
 ) -> Path:
     """Write an index from embedded passages and sentences (see :func:`write_index`).
 
     ``build_stats`` (what was embedded and reused) is recorded as the manifest's
     ``"build"``; the ``stored`` files are copied (hard-linked when possible) into
     the new folder's ``files/`` and listed in the manifest's ``"library"``.
-    With ``held`` (the caller's :func:`build_lock` of ``target``) the lock is not taken again.
+    With ``held`` (the caller's :func:`build_lock` of ``target``) the lock is not taken again.  Under the
+    lock, the index in ``target`` is checked first: its added documents not ``stored`` are removed only with
+    ``replace`` (:func:`qa.index.local.folder.check_replace`).
 
     Raises:
+        ReplaceRefusedError: See :func:`write_index`.
         IndexLockedError: Another build holds the folder.
         QAError: ``held`` is not a held lock of ``target``.
     """
@@ -435,6 +474,7 @@ def save_index(
         raise QAError(f"the lock passed as held is not a held lock of {str(target)!r}; this is a bug in the caller")
     with contextlib.nullcontext(held) if held is not None else build_lock(target):
         recover(target)
+        check_replace(target, stored, replace)
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.build-", dir=target.parent))
         try:
             index, index_info = make_vector_index(passage_vectors, exact_max)
@@ -483,6 +523,8 @@ def document_row(doc: Document) -> dict:
     row: dict = {"doc_id": doc.doc_id, "title": doc.title, "source": doc.source, "text": doc.text}
     if doc.page_starts:
         row["page_starts"] = list(doc.page_starts)
+    if doc.layout:
+        row["layout"] = doc.layout
     return row
 
 

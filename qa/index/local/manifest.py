@@ -120,23 +120,6 @@ def read_verified(path: Path, info: dict) -> bytes:
     return data
 
 
-def map_verified_npy(path: Path, info: dict) -> np.ndarray:
-    """Memory-map a ``.npy`` file after checking its SHA-256, both through one open file (so the same bytes)."""
-    with path.open("rb") as handle:
-        digest = hashlib.sha256()
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-        if handle.tell() != info["bytes"] or digest.hexdigest() != info["sha256"]:
-            raise CorruptIndexError(f"{path.name} does not match its checksum")
-        handle.seek(0)
-        shape, fortran, dtype = npy_header(handle)
-        if dtype.hasobject:
-            raise CorruptIndexError(f"{path.name} holds objects")
-        if int(np.prod(shape)) == 0:
-            return np.zeros(shape, dtype=dtype)
-        return np.memmap(handle, dtype=dtype, mode="r", shape=shape, offset=handle.tell(), order="F" if fortran else "C")
-
-
 def read_manifest(path: str | os.PathLike[str]) -> dict:
     """Read and check the manifest of an index folder, without loading the index.
 
@@ -165,7 +148,63 @@ def read_manifest(path: str | os.PathLike[str]) -> dict:
             + ("upgrade qa, or " if newer else "")
             + "rebuild the index with `qa index`"
         )
+    check_fields(manifest, folder)
     return manifest
+
+
+REQUIRED_FILES = (DOCUMENTS, PASSAGES, SENTENCES, FAISS_INDEX, PASSAGE_VECTORS, SENTENCE_VECTORS, WORDS, WORD_VECTORS)
+"""Files every index has, each listed in the manifest's checksum table (``"files"``)."""
+
+
+def check_fields(manifest: dict, folder: Path) -> None:
+    """Check that a manifest has the fields loading reads, of the right kinds, and its full checksum table.
+
+    Raises:
+        CorruptIndexError: Naming the field that is missing or wrong, and the fix (rebuild).
+    """
+    where, fix = str(folder), "rebuild the index with `qa index PATH --index " + str(folder) + "`"
+
+    def bad(field: str, value: object, expected: str) -> CorruptIndexError:
+        return CorruptIndexError(f"{MANIFEST} of index {where!r} has {field} = {value!r}, expected {expected}; {fix}")
+
+    def count(value: object) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+    model = manifest.get("model")
+    if not isinstance(model, dict):
+        raise bad('"model"', model, "an object with the model's name and dimension")
+    if not isinstance(model.get("name"), str) or not model["name"]:
+        raise bad('"model.name"', model.get("name"), "the embedding model's name")
+    if not count(model.get("dimension")) or not model["dimension"]:
+        raise bad('"model.dimension"', model.get("dimension"), "a number of dimensions greater than 0")
+    counts = manifest.get("counts")
+    if not isinstance(counts, dict):
+        raise bad('"counts"', counts, "an object with the numbers of documents, passages and sentences")
+    for key in ("documents", "passages", "sentences"):
+        if not count(counts.get(key)):
+            raise bad(f'"counts.{key}"', counts.get(key), "a number of 0 or more")
+    index = manifest.get("index")
+    if not isinstance(index, dict) or not isinstance(index.get("type"), str):
+        raise bad('"index"', index, "an object with the vector index's type")
+    documents = manifest.get("documents")
+    if not isinstance(documents, list) or not all(isinstance(d, dict) and isinstance(d.get("doc_id"), str) for d in documents):
+        raise bad('"documents"', documents if not isinstance(documents, list) else "[...]", "a list of documents, each with its doc_id")
+    if not isinstance(manifest.get("built_at"), str):
+        raise bad('"built_at"', manifest.get("built_at"), "the build time")
+    files = manifest.get("files")
+    if not isinstance(files, dict) or not files:
+        raise CorruptIndexError(
+            f"{MANIFEST} of index {where!r} has no \"files\" checksum table, so its files cannot be checked and it is refused "
+            f"(an index's text must not be quoted unchecked); {fix}"
+        )
+    for name, info in files.items():
+        if not isinstance(info, dict) or not count(info.get("bytes")) or not isinstance(info.get("sha256"), str):
+            raise bad(f'"files.{name}"', info, "an object with the file's bytes and sha256")
+    unlisted = [name for name in REQUIRED_FILES if name not in files]
+    if unlisted:
+        raise CorruptIndexError(
+            f"{MANIFEST} of index {where!r} has no checksum for {', '.join(unlisted)} in its \"files\" table, so it is refused; {fix}"
+        )
 
 
 def check_files(folder: Path, manifest: dict, full: bool = False) -> None:

@@ -24,9 +24,13 @@ FAISS index), :mod:`qa.index.local.bm25` (BM25 scores), :mod:`qa.index.local.sea
 fused search), :mod:`qa.index.local.build` (the incremental build plan and the atomic write)
 and this module (loading).
 
-A loaded index does not read its large vector files into memory: sentence and
-word vectors are memory-mapped (answers touch only the rows they score), and
-passage vectors are read row by row when IVF candidates are re-ranked.
+A loaded index does not read its large vector files into memory: sentence
+vectors are read row by row when answers score them, and passage vectors when
+IVF candidates are re-ranked (with ``pread``, :class:`qa.index.local.vectors.VectorRows`).
+Nothing is memory-mapped, so a vector file truncated under a running server
+gives a :class:`qa.CorruptIndexError`, not a bus error that kills the process.
+Word vectors (at most ``MAX_WORDS_EMBEDDED`` rows, 150 MB at 384 dimensions) are
+read into memory: answers look up many scattered rows of them.
 """
 
 from __future__ import annotations
@@ -81,7 +85,7 @@ class Store:
         passages: Passages by position (= FAISS id = BM25 id).
         sentences: Sentences by global index.
         vectors: The passage vectors' search index (a :class:`VectorIndex`).
-        sentence_vectors: ``(len(sentences), dimension)`` unit vectors.
+        sentence_vectors: ``(len(sentences), dimension)`` float16 unit vectors, read by row (:class:`VectorRows`).
         bm25: The BM25 weights of the passages (read without bm25s, see :mod:`qa.index.local.bm25`).
         words: Row of each embedded corpus word in ``word_vectors``.
         word_vectors: ``(len(words), dimension)`` unit vectors.
@@ -93,7 +97,7 @@ class Store:
     passages: RecordTable[PassageRecord]
     sentences: RecordTable[Sentence]
     vectors: VectorIndex
-    sentence_vectors: np.ndarray
+    sentence_vectors: VectorRows
     bm25: Bm25
     words: dict[str, int]
     word_vectors: np.ndarray
@@ -170,10 +174,10 @@ def load_store(path: str | os.PathLike[str], model: str | None = None, check_sou
         index = faiss.read_index(str(folder / FAISS_INDEX))
         passage_vectors = VectorRows(folder / PASSAGE_VECTORS)
         vectors = VectorIndex(index, manifest["index"], passage_vectors)
-        sentence_vectors = _map_npy(folder / SENTENCE_VECTORS)
+        sentence_vectors = VectorRows(folder / SENTENCE_VECTORS, np.float16)
         bm25 = load_bm25(folder / BM25_DIR)
         words = {w: i for i, w in enumerate(json.loads((folder / WORDS).read_text(encoding="utf-8")))}
-        word_vectors = _map_npy(folder / WORD_VECTORS)
+        word_vectors = _read_npy(folder / WORD_VECTORS)
     except QAError:
         raise
     except Exception as exc:  # noqa: BLE001 - any reader failure means a damaged index
@@ -199,7 +203,7 @@ def document_of(row: dict) -> Document:
     Raises:
         CorruptIndexError: The page offsets are not non-decreasing integers inside the text.
     """
-    doc = Document(row["doc_id"], row["title"], row["text"], row["source"], tuple(row.get("page_starts", ())))
+    doc = Document(row["doc_id"], row["title"], row["text"], row["source"], tuple(row.get("page_starts", ())), str(row.get("layout", "")))
     starts = doc.page_starts
     if starts and (
         any(not isinstance(x, int) for x in starts)
@@ -235,9 +239,9 @@ def read_documents(path: str | os.PathLike[str], manifest: dict | None = None) -
     return docs
 
 
-def _map_npy(path: Path) -> np.ndarray:
-    """A ``.npy`` file memory-mapped read-only (pages are read when rows are used; no pickle)."""
-    array = np.load(path, mmap_mode="r", allow_pickle=False)
+def _read_npy(path: Path) -> np.ndarray:
+    """A ``.npy`` file read into memory (no pickle; never memory-mapped, see the module's docstring)."""
+    array = np.load(path, allow_pickle=False)
     if array.dtype.hasobject:
         raise CorruptIndexError(f"{path.name} holds objects")
-    return array.view(np.ndarray)  # still backed by the map; plain-array indexing is cheaper than np.memmap's
+    return array

@@ -79,7 +79,7 @@ def remove(wanted: list[str], target: Path, model: str | Embedder | None, backen
                 "document: remove fewer, or delete the index folder"
             )
         stored = {name: target / STORED_FILES / name for name in stored_files(manifest) if name not in wanted}
-        _build(target, remaining, stored, manifest, embedder_for(manifest, model, backend), held)
+        _build(target, remaining, stored, manifest, embedder_for(manifest, model, backend), held, replace=True)
     logger.info("removed %d document(s) from %s", len(wanted), target)
     return RemoveReport(target, tuple(wanted), len(remaining))
 
@@ -116,7 +116,7 @@ def stored_documents(target: Path, manifest: dict) -> list[Document]:
         doc_id = info["doc_id"]
         if doc_id in kept:
             doc = read_file(target / STORED_FILES / kept[doc_id], doc_id, ocr=ocr)
-            documents.append(Document(doc_id, doc.title, doc.text, f"{STORED_FILES}/{kept[doc_id]}", doc.page_starts))
+            documents.append(Document(doc_id, doc.title, doc.text, f"{STORED_FILES}/{kept[doc_id]}", doc.page_starts, doc.layout))
         elif doc_id in bundled and bundled[doc_id].sha256 == info["text_sha256"]:
             documents.append(bundled[doc_id])
         else:
@@ -128,9 +128,11 @@ def stored_documents(target: Path, manifest: dict) -> list[Document]:
 
 
 def _build(
-    target: Path, documents: list[Document], stored: dict[str, Path], manifest: dict | None, embedder: Embedder, held: HeldLock
+    target: Path, documents: list[Document], stored: dict[str, Path], manifest: dict | None, embedder: Embedder, held: HeldLock,
+    replace: bool = False,
 ) -> None:
-    """Write ``documents`` into ``target`` with the chunking and index settings it already has."""
+    """Write ``documents`` into ``target`` with the chunking and index settings it already has (``replace``: the kept
+    files not ``stored`` are removed on purpose)."""
     chunking = (manifest or {}).get("chunking", {})
     write_index(
         documents,
@@ -141,4 +143,5 @@ def _build(
         exact_max=int((manifest or {}).get("index", {}).get("exact_max", DEFAULT_EXACT_MAX)),
         stored=stored,
         held=held,
+        replace=replace,
     )

@@ -8,6 +8,7 @@ engine does; :class:`VectorRows` reads exact vectors row by row for re-ranking.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import math
 import os
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from qa.errors import CorruptIndexError
 from qa.index.local.manifest import npy_header
 
 logger = logging.getLogger(__name__)
@@ -87,26 +89,30 @@ def recall_at_k(found: np.ndarray, truth: np.ndarray, k: int = 10) -> float:
 
 
 class VectorRows:
-    """Rows of a float32 ``.npy`` matrix, read on demand with ``pread`` from an open file.
+    """Rows of a ``.npy`` matrix (float32 passage vectors, float16 sentence vectors), read on demand with
+    ``pread`` from an open file.
 
     Unlike a memory map, the rows read do not stay mapped in the process (the
-    operating system's page cache keeps the hot ones), so re-ranking does not
-    grow the resident memory towards the file's size.  Thread-safe.
+    operating system's page cache keeps the hot ones), so reading does not
+    grow the resident memory towards the file's size; and a file truncated or
+    replaced under a running server gives a :class:`qa.CorruptIndexError`, where
+    a memory map would kill the process with a bus error.  Thread-safe.
 
     Raises:
-        ValueError: The file is not a C-ordered float32 matrix, or is shorter than its header says.
+        ValueError: The file is not a C-ordered matrix of ``dtype``, or is shorter than its header says.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, dtype: np.dtype | type = np.float32) -> None:
         with path.open("rb") as handle:
-            shape, fortran, dtype = npy_header(handle)
+            shape, fortran, found = npy_header(handle)
             offset = handle.tell()
-        if len(shape) != 2 or fortran or dtype != np.dtype(np.float32):
-            raise ValueError(f"{path.name} is not a float32 matrix")
+        if len(shape) != 2 or fortran or found != np.dtype(dtype):
+            raise ValueError(f"{path.name} is not a {np.dtype(dtype).name} matrix")
+        self.path = path
         self.shape: tuple[int, int] = (int(shape[0]), int(shape[1]))
-        self.dtype = dtype
+        self.dtype = found
         self._offset = offset
-        self._row_bytes = self.shape[1] * dtype.itemsize
+        self._row_bytes = self.shape[1] * found.itemsize
         if path.stat().st_size < offset + self.shape[0] * self._row_bytes:
             raise ValueError(f"{path.name} is shorter than its header says")
         self._fd = os.open(path, os.O_RDONLY)
@@ -115,18 +121,45 @@ class VectorRows:
     def __len__(self) -> int:
         return self.shape[0]
 
-    def __getitem__(self, rows: np.ndarray) -> np.ndarray:
-        """The rows with these (sorted, distinct) indices; runs of consecutive rows take one read each."""
-        rows = np.asarray(rows, dtype=np.int64).ravel()
-        out = np.empty((len(rows), self.shape[1]), dtype=self.dtype)
-        start = 0
-        while start < len(rows):
-            end = start + 1
-            while end < len(rows) and rows[end] == rows[end - 1] + 1:
-                end += 1
-            data = os.pread(self._fd, (end - start) * self._row_bytes, self._offset + int(rows[start]) * self._row_bytes)
-            out[start:end] = np.frombuffer(data, dtype=self.dtype).reshape(end - start, self.shape[1])
-            start = end
+    def sha256(self) -> tuple[int, str]:
+        """Size and SHA-256 of the whole file, read through the descriptor the rows are read from (the same bytes)."""
+        digest, offset = hashlib.sha256(), 0
+        while block := os.pread(self._fd, 1 << 20, offset):
+            digest.update(block)
+            offset += len(block)
+        return offset, digest.hexdigest()
+
+    def __getitem__(self, rows: int | slice | np.ndarray | list[int]) -> np.ndarray:
+        """The rows with these indices, in the order given (one row for an int); runs of consecutive rows take one read each.
+
+        Raises:
+            IndexError: A row outside the matrix.
+            CorruptIndexError: The file was cut short since it was opened (rebuild the index).
+        """
+        if isinstance(rows, (int, np.integer)):
+            return self[np.array([rows])][0]
+        if isinstance(rows, slice):
+            rows = np.arange(*rows.indices(self.shape[0]))
+        wanted = np.asarray(rows, dtype=np.int64).ravel()
+        if not len(wanted):
+            return np.empty((0, self.shape[1]), dtype=self.dtype)
+        if (wanted.min() < 0 or wanted.max() >= self.shape[0]):
+            raise IndexError(f"row out of range for {self.path.name} of {self.shape[0]} rows")
+        order = np.argsort(wanted, kind="stable")
+        ids = wanted[order]
+        found = np.empty((len(ids), self.shape[1]), dtype=self.dtype)
+        cuts = (np.flatnonzero(np.diff(ids) != 1) + 1).tolist()
+        for start, end in zip([0, *cuts], [*cuts, len(ids)]):
+            size = (end - start) * self._row_bytes
+            data = os.pread(self._fd, size, self._offset + int(ids[start]) * self._row_bytes)
+            if len(data) != size:
+                raise CorruptIndexError(
+                    f"index file {self.path.name} was cut short while the index was loaded (truncated or altered); "
+                    "rebuild the index with `qa index`"
+                )
+            found[start:end] = np.frombuffer(data, dtype=self.dtype).reshape(end - start, self.shape[1])
+        out = np.empty_like(found)
+        out[order] = found
         return out
 
 

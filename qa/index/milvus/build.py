@@ -41,6 +41,7 @@ from qa.index.embedding import Embedder
 from qa.errors import IndexNotFoundError, ModelMismatchError, QAError
 from qa.documents.lexical import tokenize
 from qa.index.location import Location
+from qa.index.local.folder import refuse_losing
 from qa.index.local.manifest import chunking_settings, source_info
 from qa.index.milvus.client import Connection, quote
 from qa.index.milvus.store import (
@@ -313,8 +314,23 @@ def read_kept_file(conn: Connection, doc_id: str, version: str, chunks: int) -> 
 
 def document_version(doc: Document, chunking: dict, model: str, file: dict | None = None) -> str:
     """The version of a document as stored: changes with its text, title, source, pages, kept file, the chunking or the model."""
-    key = json.dumps([doc.sha256, doc.title, doc.source, list(doc.page_starts), chunking, model, file], sort_keys=True)
+    parts = [doc.sha256, doc.title, doc.source, list(doc.page_starts), chunking, model, file]
+    if doc.layout:  # a document indexed before qa kept its page layout is written again, with it
+        parts.append(hashlib.sha256(doc.layout.encode("ascii", "replace")).hexdigest())
+    key = json.dumps(parts, sort_keys=True)
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
+
+
+def added_ids(conn: Connection, heads: dict[str, dict]) -> set[str]:
+    """The committed documents that were added with a kept file (``qa add``, uploads)."""
+    rows = conn.rows(conn.names["documents"], ["doc_id", "version"], 'kind == "file" and chunk == 0')
+    return {row["doc_id"] for row in rows if heads.get(row["doc_id"], {}).get("version") == row["version"]}
+
+
+def lost_documents(conn: Connection, heads: dict[str, dict], documents: Sequence[Document], kept: set[str], prune: bool) -> list[str]:
+    """The added documents a write would remove (``prune``) or overwrite with a document without its kept file."""
+    added = added_ids(conn, heads) - kept
+    return sorted(added if prune else added & {d.doc_id for d in documents})
 
 
 def read_heads(conn: Connection) -> dict[str, dict]:
@@ -334,6 +350,7 @@ def write_documents(
     kept: dict[str, Path] | None = None,
     dense_index: str = "HNSW",
     batch_size: int = 64,
+    replace: bool = False,
 ) -> MilvusWrite:
     """Chunk, embed and write documents into a Milvus index (see the module's docstring).
 
@@ -351,11 +368,14 @@ def write_documents(
             by doc_id; the file's name is the doc_id.
         dense_index: Dense index type of a new index (``HNSW``, ``IVF_SQ8`` or ``FLAT``).
         batch_size: Texts per encoder batch.
+        replace: Remove (or overwrite) documents added with a kept file that are not ``kept`` here; without it such
+            a write is refused.
 
     Returns:
         What was written, left unchanged and removed.
 
     Raises:
+        ReplaceRefusedError: The write would remove added documents, without ``replace``.
         QAError: No documents, or no text to index.
         ModelMismatchError: The index was built with another model.
         IndexUnavailableError: Milvus cannot be reached.
@@ -369,6 +389,7 @@ def write_documents(
     try:
         ensure_index(conn, embedder, chunking, dense_index)
         heads = read_heads(conn)
+        refuse_losing(str(where), lost_documents(conn, heads, documents, set(files), prune), replace)
         next_order = 0 if prune else max((int(h.get("order", 0)) for h in heads.values()), default=-1) + 1
         if orders is None:
             orders = [next_order + i for i in range(len(documents))]
@@ -458,6 +479,8 @@ def _write_changed(
             "title": doc.title, "source": doc.source, "page_starts": list(doc.page_starts), "info": source_info(doc, file is not None),
             "passages": p_count, "sentences": s_count, "stems": stems, "file": file,
         }
+        if doc.layout:
+            meta["layout"] = doc.layout
         texts, metas = _chunks(doc.text), _chunks(json.dumps(meta, ensure_ascii=False))
         doc_rows.extend(_row(f"{d}|{version}|t{k}", d, "text", version, k, body) for k, body in enumerate(texts))
         doc_rows.extend(_row(f"{d}|{version}|m{k}", d, "meta", version, k, body) for k, body in enumerate(metas))

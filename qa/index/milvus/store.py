@@ -162,7 +162,7 @@ def read_documents(conn: Connection) -> list[DocumentEntry]:
             text = read_body(chunks.get((doc_id, "text", version), {}), int(head["text_chunks"]), f"the text of {doc_id!r}")
             meta = json.loads(read_body(chunks.get((doc_id, "meta", version), {}), int(head["meta_chunks"]), f"the metadata of {doc_id!r}"))
             starts = tuple(int(x) for x in meta.get("page_starts", ()))
-            doc = Document(doc_id, meta["title"], text, meta["source"], starts)
+            doc = Document(doc_id, meta["title"], text, meta["source"], starts, str(meta.get("layout", "")))
         except (KeyError, TypeError, ValueError) as exc:
             raise CorruptIndexError(f"document {doc_id!r} of index {str(conn.where)!r} is unreadable ({exc}); add it again") from None
         if starts and (starts[0] != 0 or any(b < a for a, b in zip(starts, starts[1:])) or starts[-1] > len(text)):

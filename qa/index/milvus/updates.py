@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -20,6 +21,38 @@ from qa.index.milvus.store import read_documents as read_milvus_documents
 from qa.index.milvus.store import read_heads_ids, read_manifest_row
 
 logger = logging.getLogger(__name__)
+
+STAGING_PREFIX = "qa-milvus-add-"
+"""Prefix of the temporary folder (in the system's temp folder) where an update to Milvus checks its files,
+followed by the process id: ``qa-milvus-add-PID-XXXX``."""
+
+
+def remove_stale_staging(folder: Path | None = None) -> list[Path]:
+    """Delete the staging folders of Milvus updates whose process is gone (killed: it could not clean up).
+
+    Returns:
+        The folders deleted.
+    """
+    removed = []
+    for path in sorted(Path(folder or tempfile.gettempdir()).glob(f"{STAGING_PREFIX}*")):
+        pid = path.name[len(STAGING_PREFIX) :].split("-", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid() or _alive(int(pid)) or not path.is_dir():
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    if removed:
+        logger.warning("removed %d staging folder(s) of killed updates: %s", len(removed), ", ".join(p.name for p in removed))
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process
+        return True
+    return True
 
 
 def add(
@@ -50,7 +83,8 @@ def add(
     documents = [e.document for e in entries] or (default_documents() if default and manifest is None else [])
     kept = {e.meta["file"]["name"]: {"sha256": e.meta["file"]["sha256"]} for e in entries if e.meta.get("file")}
     stored: dict[str, Path] = {}
-    staging = Path(tempfile.mkdtemp(prefix="qa-upload-"))
+    remove_stale_staging()
+    staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-"))
     try:
         added, unchanged, by_id = vet_files(files, staging, documents, kept, stored, limits, skipped, ocr)
         if added:

@@ -5,13 +5,9 @@ from __future__ import annotations
 import json
 import random
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[3]
-sys.path.insert(0, str(ROOT))
 
 from eval.calibration import calibrate_reader as C  # noqa: E402
 from qa.answering.decision import DECISION_FEATURES, OPTION_FEATURES, DecisionModel, decision_of  # noqa: E402
@@ -44,20 +40,25 @@ def rows(seed: int, n: int, share: float, plain: float) -> list[dict]:
 SETS = [rows(1, 400, 0.5, 0.70), rows(2, 60, 0.7, 0.60)]
 
 
-def test_fitted_threshold_keeps_the_floor_on_every_set() -> None:
+def test_t_answer_is_the_lowest_confidence_of_the_stated_precision_on_every_set() -> None:
     model = C.fit_model(SETS, 1)
     assert len(model.choice.weights) == len(OPTION_FEATURES) and len(model.answer.weights) == len(DECISION_FEATURES)
+    decided = [C.confidences(model, rows_) for rows_ in SETS]
+    assert 0 < model.threshold < 1
+    assert all(C.answered_precision(c, r, model.threshold) >= C.ANSWERED_PRECISION for c, r, _, _ in decided)
+    lower = model.threshold - 0.005  # one step lower misses the precision on some set
+    assert any(C.answered_precision(c, r, lower) < C.ANSWERED_PRECISION for c, r, _, _ in decided)
+
+
+def test_t_decline_keeps_every_question_reader_false_gets_right_shown() -> None:
+    model = C.fit_model(SETS, 1)
+    assert 0 <= model.decline <= model.threshold
     for rows_ in SETS:
-        figures = C.evaluate(model, rows_)
-        assert figures["answerable_right"] >= figures["plain_right"] + C.FLOOR_MARGIN - 1e-9
-        assert figures["answerable_right"] <= figures["never_declining_right"]
-    assert model.threshold > 0  # the reader signal is strong here: some questions are declined
-
-
-def test_a_floor_above_what_the_engine_reaches_declines_nothing(caplog: pytest.LogCaptureFixture) -> None:
-    greedy = [[dict(r, plain={"right": r["answerable"], "abstained": False}) for r in rows_] for rows_ in SETS]
-    assert C.fit_model(greedy, 1).threshold == 0.0
-    assert "below reader=False's even when never declining" in caplog.text
+        conf, right, answerable, plain = C.confidences(model, rows_)
+        assert plain.any() and (conf[plain] >= model.decline).all()
+        figures = C.tiers(model, rows_)
+        assert figures["right_shown"] >= figures["right_answered"] and figures["right_shown_count"] >= figures["plain_right_count"] * 0.8
+    assert any((C.confidences(model, r)[0][C.confidences(model, r)[3]] < model.decline + 0.002).any() for r in SETS)  # the tightest
 
 
 def test_shallowest_depth_without_a_real_gain() -> None:
@@ -78,6 +79,15 @@ def test_main_writes_a_loadable_decision(tmp_path: Path) -> None:
     assert set(config["decision"]["fit"]["sets"]) == {"squad2_calibration", "article_tune"}  # held-out rows are never fitted
     model = DecisionModel.from_config(config["decision"])
     assert model.depth in (1, 2) and decision_of(Reader(folder)) == model  # the card's hashes were renewed
+    assert config["decision"]["t_answer"] == model.threshold and config["decision"]["t_decline"] == model.decline
+    assert config["decision"]["fit"]["answered_precision"] == C.ANSWERED_PRECISION
+    tables = tmp_path / "tables.json"
+    assert C.main(["--reuse", str(saved), "--reader", str(folder), "--before", str(folder / "reader.json"), "--tables", str(tables)]) == 0
+    written = json.loads(tables.read_text())
+    assert set(written) == {"squad2_calibration", "article_tune", "article_heldout"} and not written["article_heldout"]["fitted_on"]
+    for entry in written.values():
+        assert set(entry["before"]["risk_coverage"]) == {f"{c:.1f}" for c in C.COVERAGES} | {"auc"}
+        assert {"answered_precision", "right_answered", "right_shown", "unanswerable_kept_out", "plain_right"} <= set(entry["after"]["tiers"])
 
 
 def test_bad_rows_file_is_refused(tmp_path: Path) -> None:

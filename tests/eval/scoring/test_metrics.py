@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import math
 import random
-import sys
-from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
 from eval.scoring import metrics as m  # noqa: E402
 

@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[3]
-sys.path.insert(0, str(ROOT))
 
 from eval.scoring import qasets, run  # noqa: E402
 from tests.conftest import HashingEmbedder  # noqa: E402
@@ -104,6 +100,7 @@ def test_write_outputs(tiny_set: qasets.EvalSet, tmp_path: Path) -> None:
     assert set(loaded["systems"]) == {"reader", "hybrid", "bm25", "dense", "threshold"}
     report = paths[1].read_text(encoding="utf-8")
     assert "| hybrid |" in report and "| reader |" in report and "calibration" in report and "risk-coverage" in report
+    assert "## tiers: all" in report and "right as answered or unconfirmed" in report
     assert paths[2].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "hybrid" in run.render_text(result)
 
@@ -168,3 +165,21 @@ def test_decision_metrics_count_abstentions() -> None:
     assert summary["phrase_em"] == 1.0 and summary["phrase_f1"] == 1.0
     rc = run.risk_coverage(records)
     assert rc[0]["n"] == 1 and rc[0]["accuracy"] == 1.0 and rc[-1]["accuracy"] == pytest.approx(1 / 3)
+
+
+def test_tiers_count_answered_unconfirmed_and_declined() -> None:
+    answerable = item("a", "q", "tune", ("x",), (("d", 0, 1),))
+    unanswerable = item("u", "q", "tune")
+    rec = lambda it, abstained, shown, right: run.Record(  # noqa: E731
+        it, None, abstained, right and not abstained, 0.5, "", 0, 0, 1.0, right_if_answered=right, shown=shown,
+        first_right=right and not abstained, first_right_if_answered=right)
+    records = [rec(answerable, False, True, True),  # answered, right
+               rec(answerable, True, True, True),  # unconfirmed, its sentence right
+               rec(answerable, True, False, False),  # declined
+               rec(unanswerable, True, True, False),  # unconfirmed: kept out of answered
+               rec(unanswerable, False, True, False)]  # answered: not kept out
+    tiers = run.tier_summary(records)
+    assert tiers["right_answered"] == pytest.approx(1 / 3) and tiers["right_shown"] == pytest.approx(2 / 3)
+    assert tiers["unanswerable_kept_out"] == 0.5
+    assert (tiers["answered_share"], tiers["unconfirmed_share"], tiers["declined_share"]) == (0.4, 0.4, 0.2)
+    assert tiers["tier_precision"] == 0.5

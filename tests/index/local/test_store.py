@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 
 import qa
-from qa.index.local.manifest import FAISS_INDEX, FORMAT_VERSION, MANIFEST, PASSAGE_VECTORS, chunking_settings, read_manifest, verify_index
+from qa.index.local.manifest import FAISS_INDEX, FORMAT_VERSION, MANIFEST, PASSAGE_VECTORS, SENTENCE_VECTORS, chunking_settings, file_entry, read_manifest, verify_index
 from qa.index.local.build import build_lock, write_index
 from qa.index.local.store import load_store
+from qa.index.local.vectors import VectorRows
 from tests.conftest import HashingEmbedder
 
 
@@ -77,7 +78,7 @@ def test_garbage_faiss_with_matching_manifest_is_corrupt_not_raw(fake_index: Pat
     faiss_file = fake_index / FAISS_INDEX
     faiss_file.write_bytes(b"garbage" * 10)
     manifest = json.loads((fake_index / MANIFEST).read_text())
-    del manifest["files"][FAISS_INDEX]  # bypass the checksum: the reader itself must fail cleanly
+    manifest["files"][FAISS_INDEX] = file_entry(faiss_file)  # a matching checksum: the reader itself must fail cleanly
     (fake_index / MANIFEST).write_text(json.dumps(manifest))
     with pytest.raises(qa.CorruptIndexError, match="cannot read index"):
         load_store(fake_index)
@@ -308,7 +309,8 @@ def test_vectors_are_memory_mapped_and_large_files_checked_by_sample(
     manifest = read_manifest(path)
     assert all("sample_sha256" in info for info in manifest["files"].values() if info["bytes"] > 100)
     store = load_store(path)
-    assert all(isinstance(a.base, np.memmap) and not a.flags.owndata for a in (store.sentence_vectors, store.word_vectors))
+    assert isinstance(store.sentence_vectors, VectorRows) and isinstance(store.word_vectors, np.ndarray)  # never mapped
+    assert np.array_equal(store.sentence_vectors[[2, 0]], np.load(path / SENTENCE_VECTORS)[[2, 0]])
     exact = store.vectors.exact  # read with pread, not mapped
     assert exact.shape == (len(store.passages), 64)
     assert np.array_equal(exact[np.array([0, 1, 2])], np.load(path / PASSAGE_VECTORS)[:3])
@@ -374,3 +376,46 @@ def test_passage_vectors_are_length_weighted_means_of_their_sentence_vectors(tmp
         np.testing.assert_allclose(stored[row], weighted / np.linalg.norm(weighted), atol=1e-6)
     assert multi >= 3
     assert read_manifest(tmp_path / "ix")["chunking"]["passage_vectors"] == "sentence-mean-by-chars"
+
+
+TRUNCATE_UNDER_A_LOADED_ENGINE = """
+import os, sys
+import qa
+from tests.conftest import HashingEmbedder
+bot = qa.load(sys.argv[1], model=HashingEmbedder(), reader=False)
+bot.auto_reload = False
+assert not bot.ask("What does document 3 say about harbour ships?").abstained
+for names in (["sentence_vectors.npy"], ["passage_vectors.npy", "word_vectors.npy"]):
+    for name in names:
+        os.truncate(os.path.join(sys.argv[1], name), 200)
+    bot.store.sentence_cache.clear()
+    try:
+        bot.ask("Which cargo number does sentence 71 of document 7 name?")
+    except qa.QAError as exc:
+        print(type(exc).__name__, exc)
+print("alive")
+"""
+
+
+def test_a_vector_file_truncated_under_a_loaded_engine_is_an_error_not_a_dead_process(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    docs = [
+        qa.Document(f"d{i}.txt", f"D{i}", " ".join(f"Sentence {j} of document {i} names harbour ships and cargo number {j}." for j in range(80)), "<memory>")
+        for i in range(8)
+    ]
+    path = tmp_path / "idx"
+    qa.build_index(docs, path, model=HashingEmbedder(), exact_max=20)  # IVF: passage vectors are read to re-rank
+    assert read_manifest(path)["index"]["type"] == "ivf_sq8" and (path / SENTENCE_VECTORS).stat().st_size > 50_000
+    done = subprocess.run(
+        [sys.executable, "-c", TRUNCATE_UNDER_A_LOADED_ENGINE, str(path)],
+        cwd=Path(__file__).parents[3], capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    errors = done.stdout.splitlines()
+    assert len(errors) == 3 and errors[-1] == "alive", done.stdout
+    for line in errors[:2]:
+        assert line.startswith("CorruptIndexError index file ") and "was cut short while the index was loaded" in line
+        assert line.endswith("rebuild the index with `qa index`")
+    assert "sentence_vectors.npy" in errors[0] and "passage_vectors.npy" in errors[1]

@@ -104,6 +104,43 @@ def test_add_list_remove_on_milvus_keep_the_files_and_a_loaded_engine_sees_them(
     assert bot.reload() and "harbour note.txt" not in bot.store.documents
 
 
+def test_a_milvus_rebuild_refuses_to_drop_added_documents_unless_replace(tmp_path: Path) -> None:
+    import shutil
+
+    embedder = HashingEmbedder()
+    qa.build_index(DOCS, str(tmp_path / "lib.db"), model=embedder)
+    shutil.copytree(tmp_path / "lib.db", tmp_path / "copy.db")  # the repro: build, cp, add, index again, list
+    location = str(tmp_path / "copy.db")
+    note = tmp_path / "x.txt"
+    note.write_text("The lighthouse keeper retires in April. Gulls nest on the old pier.", encoding="utf-8")
+    qa.add_documents([note], location, model=embedder)
+    manual = tmp_path / "manual.txt"
+    manual.write_text("Descale the espresso machine every month.", encoding="utf-8")
+    with pytest.raises(qa.ReplaceRefusedError, match=r"holds 1 document\(s\) added .*\('x.txt'\).*--replace"):
+        qa.build_index([manual], location, model=embedder)
+    with pytest.raises(qa.ReplaceRefusedError, match=r"\('x.txt'\)"):  # a shard that would overwrite it without its file
+        qa.build_index([note], location, model=embedder, shard="1/1")
+    with pytest.raises(qa.ReplaceRefusedError, match=r"\('x.txt'\)"):  # the write checks too, not only build_index
+        write_documents([DOCS[0]], parse_location(location), embedder)
+    assert [(d.doc_id, d.added) for d in qa.list_documents(location)] == [("cats.txt", False), ("ships.txt", False), ("x.txt", True)]
+    qa.build_index([manual], location, model=embedder, shard="1/1")  # a shard that leaves it alone is fine
+    report = qa.build_index([manual], location, model=embedder, replace=True)
+    assert report.removed_added == ("x.txt",)
+    assert [(d.doc_id, d.added) for d in qa.list_documents(location)] == [("manual.txt", False)]
+
+
+def test_adding_a_file_a_milvus_build_read_unchanged_is_a_no_op(tmp_path: Path) -> None:
+    location = str(tmp_path / "built.db")
+    manual = tmp_path / "manual.txt"
+    manual.write_text("Descale the espresso machine every month.", encoding="utf-8")
+    qa.build_index([manual], location, model=HashingEmbedder())
+    generation = load_milvus_store(location).manifest["generation"]
+    report = qa.add_documents([manual], location, model=HashingEmbedder())
+    assert (report.added, report.unchanged, report.skipped) == ((), ("manual.txt",), ())
+    assert load_milvus_store(location).manifest["generation"] == generation
+    assert [(d.doc_id, d.added) for d in qa.list_documents(location)] == [("manual.txt", False)]
+
+
 def test_add_to_a_new_milvus_index_skips_bad_files_with_reasons(tmp_path: Path) -> None:
     location = str(tmp_path / "new.db")
     good, bad = tmp_path / "a.txt", tmp_path / "b.exe"
@@ -186,3 +223,21 @@ def test_a_build_in_several_batches_equals_one_batch(tmp_path: Path, monkeypatch
     one, three = load_milvus_store(str(tmp_path / "one.db")), load_milvus_store(str(tmp_path / "three.db"))
     assert one.documents == three.documents and list(one.passages) == list(three.passages)
     assert one.words == three.words and one.bm25 == three.bm25
+
+
+def test_staging_folders_of_killed_milvus_updates_are_removed_and_live_ones_kept(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from qa.index.milvus.updates import STAGING_PREFIX, remove_stale_staging
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    dead = tmp_path / f"{STAGING_PREFIX}{gone.stdout.strip()}-abc"
+    mine = tmp_path / f"{STAGING_PREFIX}{os.getpid()}-def"  # another thread of this process may be adding
+    init = tmp_path / f"{STAGING_PREFIX}1-ghi"  # a live process
+    for folder in (dead, mine, init):
+        folder.mkdir()
+        (folder / "upload.txt").write_text("a copy of an uploaded file", encoding="utf-8")
+    assert remove_stale_staging(tmp_path) == [dead]
+    assert not dead.exists() and mine.is_dir() and init.is_dir()
