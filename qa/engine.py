@@ -476,7 +476,7 @@ def build_index(
         raise IngestError(
             f"nothing to index ({reasons}); pass files or folders of .txt, .md, .html, .pdf, .docx or scanned .png, .jpg, .tif documents"
         )
-    embedder = load_embedder(model, backend)
+    embedder = load_embedder(model, backend, build=True)
     written = write(
         report.documents, where, embedder, max_words, overlap, exact_max, incremental, dense_index, orders, prune=shard is None, replace=replace
     )

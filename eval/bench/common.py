@@ -1,5 +1,5 @@
 """What the benchmarks share: the SQuAD sample's texts, the article's questions, timing, percentiles, a free port,
-the offline environment.
+the offline environment, the shuffled paragraph variants of the build benchmarks.
 
 Used by ``eval/bench/run.py``, ``eval/bench/http_api.py``, ``eval/bench/scale.py``, ``eval/bench/milvus.py`` and
 ``eval/choices/pdf.py``; it imports none of them (``eval/bench/serving.py`` starts and stops their servers).
@@ -83,3 +83,22 @@ def python_env() -> dict[str, str]:
 def split_sentences_simple(text: str) -> list[str]:
     """Sentences of a paragraph, split after ``.``, ``!`` or ``?`` followed by white space."""
     return [s for s in re.split(r"(?<=[.!?])\s+", text.strip()) if s]
+
+
+def shuffled_variants(paragraphs: Sequence[str], copies: int, seed: int = 0) -> list[str]:
+    """Up to ``copies`` distinct versions of every paragraph: the original, then its sentences in seeded random orders.
+
+    A paragraph with too few sentences for another distinct order gets fewer versions.
+    """
+    rng = np.random.default_rng(seed)
+    out: dict[str, None] = {}
+    for copy in range(copies):
+        for paragraph in paragraphs:
+            sentences = split_sentences_simple(paragraph)
+            for _ in range(10 if copy else 1):
+                order = rng.permutation(len(sentences)) if copy else range(len(sentences))
+                text = " ".join(sentences[i] for i in order)
+                if text not in out:
+                    out[text] = None
+                    break
+    return list(out)

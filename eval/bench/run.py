@@ -30,6 +30,10 @@ What is measured (keys of the JSON written by ``--json``):
   over SQuAD paragraphs repeated with their sentences shuffled
   (>= 2,000 passages; 120 with ``--quick``).  ``encode_passages_per_s``: the
   embedder alone encoding the same passage texts.  ``build_efficiency``: their ratio.
+* ``encoders``: the default build encoder (bf16 where the CPU runs it natively) against
+  ``backend="onnx"`` fp32 on 4,000+ passages, alternating builds: passages/s, their ratio, the 1M
+  projection, where the time goes, vector cosines, SQuAD recall@5 and the article's answers
+  (see :mod:`eval.bench.encoders`; not with ``--quick``).
 * ``incremental``: after that build, one document is changed and the index is
   built again into the same folder: ``full_build_s``, ``incremental_s``,
   ``reembedded_passages`` (from the build report).
@@ -93,7 +97,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import numpy as np  # noqa: E402
 
 from eval.bench.common import (  # noqa: E402
-    WARMUP, article_questions, free_port, percentile, python_env, split_sentences_simple, squad_paragraphs, squad_questions,
+    WARMUP, article_questions, free_port, percentile, python_env, split_sentences_simple, squad_paragraphs, squad_questions, shuffled_variants,
 )
 from eval.bench.http_api import DEFAULT_REQUESTS, QUICK_REQUESTS, bench_http, format_http  # noqa: E402
 from eval.bench.scale import bench_records, bench_scale, cached_encode, real_texts  # noqa: E402
@@ -117,25 +121,6 @@ QUICK_ASK_QUESTIONS = 60
 # --------------------------------------------------------------------------- pure helpers
 
 
-def shuffled_variants(paragraphs: Sequence[str], copies: int, seed: int = 0) -> list[str]:
-    """Up to ``copies`` distinct versions of every paragraph: the original, then its sentences in seeded random orders.
-
-    A paragraph with too few sentences for another distinct order gets fewer versions.
-    """
-    rng = np.random.default_rng(seed)
-    out: dict[str, None] = {}
-    for copy in range(copies):
-        for paragraph in paragraphs:
-            sentences = split_sentences_simple(paragraph)
-            for _ in range(10 if copy else 1):
-                order = rng.permutation(len(sentences)) if copy else range(len(sentences))
-                text = " ".join(sentences[i] for i in order)
-                if text not in out:
-                    out[text] = None
-                    break
-    return list(out)
-
-
 def format_table(result: dict) -> str:
     """The benchmark result as a plain-text table."""
     lines = ["metric                          value"]
@@ -155,6 +140,10 @@ def format_table(result: dict) -> str:
             f"{label:<32}p50 {figures['ask_p50_ms']} ms, p95 {figures['ask_p95_ms']} ms, "
             f"floor {figures['floor_p50_ms']} ms, ratio {figures['ask_overhead_ratio']}"
         )
+    if result.get("encoders"):
+        from eval.bench.encoders import format_encoders
+
+        lines += format_encoders(result["encoders"])
     inc = result.get("incremental") or {}
     if inc:
         lines.append(
@@ -415,7 +404,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--build-passages", type=int, default=None, help="passages of the build benchmark")
     parser.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "qa-bench-cache"),
                         help="folder caching the real-text vectors of the scale test ('' for none)")
-    parser.add_argument("--skip", default="", help="comma-separated sections to skip: build, ask, followup, cold, http, ingest, pages, records, scale")
+    parser.add_argument("--skip", default="", help="comma-separated sections to skip: build, encoders, ask, followup, cold, http, ingest, pages, records, scale")
     return parser.parse_args(argv)
 
 
@@ -440,6 +429,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             logger.info("build benchmark (%d passages wanted)", build_passages)
             build, index_path = bench_build(embedder, work, build_passages)
             result.update(build)
+        if "encoders" not in skip and not args.quick:
+            from eval.bench.encoders import bench_encoders
+
+            logger.info("build encoders: the default against fp32 ONNX")
+            result["encoders"] = bench_encoders(work / "encoders")
         article_path = None
         if "ask" not in skip:
             logger.info("ask latency on the bundled article")

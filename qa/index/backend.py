@@ -125,7 +125,7 @@ def open_default(where: Location, requested: str | None, model: str | Embedder |
         from qa.index.embedding import load_embedder
         from qa.index.milvus.build import write_documents
 
-        embedder = load_embedder(model, backend)
+        embedder = load_embedder(model, backend, build=True)
         write_documents(default_documents(), where, embedder)
         return open_store(where, requested), embedder
 

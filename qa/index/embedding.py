@@ -16,7 +16,10 @@ Two backends run a model:
   (a new process answers its first question in ~1 s instead of ~10-12 s).
 
 ``load_embedder(backend="auto")`` (the default) picks ``onnx`` when the model is
-eligible and its export verified, else ``torch``.  ``onnx-int8`` runs a
+eligible and its export verified, else ``torch``.  For a build (``build=True``) on
+a CPU with native bf16 units (:func:`qa.index.bf16.native_bf16`), large encodes
+run in bf16 with torch (:class:`qa.index.bf16.Bf16BuildEmbedder`, backend
+``bf16``): vectors within cosine 0.9999 of fp32, so the model's name is kept.  ``onnx-int8`` runs a
 dynamically quantised export: its vectors differ slightly (cosine ~0.99), so it
 is a different model identity, recorded as ``NAME#int8`` in index manifests, and
 an index built with one cannot be queried with the other.
@@ -41,7 +44,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 PROGRESS_MIN_TEXTS = 256
 """Builds that encode at least this many texts show a progress bar."""
-BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
+BACKENDS = ("auto", "torch", "onnx", "onnx-int8", "bf16")
 """Accepted values of ``backend`` (None means ``"auto"``)."""
 
 
@@ -223,7 +226,16 @@ class _LoadOnce:
         return self.model
 
 
-def load_embedder(model: str | Embedder | None = None, backend: str | None = None) -> Embedder:
+def encoder_of(embedder: Embedder, count: int) -> str:
+    """What encodes a call of ``count`` texts with ``embedder``, as recorded in an index manifest."""
+    encoder_for = getattr(embedder, "encoder_for", None)
+    if encoder_for is not None:
+        return str(encoder_for(count))
+    backend = getattr(embedder, "backend", "custom")
+    return {"onnx": "onnx-fp32", "torch": "torch-fp32"}.get(backend, backend)
+
+
+def load_embedder(model: str | Embedder | None = None, backend: str | None = None, build: bool = False) -> Embedder:
     """Return ``model`` itself when it is an :class:`Embedder`, else load it by name.
 
     Args:
@@ -234,7 +246,11 @@ def load_embedder(model: str | Embedder | None = None, backend: str | None = Non
             ``"onnx"``: ONNX Runtime, falling back to torch (with a warning) when
             it cannot be used; ``"onnx-int8"``: the int8 export (model identity
             ``NAME#int8``), an error when it cannot be used.  Ignored for an
-            :class:`Embedder`.
+            :class:`Embedder`.  ``"bf16"``: the ONNX embedder whose calls run the
+            transformer in bf16 with torch (see :mod:`qa.index.bf16`), on any CPU.
+        build: The embedder encodes a build: with ``"auto"`` on a CPU with native bf16
+            units, calls of :data:`qa.index.bf16.BF16_MIN_TEXTS` texts or more run in bf16
+            (smaller ones, questions, on ONNX Runtime fp32); elsewhere exactly the ``"onnx"`` path.
 
     Returns:
         The embedder; its ``backend`` attribute says which one runs.
@@ -263,12 +279,25 @@ def load_embedder(model: str | Embedder | None = None, backend: str | None = Non
     try:
         embedder = load_onnx_embedder(name, _model_folder(name), variant, load_st)
     except OnnxUnavailable as exc:
-        if variant == "int8":
+        if backend in ("onnx-int8", "bf16"):
             raise ModelLoadError(
-                f"the onnx-int8 backend cannot run {name!r}: {exc}. Use backend='onnx' or 'torch' instead."
+                f"the {backend} backend cannot run {name!r}: {exc}. Use backend='onnx' or 'torch' instead."
             ) from None
         quiet = backend == "auto" and isinstance(exc, IneligibleModel)
         (logger.info if quiet else logger.warning)("using sentence-transformers (torch) for %s: %s", name, exc)
         return SentenceTransformerEmbedder(name, loaded=load_st.model)
     logger.info("loaded model %s (dimension %d) with ONNX Runtime (%s) from %s", embedder.name, embedder.dimension, variant, embedder.model_path)
+    if backend == "bf16":
+        from qa.index.bf16 import Bf16BuildEmbedder
+
+        logger.info("encoding with %s in bf16 with torch (backend='bf16')", name)
+        return Bf16BuildEmbedder(embedder, load_st, min_texts=1, reason="backend='bf16'")
+    if backend == "auto" and build:
+        from qa.index.bf16 import BF16_MIN_TEXTS, Bf16BuildEmbedder, native_bf16
+
+        flag = native_bf16()
+        if flag is not None:
+            logger.info("this CPU runs bf16 natively (%s): builds encode %d texts or more in bf16 with torch", flag, BF16_MIN_TEXTS)
+            return Bf16BuildEmbedder(embedder, load_st, min_texts=BF16_MIN_TEXTS, reason=f"CPU flag {flag}")
+        logger.info("this CPU has no bf16 units (no amx_bf16 or avx512_bf16 flag): builds encode with ONNX Runtime fp32")
     return embedder

@@ -174,7 +174,7 @@ def expand(paths: Sequence[str | os.PathLike[str]], skipped: list[Skipped]) -> l
 def embedder_for(manifest: dict | None, model: str | Embedder | None, backend: str | None) -> Embedder:
     """The model for an update: the index's own, and refuse another."""
     if manifest is None:
-        return load_embedder(model, backend)
+        return load_embedder(model, backend, build=True)
     built_with = manifest["model"]["name"]
     wanted = built_with if model is None else model
     name = canonical_model_name(wanted if isinstance(wanted, str) else wanted.name)
@@ -182,7 +182,7 @@ def embedder_for(manifest: dict | None, model: str | Embedder | None, backend: s
         raise ModelMismatchError(
             f"index was built with model {built_with!r}, not {name!r}; add documents with that model (leave model unset)"
         )
-    return load_embedder(wanted, backend)
+    return load_embedder(wanted, backend, build=True)
 
 
 def vet_files(

@@ -326,10 +326,7 @@ class OnnxEmbedder:
         count = len(texts)
         if count == 0:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        encodings = self._encode_tokens([str(t) for t in texts])
-        lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=count)
-        out = np.empty((count, self.dimension), dtype=np.float32)
-        todo = self._from_table(encodings, out)
+        encodings, lengths, out, todo = self.prepare(texts)
         if len(todo) == 0:
             return normalize(out)
         session = self._session_for(len(todo))
@@ -343,15 +340,7 @@ class OnnxEmbedder:
             for batch in batches(lengths[todo], batch_size):
                 rows = todo[batch]
                 width = int(lengths[rows[0]])
-                ids = np.full((len(rows), width), self._pad_id, dtype=np.int64)
-                mask = np.zeros((len(rows), width), dtype=np.int64)
-                types = np.zeros((len(rows), width), dtype=np.int64)
-                for r, i in enumerate(rows):
-                    enc = encodings[i]
-                    n = len(enc.ids)
-                    ids[r, :n] = enc.ids
-                    mask[r, :n] = 1
-                    types[r, :n] = enc.type_ids
+                ids, mask, types = self.padded(encodings, rows, width)
                 out[rows] = self._forward(session, ids, mask, types)
                 if progress is not None:
                     progress.update(len(rows))
@@ -360,14 +349,42 @@ class OnnxEmbedder:
                 progress.close()
         return normalize(out)
 
+    def prepare(self, texts: Sequence[str]) -> tuple[list[tokenizers.Encoding], np.ndarray, np.ndarray, np.ndarray]:
+        """Tokenise texts and look up the one-token ones (the first step of :meth:`encode`, shared by other runners).
+
+        Returns:
+            ``(encodings, lengths, out, todo)``: each text's encoding and token count, the
+            ``(len(texts), dimension)`` float32 output with the rows found in the table
+            filled, and the positions still to encode.
+        """
+        encodings = self._encode_tokens([str(t) for t in texts])
+        lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(encodings))
+        out = np.empty((len(encodings), self.dimension), dtype=np.float32)
+        return encodings, lengths, out, self._from_table(encodings, out)
+
+    def padded(self, encodings: Sequence[tokenizers.Encoding], rows: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(input_ids, attention_mask, token_type_ids)`` of the encodings at ``rows``, padded to ``width`` tokens."""
+        ids = np.full((len(rows), width), self._pad_id, dtype=np.int64)
+        mask = np.zeros((len(rows), width), dtype=np.int64)
+        types = np.zeros((len(rows), width), dtype=np.int64)
+        for r, i in enumerate(rows):
+            enc = encodings[i]
+            n = len(enc.ids)
+            ids[r, :n] = enc.ids
+            mask[r, :n] = 1
+            types[r, :n] = enc.type_ids
+        return ids, mask, types
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """Names of the graph's inputs (those of ``input_ids``, ``attention_mask``, ``token_type_ids`` it takes)."""
+        return tuple(self._inputs)
+
     def _forward(self, session: onnxruntime.InferenceSession, ids: np.ndarray, mask: np.ndarray, types: np.ndarray) -> np.ndarray:
         """Run the model on one padded batch; mean-pool the token vectors over the attention mask."""
         feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
         hidden = session.run([self._output], {k: feed[k] for k in self._inputs})[0]
-        weights = mask.astype(np.float32)
-        pooled = np.matmul(weights[:, None, :], hidden)[:, 0, :]
-        pooled /= np.maximum(weights.sum(axis=1, keepdims=True), 1e-9)
-        return pooled
+        return mean_pool(hidden, mask)
 
     def _from_table(self, encodings: list[tokenizers.Encoding], out: np.ndarray) -> np.ndarray:
         """Fill ``out`` for one-token texts found in the table; return the positions left to encode."""
@@ -388,6 +405,14 @@ class OnnxEmbedder:
         done = np.zeros(len(encodings), dtype=bool)
         done[positions[known]] = True
         return everything[~done]
+
+
+def mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Mean of each text's token vectors ``hidden`` (batch, tokens, dimension) over its attention ``mask``."""
+    weights = mask.astype(np.float32)
+    pooled = np.matmul(weights[:, None, :], hidden)[:, 0, :]
+    pooled /= np.maximum(weights.sum(axis=1, keepdims=True), 1e-9)
+    return pooled
 
 
 def batches(lengths: np.ndarray, batch_size: int, slack: float = 1.25, extra: int = 2) -> Iterator[np.ndarray]:

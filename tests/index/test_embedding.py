@@ -38,7 +38,7 @@ def test_non_embedder_object_rejected() -> None:
 
 
 def test_unknown_backend_is_rejected() -> None:
-    with pytest.raises(ValueError, match="backend must be one of auto, torch, onnx, onnx-int8. Currently, backend is 'gpu'"):
+    with pytest.raises(ValueError, match="backend must be one of auto, torch, onnx, onnx-int8, bf16. Currently, backend is 'gpu'"):
         load_embedder(backend="gpu")
     with pytest.raises(ValueError, match="backend must be one of"):
         qa.load(backend="cuda")

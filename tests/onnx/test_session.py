@@ -124,7 +124,7 @@ def test_import_qa_is_light() -> None:
 
 def test_runtime_modules_import_no_torch() -> None:
     code = (
-        "import sys, qa.onnx.session, qa.onnx.cache, qa.onnx.quantize, qa.index.embedding; "
+        "import sys, qa.onnx.session, qa.onnx.cache, qa.onnx.quantize, qa.index.embedding, qa.index.bf16; "
         "print(sorted(m for m in ('torch', 'sentence_transformers', 'transformers', 'onnxruntime', 'tokenizers') if m in sys.modules))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

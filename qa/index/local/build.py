@@ -25,7 +25,7 @@ import numpy as np
 
 from qa.versions import QA_VERSION
 from qa.documents.chunking import DEFAULT_MAX_WORDS, DEFAULT_OVERLAP, ChunkSpec, chunk_sentences, split_sentences
-from qa.index.embedding import Embedder
+from qa.index.embedding import Embedder, encoder_of
 from qa.onnx.session import normalize
 from qa.errors import CorruptIndexError, IndexLockedError, IndexNotFoundError, QAError
 from qa.documents.lexical import content_words, tokenize
@@ -280,6 +280,7 @@ def write_index(
         "reused_documents": plan.reused_documents,
         "embedded": {"passages": len(plan.new_passages), "sentences": len(new_sentence_texts), "words": len(missing)},
         "reused": {"passages": len(plan.passages) - len(plan.new_passages), "sentences": len(plan.sentences) - len(new_sentence_texts), "words": len(kept)},
+        "encoder": {"sentences": encoder_of(embedder, len(new_sentence_texts)), "words": encoder_of(embedder, len(missing))},
     }
     return save_index(
         target, documents, plan.passages, plan.sentences, passage_vectors, sentence_vectors, embedder,

@@ -71,11 +71,11 @@ def rebuild_default_index(target: Path, error: QAError, model: str | Embedder | 
         bundled = default_documents()[0]
         docs = [bundled if (d.doc_id, d.source) == (bundled.doc_id, bundled.source) else d for d in stored_documents(target, manifest)]
         logger.warning("rebuilding index %s from its %d documents (%s)", target, len(docs), error)
-        embedder = load_embedder(manifest["model"]["name"] if model is None else model, backend)
+        embedder = load_embedder(manifest["model"]["name"] if model is None else model, backend, build=True)
         kept = {name: target / STORED_FILES / name for name in stored_files(manifest)}
         write_index(docs, target, embedder, stored=kept)
         return embedder
     logger.info("building the default index in %s (%s)", target, error)
-    embedder = load_embedder(model, backend)
+    embedder = load_embedder(model, backend, build=True)
     write_index(default_documents(), target, embedder)
     return embedder

@@ -48,7 +48,7 @@ def test_synthetic_vectors_are_unit_deterministic_and_near_the_real_ones() -> No
 
 def test_shuffled_variants_keep_the_sentences_and_are_distinct() -> None:
     paragraphs = ["One a. Two b! Three c?", "Only one sentence here."]
-    variants = bench.shuffled_variants(paragraphs, copies=3, seed=0)
+    variants = bench_common.shuffled_variants(paragraphs, copies=3, seed=0)
     assert variants[:2] == paragraphs
     assert len(variants) == len(set(variants))
     for text in variants[2:]:
