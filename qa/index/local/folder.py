@@ -26,26 +26,16 @@ from pathlib import Path
 from qa.errors import IndexNotFoundError, QAError, ReplaceRefusedError
 from qa.index.local.manifest import (
     BM25_DIR,
-    DOCUMENTS,
-    FAISS_INDEX,
     MANIFEST,
-    PASSAGE_VECTORS,
-    PASSAGES,
-    SENTENCE_VECTORS,
-    SENTENCES,
+    REQUIRED_FILES,
     STORED_FILES,
-    WORD_VECTORS,
-    WORDS,
     read_manifest,
     stored_files,
 )
 
 logger = logging.getLogger(__name__)
 
-INDEX_ENTRIES = frozenset(
-    {MANIFEST, DOCUMENTS, PASSAGES, SENTENCES, FAISS_INDEX, PASSAGE_VECTORS, SENTENCE_VECTORS, WORDS, WORD_VECTORS, BM25_DIR,
-     STORED_FILES, ".gitignore", ".gitkeep"}
-)
+INDEX_ENTRIES = frozenset({MANIFEST, *REQUIRED_FILES, BM25_DIR, STORED_FILES, ".gitignore", ".gitkeep"})
 """Names an index folder may hold (a folder of only these, without a manifest, is a damaged index a build may replace)."""
 SHOWN = 10
 """Names listed in a message at most."""
