@@ -172,6 +172,7 @@ def run_dialogues(bot: qa.QA, dialogues: Sequence[Dialogue], modes: Sequence[str
     lost = {m: {k: [0, 0] for k in ("first", "follow")} for m in ("without", "with")}
     phrase = {m: {k: [0.0, 0] for k in ("first", "follow")} for m in ("without", "with")}
     shown = {m: {k: [0, 0, 0] for k in ("first", "follow")} for m in ("without", "with")}
+    unshown = {m: {k: [0, 0] for k in ("first", "follow")} for m in ("without", "with")}
     for dialogue in dialogues:
         history: list[qa.Answer] = []
         for i, turn in enumerate(dialogue.turns):
@@ -194,6 +195,9 @@ def run_dialogues(bot: qa.QA, dialogues: Sequence[Dialogue], modes: Sequence[str
                     said = ans.phrase.text if ans.phrase is not None and not ans.abstained else ""
                     phrase[mode][kind][0] += metrics.best_f1(said, [dialogue.text[turn.start : turn.end]])
                     phrase[mode][kind][1] += 1
+                else:
+                    unshown[mode][kind][0] += int(ans.status == "declined")  # unanswerable: nothing shown
+                    unshown[mode][kind][1] += 1
                 if kind == "follow" and not ans.abstained:
                     doc_right[mode][1] += 1
                     doc_right[mode][0] += int(ans.citations[0].doc_id == dialogue.doc_id)
@@ -202,7 +206,8 @@ def run_dialogues(bot: qa.QA, dialogues: Sequence[Dialogue], modes: Sequence[str
                         followed[1] += 1
                         followed[0] += int(ans.follow_up is not None)
                     history.append(ans)
-    return {"counts": counts, "followed": followed, "doc_right": doc_right, "ms": ms, "lost": lost, "phrase": phrase, "shown": shown}
+    return {"counts": counts, "followed": followed, "doc_right": doc_right, "ms": ms, "lost": lost, "phrase": phrase, "shown": shown,
+            "unshown": unshown}
 
 
 def share(cell: Sequence[int]) -> float | None:
@@ -224,6 +229,7 @@ def summary(result: dict) -> dict:
         row["answerable_declined"] = {k: share(v) for k, v in result["lost"][mode].items()}
         row["shown_right"] = {k: round(v[0] / v[2], 3) if v[2] else None for k, v in result["shown"][mode].items()}
         row["status_declined"] = {k: round(v[1] / v[2], 3) if v[2] else None for k, v in result["shown"][mode].items()}
+        row["unanswerable_status_declined"] = {k: share(v) for k, v in result["unshown"][mode].items()}
         row["phrase_f1"] = {k: round(v[0] / v[1], 3) if v[1] else None for k, v in result["phrase"][mode].items()}
         times = {k: sorted(v) for k, v in result["ms"][mode].items()}
         row["p50_ms"] = {k: round(v[len(v) // 2], 1) if v else None for k, v in times.items()}

@@ -98,15 +98,17 @@ class DecisionModel:
 
         ``"t_answer"`` and ``"t_decline"`` are the thresholds (a folder fitted before the tiers has one
         ``"threshold"``: it is ``t_answer``, and ``t_decline`` is 0: every reply with a sentence below it is unconfirmed).
-        A decision fitted before the evidence features (:mod:`qa.answering.evidence`) gives them weight 0.
+        A decision fitted before some evidence features (:mod:`qa.answering.evidence`) existed gives them weight 0
+        (its ``"features"`` must then be the first of :data:`DECISION_FEATURES`, in order).
 
         Raises:
             ValueError: A weight list has the wrong length, or the depth or a threshold is out of range.
         """
         choice = Linear(float(config["choice"]["bias"]), tuple(float(w) for w in config["choice"]["weights"]))
         answer = Linear(float(config["answer"]["bias"]), tuple(float(w) for w in config["answer"]["weights"]))
-        if len(answer.weights) == len(DECISION_FEATURES) - len(EVIDENCE_FEATURES):  # fitted before the evidence features
-            answer = Linear(answer.bias, answer.weights + (0.0,) * len(EVIDENCE_FEATURES))
+        named = tuple(config["answer"].get("features", DECISION_FEATURES[: len(answer.weights)]))
+        if len(answer.weights) < len(DECISION_FEATURES) and named == DECISION_FEATURES[: len(answer.weights)]:
+            answer = Linear(answer.bias, answer.weights + (0.0,) * (len(DECISION_FEATURES) - len(answer.weights)))
         if len(choice.weights) != len(OPTION_FEATURES) or len(answer.weights) != len(DECISION_FEATURES):
             raise ValueError(
                 f"reader.json's decision has {len(choice.weights)} choice and {len(answer.weights)} answer weights; "

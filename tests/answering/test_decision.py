@@ -18,6 +18,7 @@ from qa.answering.decision import (
     options,
     question_stats,
 )
+from qa.answering.evidence import EVIDENCE_FEATURES
 from qa.answering.reading import PassageRead
 from qa.index.store import Hit
 from qa.types import Span
@@ -130,3 +131,14 @@ def test_a_config_fitted_before_the_tiers_reads_its_threshold_as_t_answer() -> N
     del config["t_decline"]
     old = DecisionModel.from_config(config)
     assert old.threshold == DEFAULT_DECISION.threshold and old.decline == 0.0
+
+
+def test_a_config_fitted_before_the_evidence_features_gives_them_weight_zero() -> None:
+    config = DEFAULT_DECISION.to_config()
+    base = len(DECISION_FEATURES) - len(EVIDENCE_FEATURES)
+    config["answer"]["features"] = config["answer"]["features"][:base]
+    config["answer"]["weights"] = [1.0] * base
+    assert DecisionModel.from_config(config).answer.weights == (1.0,) * base + (0.0,) * len(EVIDENCE_FEATURES)
+    config["answer"]["features"] = list(reversed(config["answer"]["features"]))  # other features: refused, not guessed
+    with pytest.raises(ValueError, match=f"answer weights; expected 7 and {len(DECISION_FEATURES)}"):
+        DecisionModel.from_config(config)
