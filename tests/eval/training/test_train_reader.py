@@ -22,8 +22,14 @@ def run(tmp: Path, name: str, *extra: str) -> tuple[Path, Path]:
     return out, work
 
 
-def test_tiny_run_writes_a_loadable_verified_model(tmp_path: Path) -> None:
-    out, work = run(tmp_path, "a", "--max-steps", "4", "--checkpoint-every", "2")
+@pytest.fixture(scope="module")
+def shipped(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """One tiny run of the shipped rounds (4 steps each, a checkpoint every 3), shared by the tests below."""
+    return run(tmp_path_factory.mktemp("shipped"), "a", "--max-steps", "4", "--checkpoint-every", "3")
+
+
+def test_tiny_run_writes_a_loadable_verified_model(shipped: tuple[Path, Path]) -> None:
+    out, work = shipped
     card = verify_reader(out)
     assert card["licence"] == "CC BY-SA 4.0" and "SQuAD" in card["attribution"]
     rounds = card["training"]["rounds"]
@@ -41,10 +47,10 @@ def test_tiny_run_writes_a_loadable_verified_model(tmp_path: Path) -> None:
         assert f"round {number} step 4/4" in (work / f"round{number}" / "train.log").read_text()
 
 
-def test_training_is_deterministic_and_resumable(tmp_path: Path) -> None:
+def test_training_is_deterministic_and_resumable(shipped: tuple[Path, Path], tmp_path: Path) -> None:
     import torch
 
-    _, work_a = run(tmp_path, "a", "--max-steps", "4", "--checkpoint-every", "3", "--rounds", "2")
+    _, work_a = shipped  # rounds 1 and 2 of it are compared with b's two rounds
     # b: killed after 2 steps of round 1, then after 3 of round 2 (both checkpointed), then resumed to the end
     out_b, work_b = run(tmp_path, "b", "--max-steps", "4", "--checkpoint-every", "3", "--stop-after", "2", "--rounds", "2")
     assert not (work_b / "round1" / "final.pt").exists() and not out_b.exists()
