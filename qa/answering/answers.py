@@ -41,6 +41,7 @@ def answer(
     read_depth: int = 1,
     follow_up: FollowUp | None = None,
     near: dict[int, float] | None = None,
+    keep: bool = False,
 ) -> Answer:
     """Answer a question from its retrieved passages, or decline.
 
@@ -55,6 +56,7 @@ def answer(
         read_depth: Passages the reader reads.
         follow_up: What a follow-up took from the conversation (see :mod:`qa.answering.conversation`).
         near: Scorer logit bonuses by sentence index (a follow-up's position prior); None or empty for none.
+        keep: Never decline outright (see :func:`qa.answering.decision.decide`).
 
     Returns:
         The answer, with citations and evidence passages (or related passages when declined).
@@ -62,7 +64,7 @@ def answer(
     scored = score_sentences(store, hits, query, params)
     if near:
         scored = sorted((replace(s, score=s.score + near.get(s.sentence, 0.0)) for s in scored), key=lambda s: -s.score)
-    verdict = decide(store, query.text, hits, scored, params, reader, model, read_depth)
+    verdict = decide(store, query.text, hits, scored, params, reader, model, read_depth, keep)
     return from_verdict(store, question, verdict, make_passages(store, hits), follow_up)
 
 
@@ -203,6 +205,11 @@ def answer_in_conversation(
         first = alone()
         if not first.abstained and fallback_ok(first.citations[0].doc_id, resolution, own):
             return first
+        if conversation.KEEP_CANDIDATE and not resolution.soft:
+            kept = answer(store, question, query, hits, params, reader, model, read_depth, follow_up, near, keep=True)
+            if reader is not None and conversation.PHRASE_WITH_TURN:
+                kept = rephrased(store, reader, text, turns[-1], kept)
+            return kept
     return result
 
 

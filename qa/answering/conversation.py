@@ -38,7 +38,8 @@ For a question asked after earlier turns (``history``, oldest first):
    turn found nothing relevant at all (no candidate, confidence 0), never after a turn that was merely unsure.
 7. **History never costs an answer** (:data:`FALLBACK_ALONE`): a follow-up declined with its conversation is
    asked alone too, and takes that answer when it cites the conversation's document or the one its own search
-   points to.
+   points to; otherwise a follow-up that refers back is shown as unconfirmed with the closest sentence of the
+   conversation's document (:data:`KEEP_CANDIDATE`), never declined outright.
 
 The answer stays extractive: the reader reads the question (with the added words after it), the
 decision is the same fitted one, and a follow-up still declines when the documents do not answer.
@@ -111,6 +112,10 @@ FALLBACK_ALONE = 3
 """A follow-up declined with its conversation (nothing to show: an unconfirmed answer still shows its sentence) is
 asked alone too, and answered so when that answers (history never costs an answer): 0 never, 1 always, 2 only when that answer cites a document in focus, 3 also when it cites the
 document the question's own search prefers with at least :data:`RESET_SHARE` (the question points there itself)."""
+KEEP_CANDIDATE = True
+"""Whether a follow-up that refers back to the conversation, declined outright in the conversation's document and
+not answered alone either, is shown as unconfirmed with the best sentence of that document instead (answers first:
+the thread says where to look, so "nothing relevant" there is the reader's doubt, not the documents' silence)."""
 FOCUS_DOCS = 1
 """Documents in focus: the one the evidence favours, then the next ones by evidence (their passages after its own,
 :data:`FOCUS_PASSAGES` each), so a short document does not leave the reader with fewer passages."""

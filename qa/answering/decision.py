@@ -351,6 +351,7 @@ def decide(
     reader: Reader | None = None,
     model: DecisionModel | None = None,
     read_depth: int = 1,
+    keep: bool = False,
 ) -> Verdict:
     """Decide the reply to a question from its retrieved passages and scored sentences.
 
@@ -369,6 +370,9 @@ def decide(
         reader: The reader, or None for the sentence scorer alone.
         model: The decision fitted with the reader (None: :func:`decision_of` the reader).
         read_depth: Passages the reader reads.
+        keep: Never decline outright: what would be declined is unconfirmed, with the best sentence (a follow-up in
+            its conversation's document, see :data:`qa.answering.conversation.KEEP_CANDIDATE`); a reply both keys
+            say no to is never answered.
     """
     if reader is None:
         best = scored[0] if scored else None
@@ -378,7 +382,8 @@ def decide(
         return Verdict(tuple(select(scored, params)), confidence)
     model = model if model is not None else decision_of(reader)
     reads = read_passages(store, reader, question, hits_to_read(hits, scored, read_depth), scored[0].sentence if scored else -1)
-    if nothing_relevant(scored, reads, params.threshold):
+    relevant = not nothing_relevant(scored, reads, params.threshold)
+    if not relevant and not keep:
         return Verdict((), 0.0)
     choice = choose(model, scored, reads, verifier_for(reader, store, question), evidence_for(store, question, scored))
     if choice is None:
@@ -386,8 +391,8 @@ def decide(
     confidence = round(choice.confidence, 4)
     by_id = {s.sentence: s for s in scored}
     picked = by_id.get(choice.sentence, ScoredSentence(choice.sentence, choice.passage, choice.rank, 0.0, 0.0, -10.0))
-    if confidence >= model.threshold:
+    if confidence >= model.threshold and relevant:
         return Verdict((picked,), confidence, choice.phrase)
-    if confidence >= model.decline:
+    if confidence >= model.decline or keep:
         return Verdict((), confidence, candidate=picked, candidate_phrase=choice.phrase)
     return Verdict((), confidence)

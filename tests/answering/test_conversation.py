@@ -181,5 +181,21 @@ def test_a_follow_up_to_an_off_topic_decline_declines(article_bot: qa.QA) -> Non
     for question in ("And its capital?", "What about its army?", WHO):
         follow = article_bot.ask(question, history=[brazil])
         assert follow.abstained and follow.citations == [] and follow.text == ""
+        assert follow.status == "declined" and follow.candidate is None  # nothing relevant: no closest sentence either
         assert follow.follow_up is not None and follow.follow_up.question == brazil.question
     assert not article_bot.ask(JET, history=[brazil]).abstained  # a question of its own is still answered
+
+
+def test_a_follow_up_declined_in_the_conversations_document_shows_its_closest_sentence(
+        article_bot: qa.QA, monkeypatch: pytest.MonkeyPatch) -> None:
+    jet = article_bot.ask(JET)
+    monkeypatch.setattr(conversation, "KEEP_CANDIDATE", False)
+    before = article_bot.ask("How much did it cost?", history=[jet])
+    assert before.status == "declined" and before.candidate is None  # both keys say no in the jet's document
+    monkeypatch.setattr(conversation, "KEEP_CANDIDATE", True)
+    kept = article_bot.ask("How much did it cost?", history=[jet])
+    assert kept.status == "unconfirmed" and kept.abstained and kept.citations == [] and kept.text == ""
+    assert kept.candidate is not None and kept.candidate.citation.doc_id == jet.citations[0].doc_id
+    doc = article_bot.document(kept.candidate.citation.doc_id).text
+    assert doc[kept.candidate.citation.start : kept.candidate.citation.end] == kept.candidate.text
+    assert kept.follow_up is not None and kept.follow_up.question == JET
