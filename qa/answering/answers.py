@@ -205,12 +205,19 @@ def answer_in_conversation(
         first = alone()
         if not first.abstained and fallback_ok(first.citations[0].doc_id, resolution, own):
             return first
-        if conversation.KEEP_CANDIDATE and not resolution.soft:
+        if conversation.KEEP_CANDIDATE and keeps_candidate(store, text):
             kept = answer(store, question, query, hits, params, reader, model, read_depth, follow_up, near, keep=True)
             if reader is not None and conversation.PHRASE_WITH_TURN:
                 kept = rephrased(store, reader, text, turns[-1], kept)
             return kept
     return result
+
+
+def keeps_candidate(store: IndexStore, text: str) -> bool:
+    """Whether a follow-up declined outright in its conversation's document shows that document's closest sentence
+    (:data:`qa.answering.conversation.KEEP_CANDIDATE`): it refers back ("how much did it cost?") and is not about
+    something the documents never mention ("what is the capital of France?" stays declined)."""
+    return conversation.refers_back(text) and not conversation.off_topic(store, text)
 
 
 def fallback_ok(doc_id: str, resolution: Resolution, own: dict[str, float]) -> bool:

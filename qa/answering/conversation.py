@@ -113,9 +113,10 @@ FALLBACK_ALONE = 3
 asked alone too, and answered so when that answers (history never costs an answer): 0 never, 1 always, 2 only when that answer cites a document in focus, 3 also when it cites the
 document the question's own search prefers with at least :data:`RESET_SHARE` (the question points there itself)."""
 KEEP_CANDIDATE = True
-"""Whether a follow-up that refers back to the conversation, declined outright in the conversation's document and
-not answered alone either, is shown as unconfirmed with the best sentence of that document instead (answers first:
-the thread says where to look, so "nothing relevant" there is the reader's doubt, not the documents' silence)."""
+"""Whether a follow-up that refers back to the conversation (:func:`refers_back`; not one about something the
+documents never mention, :func:`off_topic`), declined outright in the conversation's document and not answered alone
+either, is shown as unconfirmed with the best sentence of that document instead (answers first: the thread says where
+to look, so "nothing relevant" there is the reader's doubt, not the documents' silence)."""
 FOCUS_DOCS = 1
 """Documents in focus: the one the evidence favours, then the next ones by evidence (their passages after its own,
 :data:`FOCUS_PASSAGES` each), so a short document does not leave the reader with fewer passages."""

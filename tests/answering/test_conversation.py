@@ -188,14 +188,24 @@ def test_a_follow_up_to_an_off_topic_decline_declines(article_bot: qa.QA) -> Non
 
 def test_a_follow_up_declined_in_the_conversations_document_shows_its_closest_sentence(
         article_bot: qa.QA, monkeypatch: pytest.MonkeyPatch) -> None:
+    from qa.answering import answers, decision
+
     jet = article_bot.ask(JET)
+    pact = article_bot.ask("What does the pact cover?")
+    follow = "When did they unveil it?"
+    assert answers.keeps_candidate(article_bot.store, follow)
+    assert not answers.keeps_candidate(article_bot.store, "How much did it cost?")  # "cost": the article never says
+    assert not answers.keeps_candidate(article_bot.store, "What is the capital of France?")  # no reference back
+    monkeypatch.setattr(decision, "nothing_relevant", lambda *args: True)  # both keys say no, alone and in the thread
     monkeypatch.setattr(conversation, "KEEP_CANDIDATE", False)
-    before = article_bot.ask("How much did it cost?", history=[jet])
-    assert before.status == "declined" and before.candidate is None  # both keys say no in the jet's document
+    before = article_bot.ask(follow, history=[jet])
+    assert before.status == "declined" and before.candidate is None
     monkeypatch.setattr(conversation, "KEEP_CANDIDATE", True)
-    kept = article_bot.ask("How much did it cost?", history=[jet])
-    assert kept.status == "unconfirmed" and kept.abstained and kept.citations == [] and kept.text == ""
+    kept = article_bot.ask(follow, history=[jet])
+    assert kept.status == "unconfirmed" and kept.abstained and kept.citations == [] and kept.text == ""  # never answered
     assert kept.candidate is not None and kept.candidate.citation.doc_id == jet.citations[0].doc_id
     doc = article_bot.document(kept.candidate.citation.doc_id).text
     assert doc[kept.candidate.citation.start : kept.candidate.citation.end] == kept.candidate.text
     assert kept.follow_up is not None and kept.follow_up.question == JET
+    france = article_bot.ask("What is the capital of France?", history=[pact])
+    assert france.status == "declined" and france.candidate is None
